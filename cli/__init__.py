@@ -1,0 +1,1 @@
+"""The ``hdr-expr`` command line: a thin Typer layer over the library."""

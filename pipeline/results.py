@@ -1,0 +1,98 @@
+"""The result tree a recognition returns: PageResult → LineResult → SymbolResult.
+
+These frozen dataclasses are the Python API and the JSON contract at once: every output format (the CLI's
+text and ``--json``, batch JSONL/CSV/HTML, the web API) starts from :meth:`PageResult.to_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Box = tuple[int, int, int, int]  # x, y, width, height in page pixels
+
+
+@dataclass(frozen=True)
+class SymbolResult:
+    """One classified symbol: its printed label, the classifier's confidence, its box, the runners-up."""
+
+    label: str
+    confidence: float
+    box: Box
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "confidence": round(float(self.confidence), 4),
+            "box": [int(v) for v in self.box],
+            "alternatives": [[a, round(float(p), 4)] for a, p in self.alternatives],
+        }
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """One written line: the recognized text and what it means.
+
+    ``value`` is the exact value of the left-hand side (``"33"``, ``"-7/3"``, ``"2.5"``); ``answer`` is what is
+    written after ``=`` (if anything); ``correct`` is the verdict on it, ``None`` where no answer is written.
+    ``error`` says why a line has no value (it does not parse, division by zero ...); the text is kept.
+    """
+
+    text: str
+    box: Box
+    symbols: tuple[SymbolResult, ...]
+    confidence: float
+    expression: str | None = None
+    latex: str | None = None
+    value: str | None = None
+    answer: str | None = None
+    correct: bool | None = None
+    error: str | None = None
+
+    def summary(self) -> str:
+        """The line as a person reads it: ``12+7×3 = 33``, ``12+7=19 ✓``, ``3+×4  (cannot read: ...)``."""
+        if self.error:
+            return f"{self.text}  ({self.error})"
+        if self.correct is not None:
+            mark = "✓" if self.correct else f"✗ (= {self.value})"
+            return f"{self.text} {mark}"
+        if self.value is not None:
+            lhs = self.text[:-1] if self.text.endswith("=") else self.text
+            return f"{lhs} = {self.value}"
+        return self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "expression": self.expression,
+            "latex": self.latex,
+            "value": self.value,
+            "answer": self.answer,
+            "correct": self.correct,
+            "error": self.error,
+            "confidence": round(float(self.confidence), 4),
+            "box": [int(v) for v in self.box],
+            "symbols": [s.to_dict() for s in self.symbols],
+        }
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """One page of one input: its lines in reading order, or the error that kept it from being read."""
+
+    file: str
+    page: int
+    lines: tuple[LineResult, ...] = ()
+    error: str | None = None
+    size: tuple[int, int] | None = None  # width, height of the page image
+    seconds: float | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "page": self.page,
+            "error": self.error,
+            "size": list(self.size) if self.size else None,
+            "lines": [line.to_dict() for line in self.lines],
+        }
