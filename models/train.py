@@ -205,7 +205,7 @@ def save_model_dir(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / KERAS_FILE)
+    save_keras(model, out / KERAS_FILE)
     export_tflite(model, out / TFLITE_FILE, quantize=quantize)  # type: ignore[arg-type]
     x = as_input(x_test)
     keras_pred = model.predict(x, batch_size=1000, verbose=0).argmax(1)
@@ -222,6 +222,13 @@ def save_model_dir(
     card = {**card, "tflite_quantization": quantize,
             "metrics": {**(card.get("metrics") or {}), **measured, **(metrics or {})}}
     return write_model_card(out, card)
+
+
+def save_keras(model, path: str | Path) -> None:
+    """Save the architecture and weights only: the optimizer's state would triple the file's size."""
+    clean = model.__class__.from_config(model.get_config())  # uncompiled: no optimizer state
+    clean.set_weights(model.get_weights())
+    clean.save(path)
 
 
 def with_overrides(recipe: Recipe, **overrides: Any) -> Recipe:
