@@ -1,0 +1,424 @@
+"""Tokens → our own parser → sympy objects → value, verdict on a written answer, LaTeX.
+
+The recognized labels of a line are parsed by a small recursive-descent parser into a syntax tree, and that
+tree is built straight into sympy objects: strings are never handed to sympy's string parser or to Python's
+evaluator. The parse needs no sympy at all (it is what the alternative search calls hundreds of times); sympy
+is imported only when a parsed line is built, so importing this module is cheap.
+
+Grammar (``×`` also accepts ``*`` and ``·``; ``÷`` and ``/`` are both division)::
+
+    line    := expr [ '=' [ expr ] ]          # '=' with nothing after it asks for the answer
+    expr    := term { ('+' | '-') term }
+    term    := factor { ('×' | '÷' | '/') factor | implicit }
+    implicit:= '(' ...                        # 4(6-2), (1+2)(3+4): a bracket right after a factor
+             | NUMBER after ')'               # (2)3
+    factor  := '-' factor | primary           # unary minus: -(3+9), 5×-2, --3
+    primary := NUMBER | '(' expr ')'
+    NUMBER  := digits [ '.' digits ] | '.' digits     # 12, 2.5, .5 (not "5." nor "1.2.3")
+
+Implicit multiplication binds like ``×`` (left to right): ``8÷2(2+2)`` is ``(8÷2)·4 = 16``.
+
+Values are exact (sympy ``Integer``/``Rational``; ``2.5`` is ``5/2``). How a value is written (:func:`format_value`):
+an integer as an integer (``33``, ``-4``); otherwise, if the line was written with decimals (any number with a
+``.``) and the value has a terminating decimal expansion, as that exact decimal (``2.5``, ``-0.125``); otherwise
+as a reduced fraction (``-7/3``, ``5/2``). The verdict compares the written answer's exact value with the
+left-hand side's (``0.5`` equals ``1/2``). ``expression`` (ASCII) and ``latex`` describe the left-hand side, the
+part whose value ``value`` is; the written answer is ``answer``.
+
+A line that does not parse is kept with its text and the reason. Where the classifier's first choices do not
+parse, :func:`assemble_candidates` searches its alternatives best-first (the product of the chosen
+probabilities) for the most probable sequence that does.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any, Sequence
+
+from hdr_expr.symbols import ASCII_FORMS
+
+#: Other ways a label may be spelled, mapped onto the symbol alphabet.
+ALIASES: dict[str, str] = {"*": "×", "·": "×", "x": "×", ":": "÷", "−": "-", "–": "-"}
+
+DIVISION_BY_ZERO = "division by zero"
+
+
+class ParseError(ValueError):
+    """A label sequence that is not an expression; ``position`` indexes the offending label (len = at the end)."""
+
+    def __init__(self, message: str, position: int):
+        super().__init__(message)
+        self.position = position
+
+
+# --------------------------------------------------------------------------------------------- syntax tree
+@dataclass(frozen=True)
+class Num:
+    text: str  # as written: "12", "2.5", ".5"
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Any
+
+
+@dataclass(frozen=True)
+class Bin:
+    op: str  # '+', '-', '×', '÷' ('/' is read as '÷'); implicit multiplication is '×' with implicit=True
+    left: Any
+    right: Any
+    implicit: bool = False
+
+
+@dataclass(frozen=True)
+class Line:
+    lhs: Any
+    equals: bool  # an '=' is written
+    rhs: Any | None  # the written answer, if any
+
+
+# ------------------------------------------------------------------------------------------------- parsing
+def normalize_label(label: str) -> str:
+    return ALIASES.get(label, label)
+
+
+def _tokenize(labels: Sequence[str]) -> list[tuple[str, str, int]]:
+    """Labels → tokens ``(kind, text, first label index)``; kind is 'num' or 'op'. Digits and dots merge."""
+    tokens: list[tuple[str, str, int]] = []
+    i, n = 0, len(labels)
+    while i < n:
+        c = labels[i]
+        if c.isdigit() or c == ".":
+            j = i
+            while j < n and (labels[j].isdigit() or labels[j] == "."):
+                j += 1
+            text = "".join(labels[i:j])
+            if text.count(".") > 1:
+                raise ParseError(f"the number {text!r} has more than one decimal point", i)
+            if text.endswith("."):
+                what = "a lone '.' is not a number" if text == "." else f"the number {text!r} ends with '.'"
+                raise ParseError(what, j - 1)
+            tokens.append(("num", text, i))
+            i = j
+        elif c in "+-×÷/=()":
+            tokens.append(("op", "÷" if c == "/" else c, i))
+            i += 1
+        else:
+            raise ParseError(f"unknown symbol {c!r}", i)
+    return tokens
+
+
+class _Parser:
+    def __init__(self, labels: Sequence[str]):
+        self.labels = [normalize_label(str(lab)) for lab in labels]
+        self.tokens = _tokenize(self.labels)
+        self.pos = 0
+
+    # helpers
+    def _peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _is_op(self, *ops: str) -> bool:
+        tok = self._peek()
+        return tok is not None and tok[0] == "op" and tok[1] in ops
+
+    def _where(self) -> int:
+        tok = self._peek()
+        return tok[2] if tok is not None else len(self.labels)
+
+    def _unexpected(self) -> ParseError:
+        tok = self._peek()
+        prev = self.labels[self._where() - 1] if self._where() > 0 else None
+        if tok is None:
+            return ParseError(f"it ends after {prev!r}" if prev else "nothing is written", self._where())
+        shown = self.labels[tok[2]]
+        if prev is None:
+            return ParseError(f"it cannot start with {shown!r}", tok[2])
+        return ParseError(f"{shown!r} cannot follow {prev!r}", tok[2])
+
+    # grammar
+    def line(self) -> Line:
+        if not self.tokens:
+            raise ParseError("nothing is written", 0)
+        if self._is_op("="):
+            raise ParseError("nothing is written before '='", self._where())
+        lhs = self.expr()
+        equals, rhs = False, None
+        if self._is_op("="):
+            self.pos += 1
+            equals = True
+            if self._is_op("="):
+                raise ParseError("'=' is written twice", self._where())
+            if self._peek() is not None:
+                rhs = self.expr()
+        if self._peek() is not None:
+            tok = self._peek()
+            if tok[1] == "=":
+                raise ParseError("more than one '='", tok[2])
+            if tok[1] == ")":
+                raise ParseError("')' has no matching '('", tok[2])
+            raise self._unexpected()
+        return Line(lhs, equals, rhs)
+
+    def expr(self) -> Any:
+        node = self.term()
+        while self._is_op("+", "-"):
+            op = self._peek()[1]
+            self.pos += 1
+            node = Bin(op, node, self.term())
+        return node
+
+    def term(self) -> Any:
+        node = self.factor()
+        while True:
+            if self._is_op("×", "÷"):
+                op = self._peek()[1]
+                self.pos += 1
+                node = Bin(op, node, self.factor())
+            elif self._is_op("(") or (self._peek() is not None and self._peek()[0] == "num"
+                                      and self.pos > 0 and self.tokens[self.pos - 1][1] == ")"):
+                node = Bin("×", node, self.primary(), implicit=True)
+            else:
+                return node
+
+    def factor(self) -> Any:
+        if self._is_op("-"):
+            self.pos += 1
+            return Neg(self.factor())
+        return self.primary()
+
+    def primary(self) -> Any:
+        tok = self._peek()
+        if tok is not None and tok[0] == "num":
+            self.pos += 1
+            return Num(tok[1])
+        if self._is_op("("):
+            open_at = tok[2]
+            self.pos += 1
+            if self._is_op(")"):
+                raise ParseError("'()' holds nothing", self._where())
+            node = self.expr()
+            if not self._is_op(")"):
+                if self._peek() is None or self._is_op("="):
+                    raise ParseError("'(' is not closed", open_at)
+                raise self._unexpected()
+            self.pos += 1
+            return node
+        raise self._unexpected()
+
+
+def parse(labels: Sequence[str]) -> Line:
+    """Parse a line's labels into a syntax tree (no sympy). Raises :class:`ParseError` with the reason."""
+    return _Parser(labels).line()
+
+
+def parses(labels: Sequence[str]) -> bool:
+    try:
+        parse(labels)
+    except ParseError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------- values and sympy
+def _exact(text: str) -> Fraction:
+    whole, _, frac = text.partition(".")
+    return Fraction(int(whole or "0") * 10 ** len(frac) + int(frac or "0"), 10 ** len(frac))
+
+
+def _value(node: Any) -> Fraction:
+    """The exact value of a tree (raises ZeroDivisionError on division by zero)."""
+    if isinstance(node, Num):
+        return _exact(node.text)
+    if isinstance(node, Neg):
+        return -_value(node.operand)
+    a, b = _value(node.left), _value(node.right)
+    if node.op == "+":
+        return a + b
+    if node.op == "-":
+        return a - b
+    if node.op == "×":
+        return a * b
+    if b == 0:
+        raise ZeroDivisionError
+    return a / b
+
+
+def _uses_decimals(node: Any) -> bool:
+    if isinstance(node, Num):
+        return "." in node.text
+    if isinstance(node, Neg):
+        return _uses_decimals(node.operand)
+    return _uses_decimals(node.left) or _uses_decimals(node.right)
+
+
+def _sympy(node: Any, *, display: bool) -> Any:
+    """The tree as an unevaluated sympy expression. ``display`` writes decimals as sympy Floats (so LaTeX shows
+    ``2.5``, not ``\\frac{5}{2}``); otherwise every number is an exact Integer/Rational."""
+    from sympy import Add, Float, Integer, Mul, Pow, Rational, UnevaluatedExpr
+
+    def build(n: Any) -> Any:
+        if isinstance(n, Num):
+            if "." in n.text:
+                if display:
+                    digits = sum(ch.isdigit() for ch in n.text)
+                    return Float(n.text, max(digits, 1))
+                v = _exact(n.text)
+                return Rational(v.numerator, v.denominator)
+            return Integer(int(n.text))
+        if isinstance(n, Neg):
+            if isinstance(n.operand, Num) and "." not in n.operand.text:
+                return Integer(-int(n.operand.text))
+            if isinstance(n.operand, Num) and not display:
+                v = _exact(n.operand.text)
+                return Rational(-v.numerator, v.denominator)
+            return Mul(Integer(-1), build(n.operand), evaluate=False)
+        a, b = build(n.left), build(n.right)
+        if n.op == "+":
+            return Add(a, b, evaluate=False)
+        if n.op == "-":
+            return Add(a, Mul(Integer(-1), b, evaluate=False), evaluate=False)
+        if n.op == "×":
+            return Mul(a, b, evaluate=False)
+        # a ÷ b. A quotient on the left is wrapped so that 8÷4÷2 prints as \frac{\frac{8}{4}}{2}.
+        # sympy prints an unevaluated 1·(1/2) as "1 \cdot \frac{1}{2}" unless the 1 is wrapped too.
+        if (isinstance(n.left, Bin) and n.left.op == "÷") or a in (Integer(1), Integer(-1)):
+            a = UnevaluatedExpr(a)
+        return Mul(a, Pow(b, -1, evaluate=False), evaluate=False)
+
+    return build(node)
+
+
+def _to_sympy_rational(v: Fraction) -> Any:
+    from sympy import Rational
+
+    return Rational(v.numerator, v.denominator)
+
+
+def _terminating(denominator: int) -> bool:
+    for p in (2, 5):
+        while denominator % p == 0:
+            denominator //= p
+    return denominator == 1
+
+
+def format_value(value: Fraction | Any, *, decimals: bool = False) -> str:
+    """An exact value as text: ``33``, ``-7/3``; with ``decimals``, a terminating value as ``2.5``."""
+    v = Fraction(int(value.p), int(value.q)) if hasattr(value, "q") else Fraction(value)
+    if v.denominator == 1:
+        return str(v.numerator)
+    if decimals and _terminating(v.denominator):
+        k = 0
+        while (v * 10**k).denominator != 1:
+            k += 1
+        scaled = abs(v.numerator) * 10**k // v.denominator
+        digits = str(scaled).rjust(k + 1, "0")
+        sign = "-" if v < 0 else ""
+        return f"{sign}{digits[:-k]}.{digits[-k:]}"
+    return f"{v.numerator}/{v.denominator}"
+
+
+def _ascii(labels: Sequence[str]) -> str:
+    return "".join(ASCII_FORMS.get(lab, lab) for lab in labels)
+
+
+# --------------------------------------------------------------------------------------------- assembling
+@dataclass(frozen=True)
+class Assembly:
+    """What a line means. ``labels`` are the labels read (after any repair); ``text`` joins them."""
+
+    labels: tuple[str, ...]
+    text: str
+    expression: str | None = None
+    latex: str | None = None
+    value: str | None = None
+    answer: str | None = None
+    correct: bool | None = None
+    error: str | None = None
+    repaired: bool = False  # some labels are not the classifier's first choice
+    expr: Any = field(default=None, compare=False, repr=False)  # exact unevaluated sympy tree of the lhs
+    exact_value: Any = field(default=None, compare=False, repr=False)  # sympy Rational, or None
+
+
+def assemble(labels: Sequence[str]) -> Assembly:
+    """Read one line's labels: parse, build sympy objects, evaluate exactly, judge a written answer."""
+    labels = tuple(normalize_label(str(lab)) for lab in labels)
+    text = "".join(labels)
+    try:
+        line = parse(labels)
+    except ParseError as exc:
+        return Assembly(labels, text, error=f"cannot read: {exc}")
+    from sympy import latex
+
+    eq_at = labels.index("=") if line.equals else len(labels)
+    expression = _ascii(labels[:eq_at])
+    answer = _ascii(labels[eq_at + 1 :]) if line.rhs is not None else None
+    expr = _sympy(line.lhs, display=False)
+    tex = latex(_sympy(line.lhs, display=True), order="none", mul_symbol="dot")
+    decimals = _uses_decimals(line.lhs) or (line.rhs is not None and _uses_decimals(line.rhs))
+    common = dict(labels=labels, text=text, expression=expression, latex=tex, answer=answer, expr=expr)
+    try:
+        value = _value(line.lhs)
+    except ZeroDivisionError:
+        return Assembly(**common, error=DIVISION_BY_ZERO)
+    correct = None
+    if line.rhs is not None:
+        try:
+            correct = _value(line.rhs) == value
+        except ZeroDivisionError:
+            return Assembly(**common, value=format_value(value, decimals=decimals),
+                            exact_value=_to_sympy_rational(value), error="division by zero in the answer")
+    return Assembly(**common, value=format_value(value, decimals=decimals), correct=correct,
+                    exact_value=_to_sympy_rational(value))
+
+
+Candidates = Sequence[tuple[str, float]]
+
+
+def best_parse(candidates: Sequence[Candidates], *, max_tries: int = 400) -> tuple[int, ...] | None:
+    """Indices (one per position) of the most probable label sequence that parses, or None.
+
+    ``candidates[i]`` lists position i's labels with their probabilities, most probable first. Sequences are
+    tried best-first by the product of their probabilities (a lazy k-best enumeration over the positions), at
+    most ``max_tries`` of them.
+    """
+    n = len(candidates)
+    if n == 0:
+        return None
+    logp = [[math.log(max(float(p), 1e-12)) for _, p in c] for c in candidates]
+    if any(not row for row in logp):
+        return None
+    start = (0,) * n
+    heap = [(-sum(row[0] for row in logp), start)]
+    seen = {start}
+    tries = 0
+    while heap and tries < max_tries:
+        cost, idx = heapq.heappop(heap)
+        tries += 1
+        if parses([candidates[i][k][0] for i, k in enumerate(idx)]):
+            return idx
+        for i in range(n):
+            k = idx[i] + 1
+            if k < len(logp[i]):
+                nxt = idx[:i] + (k,) + idx[i + 1 :]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    heapq.heappush(heap, (cost + logp[i][idx[i]] - logp[i][k], nxt))
+    return None
+
+
+def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 400) -> Assembly:
+    """Like :func:`assemble` on the first choices; where those do not parse, on the most probable sequence of
+    alternatives that does (``repaired=True``). If none does, the first choices with the parse error."""
+    top = [c[0][0] if c else "?" for c in candidates]
+    first = assemble(top)
+    if first.error is None or not first.error.startswith("cannot read"):
+        return first
+    idx = best_parse(candidates, max_tries=max_tries)
+    if idx is None:
+        return first
+    fixed = assemble([candidates[i][k][0] for i, k in enumerate(idx)])
+    return replace(fixed, repaired=any(idx))

@@ -1,0 +1,225 @@
+"""The parser, exact values, verdicts, LaTeX and the repair over the classifier's alternatives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+
+from hdr_expr.pipeline.assemble import (
+    DIVISION_BY_ZERO,
+    assemble,
+    assemble_candidates,
+    best_parse,
+    format_value,
+    parse,
+    parses,
+    ParseError,
+)
+
+
+def read(text: str):
+    return assemble(list(text))
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("12+7×3", "33"),
+        ("12+7×3=", "33"),
+        ("100-58", "42"),
+        ("2-7÷3", "-1/3"),
+        ("7÷3", "7/3"),
+        ("7/3", "7/3"),
+        ("-7/3", "-7/3"),
+        ("8÷4÷2", "1"),  # left to right
+        ("8-4-2", "2"),
+        ("2+3×4", "14"),  # precedence
+        ("(2+3)×4", "20"),
+        ("4(6-2)", "16"),  # implicit multiplication before a bracket
+        ("(1+2)(3+4)", "21"),
+        ("(2)3", "6"),  # ... and after one
+        ("8÷2(2+2)", "16"),  # implicit × binds like ×, left to right
+        ("-(3+9)", "-12"),  # unary minus
+        ("5×-2", "-10"),
+        ("--3", "3"),
+        ("3--2", "5"),
+        ("-3+5", "2"),
+        ("007+1", "8"),
+        ("((2))", "2"),
+        ("2.5", "2.5"),  # decimals are exact and written back as decimals
+        (".5×3", "1.5"),
+        ("0.1+0.2", "0.3"),
+        ("1÷8+0.5", "0.625"),
+        ("1÷3+0.5", "5/6"),  # not terminating: a fraction even though decimals were used
+        ("5÷2", "5/2"),  # no decimals written: a fraction
+        ("2.5×2", "5"),  # integral: an integer
+        ("0-0.25", "-0.25"),
+        ("1×2×3×4×5×6×7×8×9×10×11×12×13×14×15×16×17×18×19×20", "2432902008176640000"),  # exact, no floats
+    ],
+)
+def test_values(text, value):
+    a = read(text)
+    assert a.error is None, a.error
+    assert a.value == value
+    assert a.correct is None and a.answer is None
+
+
+@pytest.mark.parametrize(
+    "text, correct, value, answer",
+    [
+        ("12+7=19", True, "19", "19"),
+        ("12+7=18", False, "19", "18"),
+        ("0.5=1/2", True, "0.5", "1/2"),  # compared exactly
+        ("1÷2=0.5", True, "0.5", "0.5"),  # a decimal answer: the value is written as a decimal too
+        ("0.1+0.2=0.3", True, "0.3", "0.3"),
+        ("7÷3=2.33", False, "7/3", "2.33"),
+        ("2-5=-3", True, "-3", "-3"),
+        ("6÷4=3/2", True, "3/2", "3/2"),
+        ("3×4=12.0", True, "12", "12.0"),
+    ],
+)
+def test_verdicts(text, correct, value, answer):
+    a = read(text)
+    assert a.error is None
+    assert a.correct is correct
+    assert a.value == value
+    assert a.answer == answer
+    assert "=" not in a.expression  # expression and latex describe the left-hand side
+
+
+def test_expression_and_latex():
+    a = read("12+7×3=")
+    assert a.text == "12+7×3="
+    assert a.expression == "12+7*3"
+    assert a.latex == r"12 + 7 \cdot 3"
+    assert read("7÷3").latex == r"\frac{7}{3}"
+    assert read("1/2").latex == r"\frac{1}{2}"
+    assert read("8÷4÷2").latex == r"\frac{\frac{8}{4}}{2}"
+    assert read("2.5+1").latex == "2.5 + 1"  # decimals as written, not \frac{5}{2}
+    assert read("12-7").latex == "12 - 7"  # the written order is kept
+    assert read("3+12").latex == "3 + 12"
+    assert read("(1+2)(3+4)").latex == r"\left(1 + 2\right) \cdot \left(3 + 4\right)"
+    assert read("5×-2").expression == "5*-2"
+    assert read("6÷3").expression == "6/3"
+
+
+def test_sympy_objects_are_exact():
+    from sympy import Integer, Rational
+
+    a = read("2.5+1÷3")
+    assert a.exact_value == Rational(17, 6)
+    assert a.expr.doit() == Rational(17, 6)  # the unevaluated tree holds exact numbers
+    assert read("2×3").exact_value == Integer(6)
+
+
+def test_aliases():
+    assert read("3*4").value == "12"
+    assert read("3·4").value == "12"
+    assert read("8:2").value == "4"
+
+
+@pytest.mark.parametrize("text", ["1÷0", "5/(3-3)", "2+1÷(0.5-0.5)"])
+def test_division_by_zero(text):
+    a = read(text)
+    assert a.error == DIVISION_BY_ZERO
+    assert a.value is None and a.correct is None
+    assert a.expression is not None and a.latex is not None  # it parsed: what is written is still shown
+
+
+def test_division_by_zero_in_answer():
+    a = read("1=1÷0")
+    assert a.error and "division by zero" in a.error
+    assert a.correct is None
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("3+×4", "'×' cannot follow '+'"),
+        ("=5", "nothing is written before '='"),
+        ("(3+4", "'(' is not closed"),
+        ("3+4)", "')' has no matching '('"),
+        ("3+", "it ends after '+'"),
+        ("×3", "it cannot start with '×'"),
+        ("", "nothing is written"),
+        ("1.2.3", "more than one decimal point"),
+        ("5.+1", "ends with '.'"),
+        ("3+.", "lone '.'"),
+        ("()", "'()' holds nothing"),
+        ("3==3", "'=' is written twice"),
+        ("1=2=3", "more than one '='"),
+        ("2×(3=6", "'(' is not closed"),
+        ("+3", "it cannot start with '+'"),
+    ],
+)
+def test_unparseable_lines_are_kept_with_the_reason(text, reason):
+    a = read(text)
+    assert a.text == text  # never dropped
+    assert a.error is not None and reason in a.error
+    assert a.error.startswith("cannot read")
+    assert a.value is None and a.correct is None and a.latex is None
+    assert not parses(list(text))
+
+
+def test_parse_error_position():
+    with pytest.raises(ParseError) as info:
+        parse(list("3+×4"))
+    assert info.value.position == 2
+
+
+def test_format_value():
+    assert format_value(Fraction(33)) == "33"
+    assert format_value(Fraction(-7, 3)) == "-7/3"
+    assert format_value(Fraction(5, 2)) == "5/2"
+    assert format_value(Fraction(5, 2), decimals=True) == "2.5"
+    assert format_value(Fraction(-1, 8), decimals=True) == "-0.125"
+    assert format_value(Fraction(1, 3), decimals=True) == "1/3"
+    assert format_value(Fraction(3, 100), decimals=True) == "0.03"
+
+
+def test_repair_uses_the_alternatives():
+    # "3+×4" does not parse; the × had 1 as a close second.
+    cands = [[("3", 0.99)], [("+", 0.95), ("4", 0.03)], [("×", 0.6), ("1", 0.35), ("+", 0.05)], [("4", 0.98)]]
+    a = assemble_candidates(cands)
+    assert a.repaired
+    assert a.text == "3+14" and a.value == "17"
+
+
+def test_repair_prefers_the_most_probable_parse():
+    # Both "7-1" (swap '=' at p=0.3) and "7+1" (swap at p=0.2)... the higher product wins.
+    cands = [[("7", 0.9)], [("=", 0.5), ("-", 0.3), ("+", 0.2)], [("1", 0.9)], [("=", 0.99)]]
+    assert assemble_candidates(cands).text == "7-1="
+    # The repair is allowed to change a confident symbol if that is cheaper overall.
+    cands = [[("(", 0.55), ("1", 0.45)], [("2", 0.99)], [("+", 0.99)], [("3", 0.99)]]
+    a = assemble_candidates(cands)
+    assert a.text == "12+3" and a.value == "15"
+
+
+def test_no_repair_when_first_choices_parse():
+    cands = [[("2", 0.6), ("7", 0.4)], [("+", 0.9)], [("2", 0.9)]]
+    a = assemble_candidates(cands)
+    assert a.text == "2+2" and not a.repaired
+
+
+def test_no_repair_of_division_by_zero():
+    # 1÷0 parses: a written division by zero is reported, not "repaired" into 1÷6.
+    cands = [[("1", 0.99)], [("÷", 0.99)], [("0", 0.6), ("6", 0.4)]]
+    assert assemble_candidates(cands).error == DIVISION_BY_ZERO
+
+
+def test_unrepairable_line_keeps_first_choices():
+    cands = [[("3", 0.9)], [("+", 0.9), ("×", 0.1)], [("=", 0.99)]]
+    a = assemble_candidates(cands)
+    assert a.text == "3+=" and a.error.startswith("cannot read") and not a.repaired
+    assert best_parse(cands) is None
+    assert best_parse([]) is None
+
+
+def test_importing_is_cheap():
+    # sympy is imported only when a parsed line is built.
+    code = "import sys, hdr_expr.pipeline.assemble as a; a.parse(list('1+2')); print('sympy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
