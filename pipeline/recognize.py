@@ -1,0 +1,306 @@
+"""The predictor: image → ink mask → lines of symbols → one batched classification → rules → parse → results.
+
+Like docTR's predictors, :class:`Recognizer` holds the model and wires the stages; each stage is a module of
+its own. The Python API is :func:`recognize`::
+
+    from hdr_expr.pipeline import recognize
+    for page in recognize("photo.png"):
+        for line in page.lines:
+            print(line.summary())          # 12+7×3 = 33
+
+Per page, every symbol crop (and every way of splitting a blob that may be touching symbols) is normalized
+MNIST-style and classified in ONE interpreter call. Splits are then chosen by the classifier's confidence,
+size and position rules add what a 28×28 crop cannot show (see :func:`apply_layout_rules`), and the parser
+reads the line, falling back on the classifier's alternatives where the first choices do not parse.
+
+A line's ``confidence`` is the product of its symbols' confidences (the chance that every symbol is right, if
+their errors were independent), so long lines score lower than short ones with equally sure symbols.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from hdr_expr.errors import HdrExprError, InputError
+from hdr_expr.pipeline.assemble import assemble_candidates, normalize_label
+from hdr_expr.pipeline.classify import Classifier, load_classifier
+from hdr_expr.pipeline.normalize import normalize_symbol
+from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
+
+#: Alternatives kept per symbol in the results (besides the chosen label), and the least probability shown.
+MAX_ALTERNATIVES = 3
+MIN_ALTERNATIVE_P = 0.001
+#: Labels per symbol the parser may choose from when it repairs a line.
+REPAIR_CANDIDATES = 4
+
+Source = str | Path | bytes | np.ndarray
+
+
+# ------------------------------------------------------------------------------------------- layout rules
+@dataclass(frozen=True)
+class Shape:
+    """A symbol's box relative to its line: sizes in units of the line's reference symbol height."""
+
+    width: float
+    height: float
+    centre: float  # vertical centre below the line's mid-height (positive: lower), in line heights
+    parts: int
+    slant: float  # degrees the main stroke leans right of vertical (a '/' is about +20…+45)
+    bulge: float  # horizontal offset of the ink's middle from the line joining its ends, in heights (+: right)
+
+
+def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
+    """(slant in degrees, bulge as a fraction of the height) of a thin mostly-vertical symbol."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 3:
+        return 0.0, 0.0
+    h = mask.shape[0]
+    y0, x0 = ys.astype(np.float64), xs.astype(np.float64)
+    cy, cx = y0.mean(), x0.mean()
+    mu20, mu02, mu11 = ((x0 - cx) ** 2).mean(), ((y0 - cy) ** 2).mean(), ((x0 - cx) * (y0 - cy)).mean()
+    # Orientation of the main axis from the vertical; image y grows downwards, so a '/' has mu11 < 0.
+    slant = math.degrees(0.5 * math.atan2(-2.0 * mu11, mu02 - mu20))
+    band = max(1, h // 6)
+    top_x = xs[ys < ys.min() + band].mean()
+    bottom_x = xs[ys > ys.max() - band].mean()
+    mid = np.abs(ys - (ys.min() + ys.max()) / 2.0) <= band / 2.0
+    mid_x = xs[mid].mean() if mid.any() else cx
+    bulge = (mid_x - (top_x + bottom_x) / 2.0) / max(h, 1)
+    return slant, float(bulge)
+
+
+def _line_frame(boxes: Sequence[tuple[int, int, int, int]], height: float) -> float:
+    """The line's mid-height (page y): the median centre of its tall symbols, or of all of them."""
+    tall = [y + h / 2.0 for _, y, _, h in boxes if h >= 0.6 * height]
+    centres = tall or [y + h / 2.0 for _, y, _, h in boxes]
+    return float(np.median(centres))
+
+
+def symbol_shape(box, mask: np.ndarray, parts: int, mid_y: float, height: float) -> Shape:
+    x, y, w, h = box
+    height = max(float(height), 1.0)
+    slant, bulge = _stroke_geometry(mask) if h > 2 * w else (0.0, 0.0)
+    return Shape(w / height, h / height, (y + h / 2.0 - mid_y) / height, int(parts), slant, bulge)
+
+
+def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str]) -> np.ndarray:
+    """Reweight one symbol's probabilities by what its size and position say, and renormalize.
+
+    The rules are likelihood factors, not overrides: a label the layout makes unlikely is scaled down (to a few
+    percent), so a classifier that is very sure can still win. What they encode:
+
+    - small in both directions (a speck-sized mark): ``.`` when it sits low in the line, ``×`` (the raised dot
+      ``·``) when it sits near mid-height; nothing else is that small;
+    - a flat mark that is wide for its height: ``-`` if one stroke, ``=`` if two stacked strokes, ``÷`` if three
+      parts; digits and brackets are never flat;
+    - ``.`` and ``-`` are never as tall as a digit;
+    - ``1`` / ``/`` / ``(`` / ``)`` when the classifier hesitates among them: by slant and curvature.
+    """
+    idx = {normalize_label(c): i for i, c in enumerate(classes)}
+    f = np.ones(len(classes), np.float64)
+
+    def scale(labels: str | Sequence[str], factor: float) -> None:
+        for lab in labels:
+            if lab in idx:
+                f[idx[lab]] *= factor
+
+    def keep_only(labels: Sequence[str], others: float) -> None:
+        keep = [idx[lab] for lab in labels if lab in idx]
+        if keep:
+            mask = np.ones(len(classes), bool)
+            mask[keep] = False
+            f[mask] *= others
+
+    small = shape.width < 0.3 and shape.height < 0.3
+    flat = shape.height < 0.3 and shape.width >= 1.8 * max(shape.height, 0.05) and not small
+    if small:
+        keep_only([".", "×"], 0.02)
+        low = shape.centre > 0.2
+        scale(".", 1.0 if low else 0.05)
+        scale("×", 0.05 if low else 1.0)
+    elif flat:
+        if shape.parts >= 3:
+            keep_only(["÷"], 0.05)
+        elif shape.parts == 2:
+            keep_only(["=", "÷"], 0.05)
+        else:
+            keep_only(["-"], 0.05)
+    else:
+        if shape.height > 0.45:
+            scale(".", 0.03)
+            if shape.height > 2.0 * shape.width:  # tall and thin: not a dash
+                scale("-", 0.03)
+        if shape.parts == 1:
+            scale(["=", "÷"], 0.2)  # two or three strokes that the segmenter left apart
+    p = probs.astype(np.float64) * f
+
+    # 1 / ( ) by slant and curvature, only when the classifier hesitates among them.
+    thin = {"1", "/", "(", ")"}
+    order = np.argsort(p)[::-1]
+    top2 = [normalize_label(classes[i]) for i in order[:2]]
+    total = p.sum()
+    if total > 0 and p[order[0]] / total < 0.9 and set(top2) <= thin and shape.height > 2.0 * shape.width:
+        g = np.ones(len(classes))
+        curved = abs(shape.bulge) > 0.06
+        for lab, factor in (
+            ("/", 3.0 if shape.slant > 15 and not curved else 0.5),
+            ("1", 2.0 if abs(shape.slant) < 12 and not curved else 0.7),
+            ("(", 3.0 if shape.bulge < -0.06 else 0.5),
+            (")", 3.0 if shape.bulge > 0.06 else 0.5),
+        ):
+            if lab in idx:
+                g[idx[lab]] = factor
+        p = p * g
+    s = p.sum()
+    return (p / s).astype(np.float32) if s > 0 else probs.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- predictor
+def _display_name(source: str | Path | bytes, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, (bytes, bytearray, memoryview)) or str(source) == "-":
+        return "-"
+    return str(source)
+
+
+def _candidates(p: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str, float]]:
+    order = np.argsort(p)[::-1][:k]
+    out = [(normalize_label(classes[i]), float(p[i])) for i in order if p[i] >= MIN_ALTERNATIVE_P]
+    return out or [(normalize_label(classes[order[0]]), float(p[order[0]]))]
+
+
+class Recognizer:
+    """Reads pages of handwritten arithmetic. Holds the classifier (one per process and model directory)."""
+
+    def __init__(self, model: str | Path | None = None, *, threads: int | None = None,
+                 classifier: Classifier | None = None):
+        self.classifier = classifier or load_classifier(model, threads=threads)
+        self.classes = self.classifier.classes
+        self._index = {normalize_label(c): i for i, c in enumerate(self.classes)}
+
+    # -- one image
+    def read_image(self, image: np.ndarray, *, file: str = "<array>", page: int = 1) -> PageResult:
+        """Read one page image (grey, RGB or RGBA array). Raises InputError for an array that is no image."""
+        from hdr_expr.pipeline.io import page_from_array
+
+        pg = page_from_array(image, name=file, page=page)
+        return self._read(pg.image, file, page)
+
+    def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
+        from hdr_expr.pipeline.preprocess import ink_mask
+        from hdr_expr.pipeline.segment import segment_page, split_candidates
+
+        t0 = time.perf_counter()
+        h, w = rgb.shape[:2]
+        lines = segment_page(ink_mask(rgb))
+
+        # Every crop of the page, whole symbols and the parts of every proposed split, in one batch.
+        crops: list[np.ndarray] = []
+        plans = []  # per line, per symbol: [(parts (SymbolCrops), batch indices)], first = the symbol unsplit
+        for line in lines:
+            line_plan = []
+            for sym in line.symbols:
+                options = [((sym,), [len(crops)])]
+                crops.append(sym.mask)
+                for split in split_candidates(sym, line):
+                    options.append((tuple(split), list(range(len(crops), len(crops) + len(split)))))
+                    crops.extend(part.mask for part in split)
+                line_plan.append(options)
+            plans.append(line_plan)
+        batch = np.stack([normalize_symbol(m) for m in crops]) if crops else np.zeros((0, 28, 28), np.float32)
+        probs = self.classifier.predict(batch)
+
+        results = []
+        for line, line_plan in zip(lines, plans):
+            height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
+            mid_y = _line_frame([s.box for s in line.symbols], height)
+            chosen: list[tuple[object, np.ndarray]] = []
+            for options in line_plan:
+                best, best_score = None, -1.0
+                for parts, indices in options:
+                    adjusted = [
+                        apply_layout_rules(probs[i], symbol_shape(part.box, part.mask, part.parts, mid_y, height),
+                                           self.classes)
+                        for part, i in zip(parts, indices)
+                    ]
+                    # Geometric mean of the parts' top probabilities: a split must be surer per symbol.
+                    score = float(np.exp(np.mean([np.log(max(a.max(), 1e-12)) for a in adjusted])))
+                    if score > best_score:
+                        best, best_score = list(zip(parts, adjusted)), score
+                chosen.extend(best)
+            chosen.sort(key=lambda pa: pa[0].box[0])
+            results.append(self._line_result(line, chosen))
+        return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
+                          seconds=time.perf_counter() - t0)
+
+    def _line_result(self, line, chosen) -> LineResult:
+        cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]
+        a = assemble_candidates(cands)
+        symbols = []
+        for (part, p), label in zip(chosen, a.labels):
+            conf = float(p[self._index[label]]) if label in self._index else 0.0
+            alts = tuple((lab, round(q, 4)) for lab, q in _candidates(p, self.classes, MAX_ALTERNATIVES + 1)
+                         if lab != label)[:MAX_ALTERNATIVES]
+            symbols.append(SymbolResult(label, conf, tuple(int(v) for v in part.box), alts))
+        confidence = float(np.prod([s.confidence for s in symbols])) if symbols else 0.0
+        return LineResult(
+            text=a.text, box=tuple(int(v) for v in line.box), symbols=tuple(symbols), confidence=confidence,
+            expression=a.expression, latex=a.latex, value=a.value, answer=a.answer, correct=a.correct,
+            error=a.error,
+        )
+
+    # -- files
+    def read_pages(self, source: str | Path | bytes, *, name: str | None = None):
+        """Yield ``(Page or None, PageResult)`` for every page of a file, PDF or bytes; a source or page that
+        cannot be read yields ``(None, PageResult(error=...))`` and the iteration ends or goes on to the next
+        page. Used where the page image is wanted too (``--annotate``)."""
+        from hdr_expr.pipeline.io import iter_pages
+
+        display = _display_name(source, name)
+        try:
+            pages = iter_pages(source, name=name)
+        except InputError as exc:
+            yield None, PageResult(file=display, page=1, error=str(exc))
+            return
+        number = 0
+        while True:
+            try:
+                pg = next(pages)
+            except StopIteration:
+                return
+            except HdrExprError as exc:
+                yield None, PageResult(file=display, page=number + 1, error=str(exc))
+                return
+            number = pg.page
+            yield pg, self._read(pg.image, pg.file, pg.page)
+
+    def read(self, source: str | Path | bytes, *, name: str | None = None) -> Iterator[PageResult]:
+        """Every page of a source as a :class:`PageResult`; an unreadable source gives one with ``error``."""
+        for _, result in self.read_pages(source, name=name):
+            yield result
+
+
+@functools.lru_cache(maxsize=4)
+def get_recognizer(model: str | None = None) -> Recognizer:
+    """The process's Recognizer for a model directory (default: the shipped model)."""
+    return Recognizer(model)
+
+
+def recognize(source: Source, *, model: str | Path | None = None) -> list[PageResult]:
+    """Read handwritten arithmetic from a file path, ``"-"`` (stdin), encoded bytes or an image array.
+
+    Returns one :class:`PageResult` per page. A file that cannot be read gives a PageResult whose ``error``
+    says why (so a batch goes on); an array that is not an image raises :class:`InputError`.
+    """
+    rec = get_recognizer(str(Path(model).resolve()) if model is not None else None)
+    if isinstance(source, np.ndarray):
+        return [rec.read_image(source)]
+    return list(rec.read(source))
