@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +29,9 @@ def export_tflite(model, path: str | Path, *, quantize: Quantize = "float16") ->
     elif quantize != "none":
         raise ValueError(f"unknown quantization {quantize!r}")
     out = Path(path)
-    out.write_bytes(converter.convert())
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel signature on stdout
+        flatbuffer = converter.convert()
+    out.write_bytes(flatbuffer)
     return out
 
 

@@ -69,6 +69,58 @@ def as_input(x: np.ndarray) -> np.ndarray:
     return x.reshape(-1, 28, 28, 1)
 
 
+class _ProgressBar:
+    """A rich progress bar on stderr over all epochs' steps, with the running loss; off when stderr is not a
+    terminal (unless ``enabled`` says otherwise)."""
+
+    def __init__(self, epochs: int, steps: int, *, enabled: bool | None = None):
+        self.epochs, self.steps = epochs, steps
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> "_ProgressBar":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("training", total=self.epochs * self.steps, status="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+            self._progress = None
+
+    def callbacks(self) -> list:
+        if self._progress is None:
+            return []
+        import keras
+
+        bar = self
+
+        class _Callback(keras.callbacks.Callback):
+            epoch = 0
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+                bar._progress.update(bar._task, description=f"epoch {epoch + 1}/{bar.epochs}",
+                                     completed=epoch * bar.steps)
+
+            def on_train_batch_end(self, batch, logs=None):
+                loss = (logs or {}).get("loss")
+                status = f"loss {float(loss):.4f}" if loss is not None else ""
+                bar._progress.update(bar._task, completed=self.epoch * bar.steps + batch + 1, status=status)
+
+        return [_Callback()]
+
+
 def fit(
     model,
     x: np.ndarray,
@@ -79,13 +131,15 @@ def fit(
     augment_fn: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     trainable_from: int = 0,
+    progress: bool | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> dict[str, list[float]]:
     """Train ``model`` in place following ``recipe``; returns the per-epoch history.
 
     Augmentation draws a fresh copy of the training set each epoch (``augment_fn``), so the epochs see
     different images; validation (a split of the training data, never the test set) drives early stopping.
-    ``trainable_from`` freezes the layers before that index (to train a new head first).
+    ``trainable_from`` freezes the layers before that index (to train a new head first). ``progress``: a
+    rich progress bar on stderr (default: when stderr is a terminal); one ``log`` line per epoch either way.
     """
     import keras
 
@@ -112,30 +166,34 @@ def fit(
         val_data = (as_input(validation[0]), keras.utils.to_categorical(validation[1], num_classes))
     history: dict[str, list[float]] = {}
     best_loss, best_weights, waited = np.inf, None, 0
-    verbose = 1 if sys.stdout.isatty() else 2
-    for epoch in range(recipe.epochs):
-        started = time.time()
-        x_epoch = x
-        if recipe.augment and augment_fn is not None:
-            x_epoch = augment_fn(x[..., 0], rng).reshape(x.shape).astype(np.float32)
-        h = model.fit(
-            x_epoch, y_onehot, batch_size=recipe.batch_size, epochs=epoch + 1, initial_epoch=epoch,
-            shuffle=True, validation_data=val_data, verbose=verbose,
-        )
-        for k, v in h.history.items():
-            history.setdefault(k, []).extend(float(i) for i in v)
-        history.setdefault("seconds", []).append(time.time() - started)
-        if val_data is not None and recipe.early_stopping > 0:
-            loss = history["val_loss"][-1]
-            if loss < best_loss - 1e-4:
-                best_loss, best_weights, waited = loss, model.get_weights(), 0
-            else:
-                waited += 1
-                if waited >= recipe.early_stopping:
-                    log(f"early stopping after epoch {epoch + 1}: validation loss has not improved "
-                        f"for {waited} epochs")
-                    model.set_weights(best_weights)
-                    break
+    bar = _ProgressBar(recipe.epochs, steps, enabled=progress)
+    with bar:
+        for epoch in range(recipe.epochs):
+            started = time.time()
+            x_epoch = x
+            if recipe.augment and augment_fn is not None:
+                x_epoch = augment_fn(x[..., 0], rng).reshape(x.shape).astype(np.float32)
+            h = model.fit(
+                x_epoch, y_onehot, batch_size=recipe.batch_size, epochs=epoch + 1, initial_epoch=epoch,
+                shuffle=True, validation_data=val_data, verbose=0, callbacks=bar.callbacks(),
+            )
+            for k, v in h.history.items():
+                history.setdefault(k, []).extend(float(i) for i in v)
+            history.setdefault("seconds", []).append(time.time() - started)
+            log(f"epoch {epoch + 1}/{recipe.epochs}: " + ", ".join(
+                f"{k} {v[-1]:.4f}" for k, v in history.items() if k != "seconds" and k != "learning_rate"
+            ) + f" ({history['seconds'][-1]:.0f} s)")
+            if val_data is not None and recipe.early_stopping > 0:
+                loss = history["val_loss"][-1]
+                if loss < best_loss - 1e-4:
+                    best_loss, best_weights, waited = loss, model.get_weights(), 0
+                else:
+                    waited += 1
+                    if waited >= recipe.early_stopping:
+                        log(f"early stopping after epoch {epoch + 1}: validation loss has not improved "
+                            f"for {waited} epochs")
+                        model.set_weights(best_weights)
+                        break
     return history
 
 
@@ -152,24 +210,31 @@ def train_digits(
     data_dir: str | Path | None = None,
     quantize: str = "float16",
     limit: int | None = None,
+    test_limit: int | None = None,
+    progress: bool | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> dict[str, Any]:
     """Train the paper's CNN on MNIST and write a model directory (Keras model, LiteRT export, card).
 
-    ``limit`` trains on the first N training images only (for quick checks). Returns the card.
+    ``limit`` trains on the first N training images only and ``test_limit`` measures on the first N test
+    images only (for quick checks; the card records both counts). Returns the card.
     """
     from hdr_expr.datasets.mnist import load_mnist, mnist_sources
-    from hdr_expr.models.cnn import build_cnn
     from hdr_expr.symbols import DIGITS
 
-    x_train, y_train = load_mnist("train", data_dir)
+    x_train, y_train = load_mnist("train", data_dir)  # data errors before the slow TensorFlow import
     x_test, y_test = load_mnist("test", data_dir)
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
+    if test_limit:
+        x_test, y_test = x_test[:test_limit], y_test[:test_limit]
+    from hdr_expr.models.cnn import build_cnn
+
     set_seed(recipe.seed)
     model = build_cnn(10)
     started = time.time()
-    history = fit(model, x_train, y_train, recipe, num_classes=10, augment_fn=digits_augment, log=log)
+    history = fit(model, x_train, y_train, recipe, num_classes=10, augment_fn=digits_augment, progress=progress,
+                  log=log)
     seconds = time.time() - started
     card = {
         "name": "hdr-expr-digits",

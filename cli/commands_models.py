@@ -1,0 +1,199 @@
+"""``hdr-expr train digits|symbols`` and ``hdr-expr evaluate``: thin wrappers over :mod:`hdr_expr.models.train`
+and :mod:`hdr_expr.models.evaluate`. TensorFlow is imported inside the commands, never at import time."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from hdr_expr.cli.app import app
+from hdr_expr.errors import InputError
+
+train_app = typer.Typer(
+    help="Train the paper's CNN: digits on MNIST, then the widened symbol head.", no_args_is_help=True
+)
+app.add_typer(train_app, name="train")
+
+
+class RecipeName(str, Enum):
+    paper = "paper"
+    best = "best"
+
+
+class ScheduleName(str, Enum):
+    constant = "constant"
+    cosine = "cosine"
+    exponential = "exponential"
+
+
+class QuantizeName(str, Enum):
+    none = "none"
+    float16 = "float16"
+    dynamic_int8 = "dynamic-int8"
+
+
+def _log(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up banner (oneDNN, CPU features) kept off the terminal; the CLI's
+    stderr is for progress and errors."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        import tensorflow  # noqa: F401
+
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError(f"--out {out} is not empty; pass --force to overwrite the model there")
+
+
+def _mb(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "-"
+
+
+def _summary(out: Path, card: dict[str, Any]) -> None:
+    from hdr_expr.models.card import KERAS_FILE, TFLITE_FILE
+
+    m = card.get("metrics", {})
+    recipe = card.get("recipe", {})
+    typer.echo(f"wrote {out} (model.keras {_mb(out / KERAS_FILE)}, model.tflite {_mb(out / TFLITE_FILE)} "
+               f"{card.get('tflite_quantization', '')})")
+    phases = recipe.get("phases") or {"": recipe}
+    for name, r in phases.items():
+        typer.echo(
+            f"recipe{' ' + name if name else ''}: {r.get('epochs')} epoch(s), batch {r.get('batch_size')}, "
+            f"adam lr {r.get('learning_rate')} {r.get('schedule')}, augment {r.get('augment')}, seed {r.get('seed')}"
+        )
+    train = card.get("training", {})
+    typer.echo(f"trained on {recipe.get('train_images', '?')} images in {train.get('seconds', '?')} s")
+    if "mnist_test_accuracy_keras" in m:
+        typer.echo(
+            f"MNIST test ({m['mnist_test_images']} images): {m['mnist_test_accuracy_keras']:.2%} Keras, "
+            f"{m['mnist_test_accuracy_tflite']:.2%} LiteRT; agreement {m['keras_tflite_agreement']:.2%}"
+        )
+    for name, r in (m.get("real_held_out") or {}).items():
+        typer.echo(f"{name} held-out ({r['images']} images): {r['accuracy']:.2%}")
+    if m.get("synthetic_held_out"):
+        s = m["synthetic_held_out"]
+        typer.echo(f"synthetic held-out ({s['images']} images): {s['accuracy']:.2%}")
+
+
+@train_app.command("digits")
+def train_digits_cmd(
+    out: Path = typer.Option(Path("runs/digits"), "--out", help="Model directory to write."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files."),
+    recipe: RecipeName = typer.Option(RecipeName.paper, "--recipe",
+                                      help="paper: Adam, batch 50, 1 epoch; best: our best recipe."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Initial learning rate."),
+    schedule: Optional[ScheduleName] = typer.Option(None, "--schedule"),
+    augment: Optional[bool] = typer.Option(None, "--augment/--no-augment",
+                                           help="Affine, elastic and stroke-width augmentation."),
+    validation_split: Optional[float] = typer.Option(None, "--validation-split", min=0.0, max=0.5),
+    early_stopping: Optional[int] = typer.Option(None, "--early-stopping", min=0,
+                                                 help="Patience in epochs (needs --validation-split)."),
+    label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", min=0.0, max=0.5),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    quantize: QuantizeName = typer.Option(QuantizeName.float16, "--quantize", help="LiteRT export."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N images only."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+) -> None:
+    """Train the paper's CNN on MNIST (the paper's recipe unless told otherwise) and write a model directory:
+    model.keras, model.tflite and card.json."""
+    from hdr_expr.models import train as tr
+
+    _check_out(out, force)
+    if early_stopping and not validation_split:
+        raise InputError("--early-stopping needs --validation-split (it watches the validation loss)")
+    base = tr.BEST_DIGITS if recipe is RecipeName.best else tr.PAPER
+    chosen = tr.with_overrides(
+        base, epochs=epochs, batch_size=batch_size, learning_rate=lr, schedule=schedule and schedule.value,
+        augment=augment, validation_split=validation_split, early_stopping=early_stopping,
+        label_smoothing=label_smoothing, seed=seed,
+    )
+    from hdr_expr.datasets.mnist import load_mnist
+
+    load_mnist("test", data_dir)  # a missing or corrupt file fails here, before TensorFlow starts
+    _quiet_tensorflow()
+    card = tr.train_digits(out, chosen, data_dir=data_dir, quantize=quantize.value, limit=limit, log=_log)
+    card.setdefault("recipe", {})["name"] = recipe.value
+    _summary(out, card)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    plots: Optional[Path] = typer.Option(None, "--plots",
+                                         help="Write confusion-matrix PNGs and the 5×5 prediction figure here."),
+    real_data: List[Path] = typer.Option([], "--real-data",
+                                         help="A real symbol set (folder per class or HASYv2); repeatable. "
+                                              "Its fixed held-out split is measured."),
+    synthetic: int = typer.Option(0, "--synthetic", min=0,
+                                  help="Held-out synthetic symbols per class (other seeds, wider ranges)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N MNIST test images."),
+    agreement: bool = typer.Option(True, "--agreement/--no-agreement",
+                                   help="Also run the Keras model and report its agreement with LiteRT."),
+    seed: int = typer.Option(0, "--seed", help="Which 25 test digits the figure shows."),
+) -> None:
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix of a model on MNIST test (and, for a
+    symbol model, on real held-out and synthetic held-out sets), with the paper's 5×5 figure."""
+    from hdr_expr.models.evaluate import Scores, evaluate_model, format_confusion, format_scores
+
+    if agreement:
+        from hdr_expr.datasets.mnist import load_mnist
+        from hdr_expr.models.card import load_model_dir
+
+        load_mnist("test", data_dir)  # data and model errors before TensorFlow starts
+        load_model_dir(model)
+        _quiet_tensorflow()
+    report = evaluate_model(
+        model, data_dir=data_dir, real_data=real_data, synthetic=synthetic, plots=plots, limit=limit,
+        agreement=agreement, seed=seed, log=_log if sys.stderr.isatty() and not as_json else lambda _m: None,
+    )
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    typer.echo(f"model: {report['model']} ({report.get('model_name')}, {len(report['classes'])} classes)")
+    blocks = [report["mnist"], *(report.get("real") or {}).values()]
+    if report.get("synthetic"):
+        blocks.append(report["synthetic"])
+    for block in blocks:
+        s = Scores.from_dict(block)
+        typer.echo("")
+        typer.echo(format_scores(s))
+        typer.echo("confusion matrix:")
+        typer.echo(format_confusion(s))
+    if "keras_tflite_agreement" in report:
+        typer.echo("")
+        typer.echo(f"Keras↔LiteRT agreement on MNIST test: {report['keras_tflite_agreement']:.4%} "
+                   f"(Keras accuracy {report['keras_accuracy']:.4%})")
+    for p in report.get("plots", []):
+        typer.echo(f"wrote {p}")
