@@ -182,12 +182,11 @@ def is_held_out(sha256_hex: str, percent: int = HELD_OUT_PERCENT) -> bool:
 
 
 def cache_dir() -> Path:
-    """``$HDR_EXPR_CACHE``, else ``$XDG_CACHE_HOME/hdr-expr``, else ``~/.cache/hdr-expr``."""
-    env = os.environ.get("HDR_EXPR_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "hdr-expr"
+    """Where normalized sets are cached: ``symbols/`` in the project's data cache (``$XDG_CACHE_HOME/hdr-expr``
+    or ``~/.cache/hdr-expr``, as for MNIST)."""
+    from hdr_expr.datasets.mnist import cache_dir as data_cache_dir
+
+    return data_cache_dir() / "symbols"
 
 
 # --- one image --------------------------------------------------------------------------------------------

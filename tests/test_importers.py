@@ -30,7 +30,7 @@ IDX = {c: i for i, c in enumerate(SYMBOL_CLASSES)}
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HDR_EXPR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def draw(symbol: str, size=(135, 155), *, thickness=4, seed=0, dark_ink=True, frame_line=False) -> np.ndarray:
@@ -314,7 +314,7 @@ def test_cache_is_used_and_keyed_by_listing(tmp_path, monkeypatch):
     root = tmp_path / "set"
     make_crohme(root, per_class=2)
     first = load_folder_set(root, workers=1)
-    assert list((tmp_path / "cache").glob("folder-set-*.npz"))
+    assert list((tmp_path / "cache" / "hdr-expr" / "symbols").glob("folder-set-*.npz"))
 
     def boom(*a, **k):
         raise AssertionError("cache not used")
@@ -326,7 +326,7 @@ def test_cache_is_used_and_keyed_by_listing(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="cache not used"):
         load_folder_set(root, workers=1)
     monkeypatch.undo()
-    monkeypatch.setenv("HDR_EXPR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert load_folder_set(root, cache=False, workers=1).counts["+"] == 3
 
 
