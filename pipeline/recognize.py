@@ -86,7 +86,7 @@ def _line_frame(boxes: Sequence[tuple[int, int, int, int]], height: float) -> fl
 def symbol_shape(box, mask: np.ndarray, parts: int, mid_y: float, height: float) -> Shape:
     x, y, w, h = box
     height = max(float(height), 1.0)
-    slant, bulge = _stroke_geometry(mask) if h > 2 * w else (0.0, 0.0)
+    slant, bulge = _stroke_geometry(mask) if h > 1.2 * w else (0.0, 0.0)
     return Shape(w / height, h / height, (y + h / 2.0 - mid_y) / height, int(parts), slant, bulge)
 
 
@@ -146,7 +146,7 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str]) 
     order = np.argsort(p)[::-1]
     top2 = [normalize_label(classes[i]) for i in order[:2]]
     total = p.sum()
-    if total > 0 and p[order[0]] / total < 0.9 and set(top2) <= thin and shape.height > 2.0 * shape.width:
+    if total > 0 and p[order[0]] / total < 0.9 and set(top2) <= thin and shape.height > 1.2 * shape.width:
         g = np.ones(len(classes))
         curved = abs(shape.bulge) > 0.06
         for lab, factor in (
