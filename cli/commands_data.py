@@ -29,8 +29,10 @@ def fetch(
         None, "--dest", help="Folder to put the files in (default: the user's cache, ~/.cache/hdr-expr/mnist)."
     ),
 ) -> None:
-    """Download the four MNIST IDX files from the canonical mirrors, verifying each checksum. Offline, it says
-    which four files to put where."""
+    """Download the four MNIST IDX files, verifying each checksum.
+
+    Files already present and intact are kept. Offline, it says which four files to put where.
+    """
     from hdr_expr.datasets.mnist import fetch_mnist
 
     target = fetch_mnist(dest, log=lambda m: typer.echo(m, err=True))
@@ -61,8 +63,10 @@ def info(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Look here first for the MNIST files."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Where the MNIST files are found (--data-dir, then $HDR_EXPR_DATA, then the cache) and whether their
-    checksums hold. Exits non-zero when a file is missing or corrupt."""
+    """Show where the MNIST files are found and whether their checksums hold.
+
+    Searched: --data-dir, then $HDR_EXPR_DATA, then the cache. Exits non-zero when a file is missing or corrupt.
+    """
     from hdr_expr.datasets.mnist import search_dirs
 
     rows = mnist_status(data_dir)
@@ -72,7 +76,8 @@ def info(
     else:
         typer.echo("searched: " + ", ".join(searched))
         for r in rows:
-            status = f"{r['records']:>6} records, checksum ok" if r["ok"] else "PROBLEM"
+            status = f"{r['records']:>6} records, checksum ok" if r["ok"] else (
+                "CORRUPT" if r["path"] else "MISSING")
             typer.echo(f"  {r['file']:<24} {status:<28} {r['path'] or '-'}")
     bad = [r for r in rows if not r["ok"]]
     if bad:

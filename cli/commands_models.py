@@ -86,7 +86,7 @@ def _summary(out: Path, card: dict[str, Any]) -> None:
     phases = recipe.get("phases") or {"": recipe}
     for name, r in phases.items():
         typer.echo(
-            f"recipe{' ' + name if name else ''}: {r.get('epochs')} epoch(s), batch {r.get('batch_size')}, "
+            f"recipe {name or r.get('name', '')}: {r.get('epochs')} epoch(s), batch {r.get('batch_size')}, "
             f"adam lr {r.get('learning_rate')} {r.get('schedule')}, augment {r.get('augment')}, seed {r.get('seed')}"
         )
     train = card.get("training", {})
@@ -124,8 +124,10 @@ def train_digits_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N images only."),
     force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
 ) -> None:
-    """Train the paper's CNN on MNIST (the paper's recipe unless told otherwise) and write a model directory:
-    model.keras, model.tflite and card.json."""
+    """Train the paper's CNN on MNIST (the paper's recipe unless told otherwise).
+
+    Writes a model directory: model.keras, model.tflite (LiteRT) and card.json.
+    """
     from hdr_expr.models import train as tr
 
     _check_out(out, force)
@@ -142,7 +144,6 @@ def train_digits_cmd(
     load_mnist("test", data_dir)  # a missing or corrupt file fails here, before TensorFlow starts
     _quiet_tensorflow()
     card = tr.train_digits(out, chosen, data_dir=data_dir, quantize=quantize.value, limit=limit, log=_log)
-    card.setdefault("recipe", {})["name"] = recipe.value
     _summary(out, card)
 
 
@@ -163,8 +164,11 @@ def evaluate_cmd(
                                    help="Also run the Keras model and report its agreement with LiteRT."),
     seed: int = typer.Option(0, "--seed", help="Which 25 test digits the figure shows."),
 ) -> None:
-    """Accuracy, per-class precision/recall/F1 and the confusion matrix of a model on MNIST test (and, for a
-    symbol model, on real held-out and synthetic held-out sets), with the paper's 5×5 figure."""
+    """Measure a model: accuracy, per-class precision/recall/F1, confusion matrix, the paper's figure.
+
+    A digit model is measured on MNIST test; a symbol model also on each --real-data set's fixed held-out split
+    and on a held-out synthetic set (--synthetic N per class). Without --model: the shipped default model.
+    """
     from hdr_expr.models.evaluate import Scores, evaluate_model, format_confusion, format_scores
 
     if agreement:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import struct
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -90,7 +92,7 @@ def _read_bytes(path: Path) -> bytes:
         if raw[:2] == b"\x1f\x8b":
             return gzip.decompress(raw)
         return raw
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise DataError(f"cannot read {path}: corrupt or truncated ({exc})") from None
 
 
@@ -114,13 +116,18 @@ def parse_idx(data: bytes, entry: IdxFile, path: Path | str = "<bytes>") -> np.n
     return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
 
 
+def verify_checksum(data: bytes, entry: IdxFile, path: Path | str = "<bytes>") -> None:
+    """Raise DataError unless the uncompressed bytes have the canonical MD5."""
+    md5 = hashlib.md5(data).hexdigest()
+    if md5 != entry.md5:
+        raise DataError(f"{path}: checksum mismatch (MD5 {md5}, expected {entry.md5}): corrupt file")
+
+
 def read_idx(path: Path, entry: IdxFile, *, verify: bool = True) -> np.ndarray:
     data = _read_bytes(path)
     arr = parse_idx(data, entry, path)
     if verify:
-        md5 = hashlib.md5(data).hexdigest()
-        if md5 != entry.md5:
-            raise DataError(f"{path}: checksum mismatch (MD5 {md5}, expected {entry.md5}): corrupt file")
+        verify_checksum(data, entry, path)
     return arr
 
 
@@ -132,12 +139,17 @@ def load_mnist(
         raise DataError(f"unknown MNIST split {split!r} (train or test)")
     img_entry, lab_entry = FILES[(split, "images")], FILES[(split, "labels")]
     img_path, lab_path = find_file(img_entry, data_dir), find_file(lab_entry, data_dir)
-    images = read_idx(img_path, img_entry, verify=verify)
-    labels = read_idx(lab_path, lab_entry, verify=verify)
+    img_data, lab_data = _read_bytes(img_path), _read_bytes(lab_path)
+    images = parse_idx(img_data, img_entry, img_path)
+    labels = parse_idx(lab_data, lab_entry, lab_path)
+    # the specific problems first: a count mismatch would also fail the checksum, less helpfully
     if len(images) != len(labels):
         raise DataError(f"{img_path} holds {len(images)} images but {lab_path} holds {len(labels)} labels")
     if images.shape[1:] != (28, 28):
         raise DataError(f"{img_path}: images are {images.shape[1]}×{images.shape[2]}, expected 28×28")
+    if verify:
+        verify_checksum(img_data, img_entry, img_path)
+        verify_checksum(lab_data, lab_entry, lab_path)
     if labels.max(initial=0) > 9:
         raise DataError(f"{lab_path}: label {int(labels.max())} outside 0–9")
     return images, labels
@@ -164,7 +176,10 @@ def fetch_mnist(
     four files to put where.
     """
     target = Path(dest) if dest is not None else cache_dir() / "mnist"
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {target}: {exc.strerror or exc}") from None
     fetch = opener or (lambda url: urllib.request.urlopen(url, timeout=30).read())  # noqa: S310
     for entry in FILES.values():
         path = target / f"{entry.name}.gz"
@@ -180,21 +195,26 @@ def fetch_mnist(
             url = f"{mirror}{entry.name}.gz"
             try:
                 blob = fetch(url)
-                parse_idx(gzip.decompress(blob), entry, url)
-                if hashlib.md5(gzip.decompress(blob)).hexdigest() != entry.md5:
-                    raise DataError(f"{url}: checksum mismatch")
-            except (OSError, ValueError, EOFError, DataError) as exc:
-                errors.append(f"{url}: {exc}")
+                data = gzip.decompress(blob)
+                parse_idx(data, entry, url)
+                verify_checksum(data, entry, url)
+            except (OSError, ValueError, EOFError, zlib.error, http.client.HTTPException, DataError) as exc:
+                errors.append(str(exc) if isinstance(exc, DataError) else f"{url}: {exc}")
+                log(f"{errors[-1]}")
                 continue
             tmp = path.with_suffix(".part")
-            tmp.write_bytes(blob)
-            tmp.replace(path)
+            try:
+                tmp.write_bytes(blob)
+                tmp.replace(path)
+            except OSError as exc:
+                raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
             log(f"{path}: downloaded from {mirror}, checksum ok")
             break
         else:
             names = ", ".join(f"{e.name}.gz" for e in FILES.values())
             raise DataError(
-                f"could not download {entry.name}.gz ({errors[-1] if errors else 'no mirror'}); "
-                f"offline, copy the four MNIST files ({names}) into {target}"
+                f"could not download {entry.name}.gz from any mirror (last: {errors[-1] if errors else 'none'}); "
+                f"offline, put the four MNIST files {names} into {target} "
+                f"(or into a folder given as --data-dir or $HDR_EXPR_DATA)"
             )
     return target

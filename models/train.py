@@ -38,6 +38,11 @@ PAPER = Recipe()
 BEST_DIGITS = Recipe(epochs=15, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=True, seed=0)
 
 
+def recipe_name(recipe: Recipe) -> str:
+    """"paper", "best" or "custom" (what a model card calls the recipe)."""
+    return {PAPER: "paper", BEST_DIGITS: "best"}.get(recipe, "custom")
+
+
 def set_seed(seed: int) -> None:
     """Same seed, same run: Python, NumPy and TensorFlow seeds, and deterministic TF ops."""
     import keras
@@ -245,8 +250,8 @@ def train_digits(
                         "dropout0.5, dense10-softmax",
         "input": {"shape": [28, 28, 1], "dtype": "float32", "range": [0.0, 1.0], "ink": "bright",
                   "normalization": "MNIST as published (20x20 fit, centre of mass in 28x28)"},
-        "recipe": {**recipe.to_dict(), "optimizer": "adam", "loss": "categorical_crossentropy",
-                   "train_images": int(len(x_train))},
+        "recipe": {"name": recipe_name(recipe), **recipe.to_dict(), "optimizer": "adam",
+                   "loss": "categorical_crossentropy", "train_images": int(len(x_train))},
         "data_sources": [{"name": "MNIST", "files": mnist_sources(data_dir)}],
         "training": {"seconds": round(seconds, 1), "history": history},
     }

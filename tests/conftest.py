@@ -1,0 +1,104 @@
+"""Shared fixtures: where ../shared is, a tiny digit model trained once per session, and the CLI run in-process.
+
+The machine is shared and has few cores: TensorFlow runs single-threaded here unless the caller says otherwise
+(these are set before any test imports TensorFlow).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+for _name, _value in (("OMP_NUM_THREADS", "1"), ("TF_NUM_INTRAOP_THREADS", "1"), ("TF_NUM_INTEROP_THREADS", "1"),
+                      ("TF_CPP_MIN_LOG_LEVEL", "2")):
+    os.environ.setdefault(_name, _value)
+
+#: ../shared beside the repository, or $HDR_EXPR_SHARED.
+SHARED = Path(os.environ.get("HDR_EXPR_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+
+#: The tiny model: the paper's CNN, two epochs on the first 2,000 MNIST training images (about 93% on test).
+TINY_TRAIN_IMAGES = 2000
+TINY_TEST_IMAGES = 1000
+TINY_EPOCHS = 2
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared (or $HDR_EXPR_SHARED); skips the test where it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data not found at {SHARED} (set HDR_EXPR_SHARED)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(shared_dir: Path) -> Path:
+    """The folder holding the four canonical MNIST .gz files (read-only)."""
+    d = shared_dir / "datasets" / "mnist"
+    if not (d / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"MNIST not found in {d}")
+    return d
+
+
+@pytest.fixture(scope="session")
+def symbols_dir(shared_dir: Path) -> Path:
+    """../shared/datasets/handwritten-symbols (read-only; two real sets in their native layouts)."""
+    d = shared_dir / "datasets" / "handwritten-symbols"
+    if not d.is_dir():
+        pytest.skip(f"handwritten symbols not found in {d}")
+    return d
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist_dir: Path):
+    """(x_train, y_train, x_test, y_test): the first 2,000 training and 1,000 test images, uint8."""
+    from hdr_expr.datasets.mnist import load_mnist
+
+    x_train, y_train = load_mnist("train", mnist_dir)
+    x_test, y_test = load_mnist("test", mnist_dir)
+    return (x_train[:TINY_TRAIN_IMAGES].copy(), y_train[:TINY_TRAIN_IMAGES].copy(),
+            x_test[:TINY_TEST_IMAGES].copy(), y_test[:TINY_TEST_IMAGES].copy())
+
+
+@pytest.fixture(scope="session")
+def tiny_digit_model(tmp_path_factory, mnist_dir: Path) -> Path:
+    """A digit model directory (model.keras, float16 model.tflite, card.json) trained once per session with
+    :func:`hdr_expr.models.train.train_digits`: paper recipe, 2 epochs, 2,000 images; measured on 1,000 test
+    images. Read-only for tests: copy it before changing anything in it."""
+    from hdr_expr.models.train import PAPER, train_digits, with_overrides
+
+    out = tmp_path_factory.mktemp("tiny-digit-model")
+    train_digits(out, with_overrides(PAPER, epochs=TINY_EPOCHS), data_dir=mnist_dir, limit=TINY_TRAIN_IMAGES,
+                 test_limit=TINY_TEST_IMAGES, progress=False, log=lambda _m: None)
+    return out
+
+
+@dataclass(frozen=True)
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Run ``hdr-expr ARGS...`` in this process through the real entry point (``hdr_expr.cli.app.main``, which
+    turns library errors into one stderr line): ``run_cli("evaluate", "--json")`` → CliResult. An exception that
+    escapes main (a traceback a user would see) fails the test."""
+    from hdr_expr.cli.app import main
+
+    def run(*args: object) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["hdr-expr", *map(str, args)])
+        capsys.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
