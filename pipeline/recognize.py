@@ -118,8 +118,10 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str]) 
             mask[keep] = False
             f[mask] *= others
 
-    small = shape.width < 0.3 and shape.height < 0.3
-    flat = shape.height < 0.3 and shape.width >= 1.8 * max(shape.height, 0.05) and not small
+    # A mark at least twice as wide as high and a fifth of a line height wide is a bar, however short;
+    # what else fits in 0.3 × 0.3 line heights is a dot.
+    flat = shape.height < 0.3 and shape.width >= 2.0 * shape.height and shape.width >= 0.2
+    small = not flat and shape.width < 0.3 and shape.height < 0.3
     if small:
         keep_only([".", "×"], 0.02)
         low = shape.centre > 0.2
