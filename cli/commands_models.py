@@ -122,6 +122,8 @@ def train_digits_cmd(
     seed: Optional[int] = typer.Option(None, "--seed"),
     quantize: QuantizeName = typer.Option(QuantizeName.float16, "--quantize", help="LiteRT export."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N images only."),
+    test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1,
+                                             help="Measure on the first N test images only (quick checks)."),
     force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
 ) -> None:
     """Train the paper's CNN on MNIST (the paper's recipe unless told otherwise).
@@ -143,7 +145,8 @@ def train_digits_cmd(
 
     load_mnist("test", data_dir)  # a missing or corrupt file fails here, before TensorFlow starts
     _quiet_tensorflow()
-    card = tr.train_digits(out, chosen, data_dir=data_dir, quantize=quantize.value, limit=limit, log=_log)
+    card = tr.train_digits(out, chosen, data_dir=data_dir, quantize=quantize.value, limit=limit,
+                           test_limit=test_limit, log=_log)
     _summary(out, card)
 
 

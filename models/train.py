@@ -197,7 +197,8 @@ def fit(
                     if waited >= recipe.early_stopping:
                         log(f"early stopping after epoch {epoch + 1}: validation loss has not improved "
                             f"for {waited} epochs")
-                        model.set_weights(best_weights)
+                        if best_weights is not None:  # None when every validation loss was NaN
+                            model.set_weights(best_weights)
                         break
     return history
 
