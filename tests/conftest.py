@@ -6,6 +6,7 @@ The machine is shared and has few cores: TensorFlow runs single-threaded here un
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -102,3 +103,49 @@ def run_cli(capsys, monkeypatch):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def write_symbol_folder_set(
+    root: Path, folders: dict[str, str], *, held_out: int = 3, train: int = 6, seed: int = 0
+) -> Path:
+    """A small real-style set in the folder-per-class layout: ``folders`` maps folder name → symbol; each
+    folder gets dark-on-white PNGs drawn by the stroke synthesizer until it holds ``held_out`` images in the
+    fixed held-out split (by file hash) and ``train`` outside it."""
+    import cv2
+    import numpy as np
+
+    from hdr_expr.datasets.importers import is_held_out
+    from hdr_expr.datasets.synth import draw_symbol
+
+    rng = np.random.default_rng(seed)
+    for folder, symbol in folders.items():
+        d = root / folder
+        d.mkdir(parents=True, exist_ok=True)
+        counts = {True: 0, False: 0}
+        want = {True: held_out, False: train}
+        for i in range(10_000):
+            if counts[True] >= held_out and counts[False] >= train:
+                break
+            ink = draw_symbol(symbol, rng)
+            img = 255 - np.round(cv2.copyMakeBorder(ink, 8, 8, 8, 8, cv2.BORDER_CONSTANT, value=0) * 255)
+            ok, buf = cv2.imencode(".png", img.astype(np.uint8))
+            assert ok
+            blob = buf.tobytes()
+            side = is_held_out(hashlib.sha256(blob).hexdigest())
+            if counts[side] < want[side]:
+                (d / f"{folder}_{i:05d}.png").write_bytes(blob)
+                counts[side] += 1
+    return root
+
+
+@pytest.fixture
+def symbol_folder_set(tmp_path, monkeypatch):
+    """A factory: ``symbol_folder_set({"plus": "+", "3": "3"}, held_out=3, train=6)`` → the set's root folder
+    (in tmp_path; the importers' cache goes to tmp_path too)."""
+    monkeypatch.setenv("HDR_EXPR_CACHE", str(tmp_path / "importer-cache"))
+    counter = iter(range(1000))
+
+    def make(folders: dict[str, str], **kwargs) -> Path:
+        return write_symbol_folder_set(tmp_path / f"symbols-{next(counter)}", folders, **kwargs)
+
+    return make
