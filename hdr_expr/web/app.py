@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -260,14 +261,13 @@ def create_app(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdr-expr-recognize")
     # Bounds the uploads held in memory at once; more requests wait (and their clients with them). One
     # semaphore per event loop: asyncio primitives belong to the loop that first waits on them.
-    slots: dict[int, asyncio.Semaphore] = {}
+    slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
     def loop_slots() -> asyncio.Semaphore:
-        key = id(asyncio.get_running_loop())
-        if key not in slots:
-            slots.clear()
-            slots[key] = asyncio.Semaphore(workers * 4)
-        return slots[key]
+        loop = asyncio.get_running_loop()
+        if loop not in slots:
+            slots[loop] = asyncio.Semaphore(workers * 4)
+        return slots[loop]
     model_info = _model_info(recognizer)
 
     async def recognize(request: Request) -> Response:

@@ -545,7 +545,11 @@ function initPad() {
   pad.addEventListener("pointerdown", (e) => {
     if (e.pointerType === "mouse" && e.button !== 0) return;
     e.preventDefault();
-    pad.setPointerCapture(e.pointerId);
+    try {
+      pad.setPointerCapture(e.pointerId);
+    } catch (_) {
+      // a synthetic pointer: nothing to capture
+    }
     state.current = { w: penWidth(), pts: [point(e)], id: e.pointerId };
     state.strokes.push(state.current);
     drawStroke(padContext(), state.current);
