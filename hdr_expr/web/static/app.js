@@ -275,7 +275,7 @@ function drawOverlay(page, width, height) {
     line.symbols.forEach((sym, si) => {
       const [x, y, w, hgt] = sym.box;
       const g = svg("g", { class: sym.confidence < 0.6 ? "sym low" : "sym" });
-      g.append(svg("rect", { x, y, width: Math.max(w, 1), height: Math.max(hgt, 1),
+      g.append(svg("rect", { class: "box", x, y, width: Math.max(w, 1), height: Math.max(hgt, 1),
                              "vector-effect": "non-scaling-stroke" }));
       const fs = Math.max(unit * 2.2, Math.min(hgt * 0.45, unit * 5));
       const tagW = fs * (0.75 * Math.max(1, sym.label.length)) + fs * 0.3;
@@ -359,6 +359,9 @@ function render(page, imageUrl, seconds) {
   $("#json").textContent = JSON.stringify(page, null, 2);
   $("#result").hidden = false;
   setStatus(n ? "" : "Nothing was read.");
+  // On a phone the result is below the input: bring it into view.
+  const top = $("#output").getBoundingClientRect().top;
+  if (top > window.innerHeight * 0.6) $("#output").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 // ------------------------------------------------------------------------------------------------ sending
