@@ -12,6 +12,7 @@ import io
 import json
 import struct
 import urllib.parse
+import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,14 +23,13 @@ import pytest
 pytest.importorskip("starlette", reason="the web extra is not installed (pip install 'hdr-expr[web]')")
 pytest.importorskip("httpx", reason="httpx (the test extra) is needed by Starlette's TestClient")
 
-from starlette.testclient import TestClient  # noqa: E402
+with warnings.catch_warnings():  # newer Starlette prefers httpx2 for its TestClient; httpx still works
+    warnings.filterwarnings("ignore", message=".*httpx.*", category=UserWarning)
+    from starlette.testclient import TestClient  # noqa: E402
 from web_helpers import draw_image, png_bytes, serving  # noqa: E402
 
 from hdr_expr.pipeline.recognize import Recognizer  # noqa: E402
 from hdr_expr.web.app import STATIC_DIR, create_app  # noqa: E402
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 def _png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims width×height pixels, with (almost) no pixel data behind it."""

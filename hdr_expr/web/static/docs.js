@@ -10,8 +10,8 @@ function el(tag, cls, text) {
 
 async function main() {
   const spec = await (await fetch("/openapi.json")).json();
-  const host = location.host;
-  document.querySelectorAll(".example code").forEach((c) => { c.textContent = c.textContent.replaceAll("HOST", host); });
+  const origin = location.origin;
+  document.querySelectorAll(".example code").forEach((c) => { c.textContent = c.textContent.replaceAll("ORIGIN", origin); });
   document.title = `${spec.info.title} ${spec.info.version} API`;
   const ops = document.getElementById("ops");
   for (const [path, methods] of Object.entries(spec.paths)) {
