@@ -1,0 +1,91 @@
+"""The CLI: `hdr-expr train digits` (seeded runs are identical), `hdr-expr evaluate` (text, --json, --plots) and
+their errors (one line on stderr, the error's exit code, no traceback)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hdr_expr.errors import InputError, ModelError
+
+
+def _weights(model_dir):
+    import keras
+
+    return keras.saving.load_model(model_dir / "model.keras", compile=False).get_weights()
+
+
+def test_train_digits_same_seed_same_run(mnist_dir, tmp_path, run_cli):
+    args = ["train", "digits", "--data-dir", mnist_dir, "--limit", "300", "--test-limit", "200", "--seed", "3"]
+    first = run_cli(*args, "--out", tmp_path / "a")
+    assert first.exit_code == 0, first.stderr
+    assert f"wrote {tmp_path / 'a'}" in first.stdout and "recipe paper" not in first.stdout  # seed 3: custom
+    assert "MNIST test (200 images)" in first.stdout and "epoch 1/1" in first.stderr
+    second = run_cli(*args, "--out", tmp_path / "b")
+    assert second.exit_code == 0, second.stderr
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(tmp_path / "a"), _weights(tmp_path / "b")))
+    card_a = json.loads((tmp_path / "a" / "card.json").read_text())
+    card_b = json.loads((tmp_path / "b" / "card.json").read_text())
+    assert card_a["metrics"] == card_b["metrics"]
+    assert card_a["recipe"]["seed"] == 3 and card_a["recipe"]["train_images"] == 300
+    assert card_a["recipe"]["name"] == "custom"
+
+
+def test_train_digits_refuses_to_overwrite(tmp_path, mnist_dir, run_cli):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "card.json").write_text("{}")
+    result = run_cli("train", "digits", "--out", tmp_path / "out", "--data-dir", mnist_dir)
+    assert result.exit_code == InputError.exit_code
+    assert result.stderr.strip().splitlines() == [
+        f"hdr-expr: error: --out {tmp_path / 'out'} is not empty; pass --force to overwrite the model there"]
+
+
+def test_train_digits_early_stopping_needs_validation(tmp_path, run_cli):
+    result = run_cli("train", "digits", "--out", tmp_path / "o", "--early-stopping", "2")
+    assert result.exit_code == InputError.exit_code and "--validation-split" in result.stderr
+
+
+def test_train_digits_bad_flag_value_is_a_usage_error(tmp_path, run_cli):
+    result = run_cli("train", "digits", "--out", tmp_path / "o", "--schedule", "linear")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+
+
+def test_evaluate_text(tiny_digit_model, mnist_dir, tmp_path, run_cli):
+    result = run_cli("evaluate", "--model", tiny_digit_model, "--data-dir", mnist_dir, "--limit", "500",
+                     "--plots", tmp_path / "plots")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "MNIST test: accuracy" in out and "confusion matrix:" in out and "precision" in out
+    assert "Keras↔LiteRT agreement on MNIST test:" in out
+    assert (tmp_path / "plots" / "mnist_predictions.png").stat().st_size > 5000
+    assert (tmp_path / "plots" / "confusion_mnist-test.png").stat().st_size > 2000
+
+
+def test_evaluate_json_is_one_object(tiny_digit_model, mnist_dir, run_cli):
+    result = run_cli("evaluate", "--model", tiny_digit_model, "--data-dir", mnist_dir, "--limit", "500", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)  # one JSON document, nothing else on stdout
+    assert 0.8 < report["accuracy"] <= 1.0
+    assert report["model"] == str(tiny_digit_model) and report["classes"] == list("0123456789")
+    assert report["mnist"]["images"] == 500
+    assert set(report["mnist"]["per_class"]["7"]) >= {"precision", "recall", "f1", "support"}
+    assert len(report["mnist"]["confusion_matrix"]["counts"]) == 10
+    assert report["keras_tflite_agreement"] >= 0.999
+
+
+def test_evaluate_missing_model_one_line(tmp_path, mnist_dir, run_cli):
+    result = run_cli("evaluate", "--model", tmp_path / "nowhere", "--data-dir", mnist_dir)
+    assert result.exit_code == ModelError.exit_code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "model directory not found" in lines[0]
+
+
+@pytest.mark.parametrize("group", ["train", "data"])
+def test_groups_list_their_commands(group, run_cli):
+    result = run_cli(group, "--help")
+    assert result.exit_code == 0
+    expected = {"train": ["digits", "symbols"], "data": ["fetch", "info"]}[group]
+    for name in expected:
+        assert name in result.stdout
