@@ -133,6 +133,7 @@ class SymbolSet:
     undecodable: tuple[str, ...] = ()
     blank: tuple[str, ...] = ()
     split: str = "all"  # "all", "train" or "held-out"
+    files: int = 0  # image files listed in the whole set (read or not)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -154,6 +155,7 @@ class SymbolSet:
             sha256=tuple(self.sha256[i] for i in idx), paths=tuple(self.paths[i] for i in idx),
             listing_checksum=self.listing_checksum, skipped_folders=self.skipped_folders,
             skipped_labels=self.skipped_labels, undecodable=self.undecodable, blank=self.blank, split=split,
+            files=self.files,
         )
 
     def train_split(self) -> SymbolSet:
@@ -168,7 +170,7 @@ class SymbolSet:
         """What a model card says about this set."""
         return {
             "name": self.name, "kind": "real", "path": str(self.root), "split": self.split,
-            "files": len(self) + len(self.undecodable) + len(self.blank), "images": len(self),
+            "files": self.files, "images": len(self),
             "counts": {c: n for c, n in self.counts.items() if n}, "listing_sha256": self.listing_checksum,
             "skipped_folders": list(self.skipped_folders), "undecodable": len(self.undecodable),
             "blank": len(self.blank), "held_out_rule": f"sha256[:4] as int mod 100 < {HELD_OUT_PERCENT}",
@@ -361,7 +363,7 @@ def _build(
                     name=name, root=root, x=z["x"], y=z["y"], sha256=tuple(z["sha256"].tolist()),
                     paths=tuple(z["paths"].tolist()), listing_checksum=checksum, skipped_folders=skipped_folders,
                     skipped_labels=dict(skipped_labels or {}), undecodable=tuple(z["undecodable"].tolist()),
-                    blank=tuple(z["blank"].tolist()),
+                    blank=tuple(z["blank"].tolist()), files=len(items),
                 )
         except (OSError, KeyError, ValueError):
             pass  # a damaged cache file is rebuilt below
@@ -377,7 +379,7 @@ def _build(
     result = SymbolSet(
         name=name, root=root, x=x[ok], y=y, sha256=tuple(hashes[i] for i in ok), paths=tuple(rels[i] for i in ok),
         listing_checksum=checksum, skipped_folders=skipped_folders, skipped_labels=dict(skipped_labels or {}),
-        undecodable=undecodable, blank=blank,
+        undecodable=undecodable, blank=blank, files=len(items),
     )
     if cache:
         _save_cache(cache_file, result)
