@@ -310,3 +310,26 @@ def test_result_json_contract():
         assert set(sym) == {"label", "confidence", "box", "alternatives"}
         assert len(sym["alternatives"]) <= 3
         assert all(p >= 0.001 and a != sym["label"] for a, p in sym["alternatives"])
+
+
+# --------------------------------------------------------------------------------------------- annotation
+def test_annotate_draws_boxes_in_verdict_colours():
+    from hdr_expr.pipeline.annotate import GREEN, GREY, RED, annotate, annotated_name
+    from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
+
+    img = np.full((300, 400, 3), 255, np.uint8)
+
+    def line(y: int, correct, error=None) -> LineResult:
+        syms = (SymbolResult("1", 0.9, (20, y, 20, 40)), SymbolResult("×", 0.8, (50, y, 20, 40), (("+", 0.1),)))
+        return LineResult("1×", (20, y, 50, 40), syms, 0.72, value="1", correct=correct, error=error)
+
+    page = PageResult("x.png", 1, (line(40, True), line(140, False), line(240, None, "cannot read: it ends after '×'")))
+    out = annotate(img, page)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert (img == 255).all()  # the input is not drawn on
+    colours = {tuple(c) for c in out.reshape(-1, 3)}
+    assert {GREEN, RED, GREY} <= colours
+    assert annotate(img[..., 0], page).shape == img.shape  # grey input → RGB
+    assert annotated_name(page) == "x.png"
+    assert annotated_name(PageResult("scan.pdf", 3)) == "scan-p3.png"
+    assert annotated_name(PageResult("-", 1)) == "stdin.png"
