@@ -237,8 +237,7 @@ class Recognizer:
                     score = float(np.exp(np.mean([np.log(max(a.max(), 1e-12)) for a in adjusted])))
                     if score > best_score:
                         best, best_score = list(zip(parts, adjusted)), score
-                chosen.extend(best)
-            chosen.sort(key=lambda pa: pa[0].box[0])
+                chosen.extend(best)  # the segmenter's reading order; a split's parts are left to right
             results.append(self._line_result(line, chosen))
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
