@@ -150,6 +150,75 @@ def train_digits_cmd(
     _summary(out, card)
 
 
+@train_app.command("symbols")
+def train_symbols_cmd(
+    base: Path = typer.Option(..., "--from", help="The digit model directory to start from (`hdr-expr train "
+                                                  "digits` writes one)."),
+    out: Path = typer.Option(Path("runs/symbols"), "--out", help="Model directory to write."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files."),
+    real_data: List[Path] = typer.Option([], "--real-data",
+                                         help="A real symbol set (folder per class or HASYv2); repeatable. Its "
+                                              "train split is mixed in, its fixed held-out split validates."),
+    head_epochs: Optional[int] = typer.Option(None, "--head-epochs", min=0, help="Phase 1: the new head alone."),
+    head_lr: Optional[float] = typer.Option(None, "--head-lr", min=0.0),
+    head_schedule: Optional[ScheduleName] = typer.Option(None, "--head-schedule"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=0, help="Phase 2: the whole network."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0),
+    schedule: Optional[ScheduleName] = typer.Option(None, "--schedule"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Both phases."),
+    augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="Both phases."),
+    augment_fraction: float = typer.Option(0.5, "--augment-fraction", min=0.0, max=1.0,
+                                           help="Share of the images redrawn by augmentation each epoch."),
+    early_stopping: Optional[int] = typer.Option(None, "--early-stopping", min=0,
+                                                 help="Phase 2 patience in epochs on the real held-out loss."),
+    label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", min=0.0, max=0.5),
+    mnist_limit: Optional[int] = typer.Option(None, "--mnist-limit", min=0,
+                                              help="Mix in the first N MNIST training images (default all)."),
+    operator_target: int = typer.Option(6000, "--operator-target", min=0,
+                                        help="Images per operator class, real + synthesized."),
+    min_synth_operators: int = typer.Option(1500, "--min-synth-operators", min=0,
+                                            help="Synthesized images per operator class at least."),
+    synth_digits: int = typer.Option(500, "--synth-digits", min=0, help="Synthesized images per digit class."),
+    real_digits: bool = typer.Option(True, "--real-digits/--no-real-digits",
+                                     help="Mix in the real sets' digits too."),
+    eval_synthetic: Optional[int] = typer.Option(None, "--eval-synthetic", min=0,
+                                                 help="Held-out synthetic images per class to measure on "
+                                                      "(default 500; 0: none)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the mix, the initialization and both phases."),
+    quantize: QuantizeName = typer.Option(QuantizeName.float16, "--quantize", help="LiteRT export."),
+    test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1,
+                                             help="Measure on the first N MNIST test images only (quick checks)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes importing real sets."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+) -> None:
+    """Widen a digit model to the symbol classes: train the new head, then fine-tune the whole network.
+
+    The mix: MNIST, each --real-data set's train split, and synthesized symbols (operators topped up to
+    --operator-target per class). Writes a model directory whose card names every data source.
+    """
+    from hdr_expr.models import train as tr
+    from hdr_expr.models.card import load_model_dir
+
+    _check_out(out, force)
+    if early_stopping and not real_data:
+        raise InputError("--early-stopping watches the real sets' held-out loss: pass --real-data")
+    load_model_dir(base)  # a missing or tampered base model fails before anything else
+    common = dict(batch_size=batch_size, augment=augment, label_smoothing=label_smoothing, seed=seed)
+    head = tr.with_overrides(tr.SYMBOL_HEAD, epochs=head_epochs, learning_rate=head_lr,
+                             schedule=head_schedule and head_schedule.value, **common)
+    fine = tr.with_overrides(tr.SYMBOL_FINETUNE, epochs=epochs, learning_rate=lr,
+                             schedule=schedule and schedule.value, early_stopping=early_stopping, **common)
+    _quiet_tensorflow()
+    card = tr.train_symbols(
+        out, base, head, fine, real_data=real_data, data_dir=data_dir, mnist_limit=mnist_limit,
+        operator_target=operator_target, min_synth_operators=min_synth_operators, synth_digits=synth_digits,
+        real_digits=real_digits, mix_seed=seed, augment_fraction=augment_fraction,
+        eval_synth_per_class=eval_synthetic, quantize=quantize.value, test_limit=test_limit, workers=workers,
+        log=_log,
+    )
+    _summary(out, card)
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),

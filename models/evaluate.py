@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from hdr_expr.errors import DataError, ModelError
+from hdr_expr.errors import ModelError
 from hdr_expr.models.card import ModelDir, load_model_dir
 
 Log = Callable[[str], None]
@@ -314,11 +314,13 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Measure a model directory (default: the shipped model) and return the report as a JSON-ready dict.
 
-    MNIST test (the first ``limit`` images when given) is always measured; ``real_data`` folders are read by
-    :func:`hdr_expr.datasets.importers.load_real_set` and measured on their fixed held-out split;
-    ``synthetic`` > 0 draws that many held-out synthetic symbols per class. ``plots`` (a folder) receives a
-    confusion-matrix PNG per set and the paper's 5×5 figure (``mnist_predictions.png``, 25 test digits drawn
-    with ``seed``). ``agreement`` also runs the Keras model on MNIST and reports how often it agrees with LiteRT.
+    MNIST test (the first ``limit`` images when given) is always measured; ``real_data`` folders (either
+    layout) are measured on their fixed held-out split (:func:`hdr_expr.datasets.mix.eval_real`);
+    ``synthetic`` > 0 draws that many held-out synthetic symbols per class (another seed and wider ranges than
+    any training mix: :func:`hdr_expr.datasets.mix.eval_synth`). Images of classes the model lacks are left
+    out and counted. ``plots`` (a folder) receives a confusion-matrix PNG per set and the paper's 5×5 figure
+    (``mnist_predictions.png``, 25 test digits drawn with ``seed``). ``agreement`` also runs the Keras model on
+    MNIST and reports how often it agrees with LiteRT.
     """
     from hdr_expr.datasets.mnist import load_mnist
 
@@ -348,28 +350,22 @@ def evaluate_model(
         report["keras_tflite_agreement"] = round(float((keras_pred == mnist_pred).mean()), 5)
         log(f"Keras↔LiteRT agreement on MNIST test: {report['keras_tflite_agreement']:.4%}")
     sets = [mnist]
-    if real_data:
-        from hdr_expr.datasets.importers import load_real_set
+    if real_data or synthetic > 0:
+        from hdr_expr.datasets import mix as mixes
+        from hdr_expr.symbols import SYMBOL_CLASSES
 
-        report["real"] = {}
-        for folder in real_data:
-            held = load_real_set(folder).held_out_split()
-            if not len(held):
-                raise DataError(f"{folder}: no image falls in the held-out split")
-            from hdr_expr.symbols import SYMBOL_CLASSES
-
-            labels = [SYMBOL_CLASSES[int(i)] for i in held.y]
-            s, _, left_out = evaluate_set(md, held.x, labels, f"{held.name} held-out")
-            report["real"][held.name] = {**s.to_dict(), "path": str(held.root), "split": held.split,
-                                         "listing_sha256": held.listing_checksum, "left_out": left_out}
-            log(f"{held.name} held-out: {s.accuracy:.4%} of {s.images} images")
+        evals = [mixes.eval_real(folder) for folder in real_data]
+        if synthetic > 0:
+            evals.append(mixes.eval_synth(synthetic))
+        for e in evals:
+            s, _, left_out = evaluate_set(md, e.x, [SYMBOL_CLASSES[int(i)] for i in e.y], e.name)
+            block = {**s.to_dict(), "source": e.source.to_dict(), "left_out": left_out}
+            if e.source.kind == "synthetic":
+                report["synthetic"] = block
+            else:
+                report.setdefault("real", {})[e.source.name] = block
+            log(f"{e.name}: {s.accuracy:.4%} of {s.images} images")
             sets.append(s)
-    if synthetic > 0:
-        xs, labels, record = synthetic_eval_set(synthetic, classes=md.classes)
-        s, _, _ = evaluate_set(md, xs, labels, "synthetic held-out")
-        report["synthetic"] = {**s.to_dict(), "generator": record}
-        log(f"synthetic held-out: {s.accuracy:.4%} of {s.images} images")
-        sets.append(s)
     if plots is not None:
         out = Path(plots)
         written = [str(confusion_png(s, out / f"confusion_{_slug(s.name)}.png")) for s in sets]
@@ -383,22 +379,3 @@ def evaluate_model(
         )))
         report["plots"] = written
     return report
-
-
-#: The held-out synthetic set's seed: training mixes draw with the recipe's seeds (small numbers), never this.
-SYNTH_HELD_OUT_SEED = 9_000_001
-
-
-def synthetic_eval_set(
-    per_class: int, *, classes: Sequence[str], seed: int = SYNTH_HELD_OUT_SEED
-) -> tuple[np.ndarray, list[str], dict]:
-    """A held-out synthetic set: ``per_class`` images of each of ``classes`` the synthesizer draws, made with
-    another seed *and* the wider ranges (:data:`hdr_expr.datasets.synth.WIDE`) than training uses. Returns
-    (uint8 N×28×28, class characters, the generator's record)."""
-    from hdr_expr.datasets import synth
-    from hdr_expr.symbols import SYMBOL_CLASSES
-
-    drawn = [c for c in classes if c in SYMBOL_CLASSES]
-    x, y = synth.synth_set(per_class, seed=seed, ranges=synth.WIDE, classes=drawn)
-    record = synth.synth_record({c: per_class for c in drawn}, seed, synth.WIDE)
-    return x, [SYMBOL_CLASSES[int(i)] for i in y], record

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
@@ -305,3 +305,180 @@ def save_keras(model, path: str | Path) -> None:
 def with_overrides(recipe: Recipe, **overrides: Any) -> Recipe:
     """``recipe`` with the non-None overrides applied (CLI flags map onto this)."""
     return replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# --- the symbol head -----------------------------------------------------------------------------------------
+
+#: Phase 1: the widened head alone (every other layer frozen), so the new operator rows catch up.
+SYMBOL_HEAD = Recipe(epochs=1, batch_size=128, learning_rate=1e-3, schedule="constant", augment=True)
+#: Phase 2: the whole network, gently.
+SYMBOL_FINETUNE = Recipe(epochs=6, batch_size=128, learning_rate=5e-4, schedule="cosine", augment=True)
+
+
+def symbols_augment(fraction: float = 0.5) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    """An ``augment_fn`` for :func:`fit` that redraws a random ``fraction`` of the images each epoch with the
+    synthesizer's augmentation (slant, rotation, width, elastic, stroke width; re-normalized as the pipeline
+    frames a symbol) and leaves the rest as they are."""
+    from hdr_expr.datasets.synth import augment
+
+    def fn(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = np.array(x, np.float32, copy=True)
+        pick = np.flatnonzero(rng.random(len(out)) < fraction)
+        if len(pick):
+            out[pick] = augment(out[pick], rng)
+        return out
+
+    return fn
+
+
+def _logits_index(model) -> int:
+    for i, layer in enumerate(model.layers):
+        if layer.name == "logits":
+            return i
+    raise ValueError("the model has no layer named 'logits'")
+
+
+def train_symbols(
+    out_dir: str | Path,
+    base_model: str | Path,
+    head: Recipe = SYMBOL_HEAD,
+    finetune: Recipe = SYMBOL_FINETUNE,
+    *,
+    real_data: Sequence[str | Path] = (),
+    data_dir: str | Path | None = None,
+    mnist_limit: int | None = None,
+    operator_target: int = 6000,
+    min_synth_operators: int = 1500,
+    synth_digits: int = 500,
+    real_digits: bool = True,
+    mix_seed: int = 0,
+    augment_fraction: float = 0.5,
+    eval_synth_per_class: int | None = None,
+    quantize: str = "float16",
+    test_limit: int | None = None,
+    workers: int | None = None,
+    cache: bool = True,
+    progress: bool | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
+    """Widen a digit model's head to the symbol classes, train the head, fine-tune the whole network, and write
+    a model directory whose card names every data source and holds the measured metrics. Returns the card.
+
+    The mix (:func:`hdr_expr.datasets.mix.build_symbol_mix`): MNIST train (``mnist_limit`` first images), each
+    real set's train split (``real_digits``: their digits too), synthesized operators topping each operator
+    class up to ``operator_target`` (at least ``min_synth_operators``), ``synth_digits`` synthesized per digit;
+    seeded by ``mix_seed``. Validation: the real sets' fixed held-out splits (when there are any). Metrics:
+    MNIST test (argmax over all classes: a digit read as an operator is an error), each real set's held-out
+    split and the held-out synthetic set (``eval_synth_per_class`` per class, other seed, WIDE ranges).
+    ``test_limit``: measure on the first N MNIST test images only (quick checks; the card says how many).
+    ``cache``: let the importers cache normalized real sets (see :mod:`hdr_expr.datasets.importers`).
+    """
+    from hdr_expr.datasets import mix as mixes
+    from hdr_expr.errors import ModelError
+    from hdr_expr.models.card import load_model_dir
+    from hdr_expr.pipeline.normalize import NORMALIZATION_VERSION
+    from hdr_expr.symbols import ASCII_FORMS, CLASS_NAMES, SYMBOL_CLASSES
+
+    base = load_model_dir(base_model)
+    n_base = len(base.classes)
+    if base.classes != SYMBOL_CLASSES[:n_base]:
+        raise ModelError(f"{base.path}: its classes {''.join(base.classes)} are not a prefix of the symbol "
+                         f"classes {' '.join(SYMBOL_CLASSES)} (start from a digit model)")
+    started = time.time()
+    mix = mixes.build_symbol_mix(
+        real_data, mnist_dir=data_dir, mnist_limit=mnist_limit, real_digits=real_digits,
+        operator_target=operator_target, min_synth_operators=min_synth_operators, synth_digits=synth_digits,
+        seed=mix_seed, workers=workers, cache=cache,
+    )
+    mnist_test = mixes.eval_mnist(data_dir)
+    if test_limit:
+        mnist_test = replace(mnist_test, x=mnist_test.x[:test_limit], y=mnist_test.y[:test_limit])
+    held_out = [mixes.eval_real(d, workers=workers, cache=cache) for d in real_data]
+    synth_n = mixes.EVAL_SYNTH_PER_CLASS if eval_synth_per_class is None else eval_synth_per_class
+    synth_eval = mixes.eval_synth(synth_n) if synth_n > 0 else None
+    log(f"mix: {len(mix)} images from " + ", ".join(f"{s.name} ({s.images})" for s in mix.sources)
+        + f"; {time.time() - started:.0f} s")
+    validation = None
+    if held_out:
+        validation = (np.concatenate([e.x for e in held_out]), np.concatenate([e.y for e in held_out]))
+
+    import keras
+
+    from hdr_expr.models.cnn import widen_head
+
+    set_seed(head.seed)
+    try:
+        digits = keras.saving.load_model(base.keras_path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load {base.keras_path}: {exc}") from None
+    model = widen_head(digits, len(SYMBOL_CLASSES))
+    augment_fn = symbols_augment(augment_fraction)
+    n_classes = len(SYMBOL_CLASSES)
+    fit_started = time.time()
+    log(f"phase 1/2: the head alone, {head.epochs} epoch(s)")
+    h_head = fit(model, mix.x, mix.y, head, num_classes=n_classes, augment_fn=augment_fn,
+                 validation=validation, trainable_from=_logits_index(model), progress=progress, log=log)
+    log(f"phase 2/2: the whole network, {finetune.epochs} epoch(s)")
+    h_fine = fit(model, mix.x, mix.y, finetune, num_classes=n_classes, augment_fn=augment_fn,
+                 validation=validation, trainable_from=0, progress=progress, log=log)
+    seconds = time.time() - fit_started
+
+    mix_card = mix.card()
+    card = {
+        "name": "hdr-expr-symbols",
+        "task": "symbols",
+        "classes": list(SYMBOL_CLASSES),
+        "class_names": [CLASS_NAMES[c] for c in SYMBOL_CLASSES],
+        "ascii_forms": [ASCII_FORMS[c] for c in SYMBOL_CLASSES],
+        "architecture": "Li (2025) CNN: conv32@5x5-relu-pool2, conv64@5x5-relu-pool2, dense1024-relu, "
+                        f"dropout0.5, dense{n_classes}-softmax",
+        "input": {"shape": [28, 28, 1], "dtype": "float32", "range": [0.0, 1.0], "ink": "bright",
+                  "normalization": f"hdr_expr.pipeline.normalize.normalize_symbol ({NORMALIZATION_VERSION}): "
+                                   "20x20 fit, centre of mass in 28x28, stroke width into MNIST's band"},
+        "base_model": {"path": str(base.path), "name": base.card.get("name"),
+                       "files": base.card.get("files"), "metrics": base.card.get("metrics")},
+        "recipe": {
+            "name": "symbols",
+            "phases": {
+                "head": {**head.to_dict(), "trainable": "logits only (body frozen)"},
+                "finetune": {**finetune.to_dict(), "trainable": "all layers"},
+            },
+            "optimizer": "adam", "loss": "categorical_crossentropy",
+            "augmentation": {"function": "hdr_expr.datasets.synth.augment", "fraction_per_epoch": augment_fraction},
+            "validation": [e.name for e in held_out] or None,
+            "train_images": int(len(mix)),
+        },
+        **mix_card,
+        "evaluation_sources": [e.source.to_dict() for e in [mnist_test, *held_out]]
+                              + ([synth_eval.source.to_dict()] if synth_eval is not None else []),
+        "training": {"seconds": round(seconds, 1), "history": {"head": h_head, "finetune": h_fine}},
+    }
+    card = save_model_dir(model, out_dir, card, mnist_test.x, mnist_test.y, quantize=quantize, log=log)
+    card["metrics"].update(measure_symbol_sets(out_dir, held_out, synth_eval, log=log))
+    from hdr_expr.models.card import write_model_card
+
+    return write_model_card(out_dir, card)
+
+
+def measure_symbol_sets(model_dir: str | Path, held_out: Sequence, synth_eval=None, *,
+                        log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+    """Card metrics of a model directory's LiteRT model on real held-out splits and the held-out synthetic
+    set (:class:`hdr_expr.datasets.mix.EvalSet` each): accuracy, per-class scores, confusion matrix."""
+    from hdr_expr.models.card import ModelDir, load_model_dir
+    from hdr_expr.models.evaluate import evaluate_set
+    from hdr_expr.symbols import SYMBOL_CLASSES
+
+    md: ModelDir = load_model_dir(model_dir)
+    out: dict[str, Any] = {}
+    real: dict[str, Any] = {}
+    for e in held_out:
+        s, _, _ = evaluate_set(md, e.x, [SYMBOL_CLASSES[int(i)] for i in e.y], e.name)
+        real[e.source.name] = s.to_dict()
+        log(f"{e.name}: {s.accuracy:.4%} of {s.images} images")
+    if real:
+        out["real_held_out"] = real
+    if synth_eval is not None:
+        s, _, _ = evaluate_set(md, synth_eval.x, [SYMBOL_CLASSES[int(i)] for i in synth_eval.y], synth_eval.name)
+        out["synthetic_held_out"] = s.to_dict()
+        log(f"{synth_eval.name}: {s.accuracy:.4%} of {s.images} images")
+    return out

@@ -149,3 +149,25 @@ def symbol_folder_set(tmp_path, monkeypatch):
         return write_symbol_folder_set(tmp_path / f"symbols-{next(counter)}", folders, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_symbol_model(tmp_path_factory, tiny_digit_model: Path, mnist_dir: Path) -> Path:
+    """A symbol model directory (19 classes) made once per session by
+    :func:`hdr_expr.models.train.train_symbols` from :func:`tiny_digit_model`: one head epoch and one
+    fine-tuning epoch on a tiny mix (1,000 MNIST images, a small drawn real set with folders plus/eq/3/dot,
+    synthesized operators); measured on 500 MNIST test images, the real set's held-out split and 5 held-out
+    synthetic images per class. Its accuracy is low: it is for plumbing, not for figures. Read-only.
+    The drawn real set lies beside it: ``tiny_symbol_model.parent / "real"``."""
+    from hdr_expr.models.train import SYMBOL_FINETUNE, SYMBOL_HEAD, train_symbols, with_overrides
+
+    root = tmp_path_factory.mktemp("tiny-symbol-model")
+    real = write_symbol_folder_set(root / "real", {"plus": "+", "eq": "=", "3": "3", "dot": "."},
+                                   held_out=3, train=12)
+    out = root / "model"
+    train_symbols(out, tiny_digit_model, with_overrides(SYMBOL_HEAD, epochs=1),
+                  with_overrides(SYMBOL_FINETUNE, epochs=1), real_data=[real], data_dir=mnist_dir,
+                  mnist_limit=1000, operator_target=60, min_synth_operators=30, synth_digits=10,
+                  eval_synth_per_class=5, test_limit=500, workers=1, cache=False, progress=False,
+                  log=lambda _m: None)
+    return out

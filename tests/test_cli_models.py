@@ -89,3 +89,47 @@ def test_groups_list_their_commands(group, run_cli):
     expected = {"train": ["digits", "symbols"], "data": ["fetch", "info"]}[group]
     for name in expected:
         assert name in result.stdout
+
+
+def test_train_symbols_cli(tiny_digit_model, mnist_dir, tmp_path, symbol_folder_set, run_cli):
+    real = symbol_folder_set({"minus": "-", "7": "7"}, held_out=2, train=6)
+    result = run_cli(
+        "train", "symbols", "--from", tiny_digit_model, "--out", tmp_path / "sym", "--data-dir", mnist_dir,
+        "--real-data", real, "--mnist-limit", "300", "--operator-target", "20", "--min-synth-operators", "10",
+        "--synth-digits", "5", "--eval-synthetic", "2", "--head-epochs", "1", "--epochs", "1", "--workers", "1",
+        "--test-limit", "300",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "recipe head: 1 epoch(s)" in result.stdout and "recipe finetune: 1 epoch(s)" in result.stdout
+    assert f"{real.name} held-out (4 images)" in result.stdout and "synthetic held-out (38 images)" in result.stdout
+    assert "phase 1/2" in result.stderr and "phase 2/2" in result.stderr
+    card = json.loads((tmp_path / "sym" / "card.json").read_text())
+    assert len(card["classes"]) == 19 and card["data_mix"]["mnist_limit"] == 300
+    assert card["metrics"]["mnist_test_images"] == 300
+
+
+def test_train_symbols_needs_from(tmp_path, run_cli):
+    result = run_cli("train", "symbols", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "--from" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_symbols_early_stopping_needs_real_data(tiny_digit_model, tmp_path, run_cli):
+    result = run_cli("train", "symbols", "--from", tiny_digit_model, "--out", tmp_path / "o", "--early-stopping",
+                     "2")
+    assert result.exit_code == InputError.exit_code and "--real-data" in result.stderr
+
+
+def test_evaluate_symbol_model_json(tiny_symbol_model, mnist_dir, tmp_path, run_cli):
+    real = tiny_symbol_model.parent / "real"
+    result = run_cli("evaluate", "--model", tiny_symbol_model, "--data-dir", mnist_dir, "--limit", "500",
+                     "--real-data", real, "--synthetic", "3", "--json", "--plots", tmp_path / "plots")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    card = json.loads((tiny_symbol_model / "card.json").read_text())
+    # the same sets the card was measured on give the same figures
+    assert report["accuracy"] == pytest.approx(card["metrics"]["mnist_test_accuracy_tflite"], abs=1e-5)
+    assert report["real"]["real"]["accuracy"] == card["metrics"]["real_held_out"]["real"]["accuracy"]
+    assert report["synthetic"]["images"] == 3 * 19
+    pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert pngs == ["confusion_mnist-test.png", "confusion_real-held-out.png",
+                    "confusion_synthetic-wide-held-out.png", "mnist_predictions.png"]

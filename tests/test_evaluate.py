@@ -16,7 +16,6 @@ from hdr_expr.models.evaluate import (
     format_scores,
     prediction_grid_png,
     score,
-    synthetic_eval_set,
 )
 from hdr_expr.symbols import SYMBOL_CLASSES
 
@@ -120,19 +119,18 @@ def test_evaluate_symbol_model_on_mnist_real_and_synthetic(widened_model, mnist_
     assert report["accuracy"] == pytest.approx(float((pred == y[:300]).mean()), abs=1e-5)
     assert len(report["mnist"]["confusion_matrix"]["counts"]) == 19
     held = report["real"][real.name]
-    assert held["images"] == 9 and held["split"] == "held-out" and held["left_out"] == 0
+    assert held["images"] == 9 and held["source"]["split"] == "held-out" and held["left_out"] == 0
+    assert held["source"]["path"] == str(real) and len(held["source"]["checksum"]) == 64
     assert {c for c, v in held["per_class"].items() if v["support"]} == {"+", "=", "3"}
     synth = report["synthetic"]
     assert synth["images"] == 2 * 19
     assert all(v["support"] == 2 for v in synth["per_class"].values())
-    assert synth["generator"]["ranges"]["name"] == "wide"
+    assert synth["source"]["ranges"]["name"] == "wide" and synth["source"]["split"] == "held-out"
 
 
-def test_synthetic_eval_set_is_not_the_training_draw():
-    from hdr_expr.datasets import synth
-
-    x, labels, record = synthetic_eval_set(3, classes=["+", "7"])
-    assert x.shape == (6, 28, 28) and labels == ["+"] * 3 + ["7"] * 3
-    train_x, _ = synth.synth_set(3, seed=0, classes=["+", "7"])
-    assert not np.array_equal(x, train_x)
-    assert record["seed"] != 0 and record["ranges"]["name"] == "wide"
+def test_digit_model_leaves_operators_out(tiny_digit_model, mnist_dir, symbol_folder_set):
+    real = symbol_folder_set({"plus": "+", "3": "3"}, held_out=2, train=0)
+    report = evaluate_model(tiny_digit_model, data_dir=mnist_dir, limit=50, real_data=[real], agreement=False,
+                            log=lambda _m: None)
+    held = report["real"][real.name]
+    assert held["images"] == 2 and held["left_out"] == 2

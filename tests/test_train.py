@@ -102,3 +102,70 @@ def test_frozen_body_trains_only_the_head(mnist_small):
     changed = [not np.array_equal(a, b) for a, b in zip(before, after)]
     assert changed[-2:] == [True, True]  # logits kernel and bias
     assert not any(changed[:-2])  # conv and dense layers frozen
+
+
+# --- the symbol head -----------------------------------------------------------------------------------------
+
+
+def test_symbol_model_card_names_every_source_and_metric(tiny_symbol_model):
+    from hdr_expr.models.card import load_model_dir
+    from hdr_expr.symbols import OPERATORS, SYMBOL_CLASSES
+
+    md = load_model_dir(tiny_symbol_model)
+    card = md.card
+    assert md.classes == SYMBOL_CLASSES and card["task"] == "symbols"
+    assert card["base_model"]["name"] == "hdr-expr-digits" and "model.keras" in card["base_model"]["files"]
+    phases = card["recipe"]["phases"]
+    assert phases["head"]["trainable"].startswith("logits only") and phases["finetune"]["trainable"] == "all layers"
+    assert len(card["training"]["history"]["head"]["loss"]) == 1
+    assert "val_loss" in card["training"]["history"]["finetune"]  # validated on the real held-out split
+    sources = {s["kind"]: s for s in card["data_sources"]}
+    assert "6bbc9ace898e44ae57da46a324031adb" in sources["mnist"]["checksum"]
+    real = sources["real"]
+    assert real["path"] == str(tiny_symbol_model.parent / "real") and len(real["checksum"]) == 64
+    assert real["counts"] == {"3": 12, "+": 12, "=": 12, ".": 12} and real["split"] == "train"
+    synth = sources["synthetic"]
+    assert synth["seed"] == 0 and synth["ranges"]["name"] == "train" and "generator" in synth
+    assert all(synth["counts"][o] >= 30 for o in OPERATORS)
+    assert card["data_mix"]["operator_target"] == 60
+    m = card["metrics"]
+    assert m["mnist_test_images"] == 500 and m["keras_tflite_agreement"] >= 0.99
+    held = m["real_held_out"]["real"]
+    assert held["images"] == 12 and {c for c, v in held["per_class"].items() if v["support"]} == {"3", "+", "=", "."}
+    assert m["synthetic_held_out"]["images"] == 5 * len(SYMBOL_CLASSES)
+    evaluated = {(s["kind"], s["split"]) for s in card["evaluation_sources"]}
+    assert evaluated == {("mnist", "test"), ("real", "held-out"), ("synthetic", "held-out")}
+
+
+def test_symbol_mnist_metric_counts_operators_as_errors(tiny_symbol_model, mnist_small):
+    from hdr_expr.models.card import load_model_dir
+    from hdr_expr.pipeline.classify import Classifier
+
+    md = load_model_dir(tiny_symbol_model)
+    x, y = mnist_small[2][:500], mnist_small[3][:500]
+    pred = Classifier(md).predict(x.astype(np.float32) / 255.0).argmax(1)  # over all 19 classes
+    assert md.card["metrics"]["mnist_test_accuracy_tflite"] == pytest.approx(float((pred == y).mean()), abs=1e-5)
+
+
+def test_train_symbols_needs_a_digit_prefix_model(tiny_digit_model, tmp_path):
+    import json
+    import shutil
+
+    from hdr_expr.errors import ModelError
+    from hdr_expr.models.card import write_model_card
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_digit_model, base)
+    card = json.loads((base / "card.json").read_text())
+    write_model_card(base, {**card, "classes": list("abcdefghij")})
+    with pytest.raises(ModelError, match="not a prefix"):
+        tr.train_symbols(tmp_path / "out", base, log=lambda _m: None)
+
+
+def test_symbols_augment_redraws_a_fraction(mnist_small):
+    x = mnist_small[0][:200].astype(np.float32) / 255.0
+    out = tr.symbols_augment(0.5)(x, np.random.default_rng(0))
+    changed = np.array([not np.array_equal(a, b) for a, b in zip(out, x)])
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert 0.35 < changed.mean() < 0.65
+    assert np.array_equal(tr.symbols_augment(0.0)(x, np.random.default_rng(0)), x)
