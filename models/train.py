@@ -7,8 +7,10 @@ The paper (Li 2025): categorical cross-entropy, Adam, batch 50, one epoch, input
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -172,12 +174,24 @@ def fit(
     history: dict[str, list[float]] = {}
     best_loss, best_weights, waited = np.inf, None, 0
     bar = _ProgressBar(recipe.epochs, steps, enabled=progress)
-    with bar:
+    augmenting = recipe.augment and augment_fn is not None
+
+    def draw_epoch() -> np.ndarray:
+        return augment_fn(x[..., 0], rng).reshape(x.shape).astype(np.float32)  # type: ignore[misc]
+
+    # the next epoch's images are drawn in a thread while this epoch trains; one rng, used in epoch order,
+    # so a seed still gives one run
+    pool = ThreadPoolExecutor(max_workers=1) if augmenting else None
+    pending = pool.submit(draw_epoch) if pool is not None and recipe.epochs > 0 else None
+    with bar, contextlib.ExitStack() as stack:
+        if pool is not None:
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         for epoch in range(recipe.epochs):
             started = time.time()
             x_epoch = x
-            if recipe.augment and augment_fn is not None:
-                x_epoch = augment_fn(x[..., 0], rng).reshape(x.shape).astype(np.float32)
+            if pending is not None:
+                x_epoch = pending.result()
+                pending = pool.submit(draw_epoch) if pool is not None and epoch + 1 < recipe.epochs else None
             h = model.fit(
                 x_epoch, y_onehot, batch_size=recipe.batch_size, epochs=epoch + 1, initial_epoch=epoch,
                 shuffle=True, validation_data=val_data, verbose=0, callbacks=bar.callbacks(),
