@@ -702,49 +702,73 @@ def synth_record(n_per_class: Mapping[str, int], seed: int, ranges: SynthRanges)
 # --- augmentation of 28×28 images -------------------------------------------------------------------------
 
 
-def augment(x28: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+#: Classes told apart by their lean or the angle of their arms (1 / ( ) + ×): augmentation turns these less.
+LEAN_SENSITIVE: frozenset[str] = frozenset("1/()+×")
+_LEAN_IDX = np.array(sorted(_INDEX[c] for c in LEAN_SENSITIVE))
+_LEAN_FACTOR = 0.35
+
+
+def augment(
+    x28: np.ndarray, rng: np.random.Generator, strength: float = 1.0, labels: np.ndarray | None = None
+) -> np.ndarray:
     """Augment 28×28 symbol images (one H×W image or an N×H×W batch; uint8 0–255 or float 0–1, ink bright)
-    as other hands would write them: slant (shear), rotation, width (aspect), elastic distortion and stroke
-    width (morphology), worked at 2× resolution and then normalized again by ``normalize_symbol`` so the
-    result is framed as the pipeline frames a symbol. ``strength`` scales every range (0: unchanged)."""
+    as other hands would write them: slant (shear ±18°), rotation (±10°), width (aspect ±20 %), elastic
+    distortion and stroke width (morphology), worked at 2× resolution and then normalized again by
+    ``normalize_symbol`` so the result is framed as the pipeline frames a symbol. ``strength`` scales every
+    range (0: unchanged). ``labels`` (indices into SYMBOL_CLASSES, one per image): images of
+    :data:`LEAN_SENSITIVE` classes get a third of the slant and rotation, so that a leaning ``1`` does not
+    become a ``/`` or an ``×`` a ``+``; without labels every image gets the full ranges."""
     x = np.asarray(x28)
     single = x.ndim == 2
     batch = x[None] if single else x
+    sensitive = np.zeros(len(batch), bool)
+    if labels is not None:
+        lab = np.atleast_1d(np.asarray(labels))
+        if len(lab) != len(batch):
+            raise ValueError(f"{len(lab)} labels for {len(batch)} images")
+        sensitive = np.isin(lab, _LEAN_IDX)
     is_u8 = batch.dtype == np.uint8
     out = np.empty(batch.shape, np.uint8 if is_u8 else np.float32)
     for i, img in enumerate(batch):
         f = img.astype(np.float32) / (255.0 if is_u8 else 1.0)
-        a = _augment_one(f, rng, strength) if strength > 0 else f
+        turn = strength * (_LEAN_FACTOR if sensitive[i] else 1.0)
+        a = _augment_one(f, rng, strength, turn) if strength > 0 else f
         out[i] = np.round(a * 255.0).astype(np.uint8) if is_u8 else a
     return out[0] if single else out
 
 
 _UP = 2
+_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _augment_one(img: np.ndarray, rng: np.random.Generator, k: float) -> np.ndarray:
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    if (h, w) not in _GRIDS:
+        _GRIDS[(h, w)] = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return _GRIDS[(h, w)]
+
+
+def _augment_one(img: np.ndarray, rng: np.random.Generator, k: float, turn: float) -> np.ndarray:
     size = img.shape[0] * _UP
     big = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
-    shear = np.tan(np.deg2rad(rng.uniform(-18, 18) * k))
-    ang = np.deg2rad(rng.uniform(-10, 10) * k)
+    shear = np.tan(np.deg2rad(rng.uniform(-18, 18) * turn))
+    ang = np.deg2rad(rng.uniform(-10, 10) * turn)
     sx = np.exp(rng.uniform(-0.2, 0.2) * k)
     c, s = np.cos(ang), np.sin(ang)
     lin = np.array([[c, -s], [s, c]]) @ np.array([[sx, -shear], [0.0, 1.0]])
-    ctr = np.array([size / 2, size / 2])
+    pad = size // 3
+    n = size + 2 * pad
+    ctr = np.array([n / 2, n / 2])
     m = np.hstack([lin, (ctr - lin @ ctr)[:, None]]).astype(np.float32)
-    pad = size // 2
     big = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    m[:, 2] += pad - m[:, :2] @ np.array([pad, pad], np.float32)
-    big = cv2.warpAffine(big, m, (big.shape[1], big.shape[0]), flags=cv2.INTER_LINEAR)
+    big = cv2.warpAffine(big, m, (n, n), flags=cv2.INTER_LINEAR)
     if rng.random() < 0.6 * min(1.0, k):
-        h, w = big.shape
-        sigma = 5.0 * _UP
-        dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
-        dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
-        norm = max(float(np.abs(dx).max()), float(np.abs(dy).max()), 1e-6)
+        # a smooth random displacement field: a coarse random grid, upsampled
+        coarse = rng.uniform(-1, 1, (2, 5, 5)).astype(np.float32)
+        dx = cv2.resize(coarse[0], (n, n), interpolation=cv2.INTER_CUBIC)
+        dy = cv2.resize(coarse[1], (n, n), interpolation=cv2.INTER_CUBIC)
         alpha = rng.uniform(0.5, 2.0) * _UP * k
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        big = cv2.remap(big, gx + dx / norm * alpha, gy + dy / norm * alpha, cv2.INTER_LINEAR)
+        gx, gy = _grid(n, n)
+        big = cv2.remap(big, gx + dx * alpha, gy + dy * alpha, cv2.INTER_LINEAR)
     r = rng.random()
     if r < 0.25 * min(1.0, k):
         big = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))

@@ -194,6 +194,15 @@ def test_augment():
     assert np.array_equal(augment(x, rng(0), strength=0.0), x)
     f = augment(x[0].astype(np.float32) / 255.0, rng(1))
     assert f.shape == (28, 28) and f.dtype == np.float32 and 0.0 <= f.min() and f.max() <= 1.0
+    # lean-sensitive classes (1 / ( ) + ×) are turned less when labels are given
+    ones = synthesize("1", 40, seed=3)
+    lab = np.full(40, SYMBOL_CLASSES.index("1"))
+    base = np.array([lean_deg(i) for i in ones])
+    free = np.array([lean_deg(i) for i in augment(ones, rng(5))])
+    held = np.array([lean_deg(i) for i in augment(ones, rng(5), labels=lab)])
+    assert np.abs(held - base).mean() < 0.6 * np.abs(free - base).mean()
+    with pytest.raises(ValueError):
+        augment(ones, rng(5), labels=lab[:3])
     # stronger augmentation moves the images further
     d1 = np.abs(augment(x, rng(3), 0.3).astype(float) - x).mean()
     d2 = np.abs(augment(x, rng(3), 1.5).astype(float) - x).mean()
