@@ -45,7 +45,7 @@ def _log(message: str) -> None:
 def _quiet_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up banner (oneDNN, CPU features) kept off the terminal; the CLI's
     stderr is for progress and errors."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ log lines; Python errors still surface
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()

@@ -354,7 +354,10 @@ def evaluate_model(
         from hdr_expr.datasets import mix as mixes
         from hdr_expr.symbols import SYMBOL_CLASSES
 
-        evals = [mixes.eval_real(folder) for folder in real_data]
+        evals = []
+        for folder in real_data:
+            log(f"reading {folder} (normalized images are cached after the first time)")
+            evals.append(mixes.eval_real(folder))
         if synthetic > 0:
             evals.append(mixes.eval_synth(synthetic))
         for e in evals:

@@ -345,6 +345,20 @@ def symbols_augment(fraction: float = 0.5) -> Callable[[np.ndarray, np.random.Ge
     return fn
 
 
+def _stage_logger(log: Callable[[str], None]) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback that logs each stage's start and end only."""
+    started: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in started:
+            started[stage] = time.time()
+            log(f"{stage}: {total} images")
+        elif done >= total:
+            log(f"{stage}: done in {time.time() - started[stage]:.0f} s")
+
+    return progress
+
+
 def _logits_index(model) -> int:
     for i, layer in enumerate(model.layers):
         if layer.name == "logits":
@@ -402,7 +416,7 @@ def train_symbols(
     mix = mixes.build_symbol_mix(
         real_data, mnist_dir=data_dir, mnist_limit=mnist_limit, real_digits=real_digits,
         operator_target=operator_target, min_synth_operators=min_synth_operators, synth_digits=synth_digits,
-        seed=mix_seed, workers=workers, cache=cache,
+        seed=mix_seed, workers=workers, cache=cache, progress=_stage_logger(log),
     )
     mnist_test = mixes.eval_mnist(data_dir)
     if test_limit:

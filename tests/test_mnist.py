@@ -135,7 +135,7 @@ def test_broken_file_is_a_data_error_naming_it(how, mnist_dir, tmp_path, no_othe
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("how", ["missing", "truncated-gz", "wrong-magic", "count-mismatch", "checksum"])
+@pytest.mark.parametrize("how", list(BROKEN))
 def test_cli_on_broken_file_one_line_nonzero_no_traceback(how, mnist_dir, tmp_path, no_other_mnist, run_cli):
     named = _break(mnist_dir, tmp_path / "mnist", how)
     result = run_cli("evaluate", "--data-dir", tmp_path / "mnist", "--no-agreement")
