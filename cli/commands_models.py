@@ -193,8 +193,9 @@ def train_symbols_cmd(
 ) -> None:
     """Widen a digit model to the symbol classes: train the new head, then fine-tune the whole network.
 
-    The mix: MNIST, each --real-data set's train split, and synthesized symbols (operators topped up to
-    --operator-target per class). Writes a model directory whose card names every data source.
+    Mix: MNIST, each --real-data set's train split, synthesized symbols (operators up to --operator-target).
+
+    Writes a model directory whose card names every data source and the measured held-out figures.
     """
     from hdr_expr.models import train as tr
     from hdr_expr.models.card import load_model_dir
@@ -238,8 +239,9 @@ def evaluate_cmd(
 ) -> None:
     """Measure a model: accuracy, per-class precision/recall/F1, confusion matrix, the paper's figure.
 
-    A digit model is measured on MNIST test; a symbol model also on each --real-data set's fixed held-out split
-    and on a held-out synthetic set (--synthetic N per class). Without --model: the shipped default model.
+    MNIST test always; a symbol model also on each --real-data set's held-out split and --synthetic N per class.
+
+    Without --model: the shipped default model.
     """
     from hdr_expr.models.evaluate import Scores, evaluate_model, format_confusion, format_scores
 
