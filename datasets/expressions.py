@@ -623,8 +623,15 @@ def _read_real(f: RealFile) -> np.ndarray | None:
     keep = np.zeros(n, bool)
     keep[1:] = stats[1:, 4] >= max(2, 0.02 * big)  # drop specks, keep the dots of ÷
     ink = ink * keep[labels]
+    want = _PARTS.get(f.symbol)
+    if want is not None and int(keep.sum()) != want:
+        return None  # an edge line or a stray mark that would change what the symbol reads as
     crop, _, _ = _tight(ink, 0.3)
     return crop if crop.size else None
+
+
+#: How many strokes a real file of these symbols must show to be used (others are skipped).
+_PARTS = {"-": 1, ".": 1, "+": 1, "=": 2, "÷": 3}
 
 
 def _mnist_crop(x: np.ndarray) -> np.ndarray:
@@ -1303,3 +1310,40 @@ def match_worksheet_lines(sample: WorksheetSample, record: dict) -> list[LineSco
         lines = sorted(lines, key=lambda ln: (ln.get("box") or (0,))[0])
         out.append(score_line(t.truth, lines))
     return out
+
+
+# =============================================================================================== samples
+#: The images in ``samples/``: file → (style, text, seed). Seeds were picked among the first few for
+#: legibility; everything else is what the generator draws for that seed.
+SAMPLES: dict[str, tuple[str, str, int]] = {
+    "clean-scan.png": ("scan", "12+7×3=", 4),
+    "phone-photo.jpg": ("photo", "48÷(2+6)=6", 2),
+    "canvas-drawing.png": ("canvas-dark", "3.5×4-2=11", 3),
+    "scan.pdf": ("scan", "4(6-2)-1.5=14.5", 2),
+}
+SAMPLE_WORKSHEET = ("worksheet.png", 3)  # (file, seed): a scanned page
+
+
+def write_samples(folder: str | Path, material: Material | None = None) -> dict:
+    """Write the sample images and return the expected results (``samples/expected.json``'s content). The
+    canvas drawing is drawn by the stroke synthesizer alone; the others mix MNIST test digits, held-out real
+    symbols and held-out synthetic ones (:func:`load_material`)."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    material = material or load_material()
+    expected: dict = {}
+    for name, (style, text, seed) in SAMPLES.items():
+        m = Material(notes=["synthesizer only"]) if style.startswith("canvas") else material
+        s = make_expression(m, seed, 1000, style=style, labels=list(text), touching=False)
+        if name.endswith(".pdf"):
+            Image.fromarray(s.image).save(folder / name, "PDF", resolution=200.0)
+        else:
+            (folder / name).write_bytes(s.data)
+        expected[name] = {"style": style, "lines": [s.truth.to_dict()]}
+    name, seed = SAMPLE_WORKSHEET
+    w = make_worksheet(material, seed, 1000, photo=False)
+    (folder / name).write_bytes(w.data)
+    expected[name] = {"style": "worksheet scan", "lines": [ln.truth.to_dict() for ln in w.lines]}
+    return expected
