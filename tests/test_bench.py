@@ -1,0 +1,79 @@
+"""hdr-expr bench: the commands run end to end on a tiny set (the figures themselves come from full runs, not
+from tests), the scoring summary, and the cold-start timer's plumbing."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from hdr_expr.cli.commands_bench import _median_seconds, hdr_expr_command, summarize_scores
+from hdr_expr.datasets.expressions import LineScore
+
+
+def test_bench_expressions_tiny(run_cli, tmp_path):
+    out = tmp_path / "bench"
+    r = run_cli("bench", "expressions", "--n", "4", "--seed", "3", "--workers", "1", "--cold-runs", "0",
+                "--json", "--save", out)
+    assert r.exit_code == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["n"] == 4 and res["seed"] == 3
+    assert 0.0 <= res["exact_match"] <= 1.0 and 0.0 <= res["value_accuracy"] <= 1.0
+    assert res["symbol_error_rate"] >= 0.0
+    assert set(res["by_condition"]) >= {"clean", "photo"}
+    assert res["by_condition"]["clean"]["n"] == 2 and res["by_condition"]["photo"]["n"] == 2
+    assert res["speed"]["workers"] == 1 and res["speed"]["warm_images_per_s"] > 0
+    assert res["model"]["classes"] >= 10 and "cold_start" not in res
+    truth = [json.loads(line) for line in (out / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(truth) == len(records) == 4
+    assert all((out / t["file"]).is_file() for t in truth)
+    exact = sum(t["exact"] for t in truth) / 4
+    assert abs(exact - res["exact_match"]) < 1e-9
+
+
+def test_bench_expressions_text_output(run_cli):
+    r = run_cli("bench", "expressions", "--n", "2", "--workers", "1", "--cold-runs", "0", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert "exact match" in r.stdout and "images/s" in r.stdout and r.stderr == ""
+
+
+def test_bench_worksheets_tiny(run_cli, tmp_path):
+    out = tmp_path / "pages"
+    r = run_cli("bench", "worksheets", "--pages", "2", "--workers", "1", "--json", "--save", out)
+    assert r.exit_code == 0, r.stderr
+    res = json.loads(r.stdout)
+    truth = [json.loads(line) for line in (out / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert res["pages"] == 2 and res["lines"] == sum(len(t["lines"]) for t in truth) >= 14
+    assert [s["workers"] for s in res["speed"]] == [1] and res["speed"][0]["pages"] == 2
+    assert res["speed"][0]["pages_per_s"] > 0 and res["scaling_2_vs_1"] is None
+    assert 0.0 <= res["line_accuracy"] <= 1.0
+    assert res["engine"] == "hdr_expr.pipeline.batch.pool_records"
+    assert len((out / "records.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_bench_bad_workers_is_one_line(run_cli):
+    r = run_cli("bench", "worksheets", "--pages", "1", "--workers", "one,2")
+    assert r.exit_code != 0 and "--workers" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_summarize_scores():
+    scores = [
+        LineScore("12+7=19", "12+7=19", True, True, True, 0, 1),
+        LineScore("3×4", "3+4", False, False, None, 1, 1),
+        LineScore("8÷2=4", "8÷2=4", True, True, True, 0, 1),
+        LineScore("5-1", "5", False, False, None, 2, 1),
+    ]
+    s = summarize_scores(scores, {"a": [0, 1], "b": [2, 3], "empty": []})
+    assert s["n"] == 4 and s["exact_match"] == 0.5 and s["value_accuracy"] == 0.5
+    assert s["verdict_accuracy"] == 1.0 and s["verdicts"] == 2
+    assert abs(s["symbol_error_rate"] - 3 / 18) < 1e-12
+    assert s["by_condition"]["a"]["exact_match"] == 0.5 and "empty" not in s["by_condition"]
+    assert s["failures"] == {"symbol": 1, "count": 1}
+    assert s["confusions"] == {"×→+": 1}
+
+
+def test_cold_start_timer_plumbing():
+    assert _median_seconds([sys.executable, "-c", "pass"], 2) > 0
+    assert _median_seconds([sys.executable, "-c", "raise SystemExit(3)"], 1) is None
+    cmd = hdr_expr_command()
+    assert cmd and ("hdr-expr" in cmd[0] or cmd[0] == sys.executable)
