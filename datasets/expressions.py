@@ -311,14 +311,14 @@ def random_labels(rng: np.random.Generator, *, max_symbols: int = 17, short: boo
         r = rng.random()
         tail: list[str] = []
         correct = None
-        if r < 0.58:
+        if r < 0.63:
             right = rng.random() < 0.7
             answer = _format_answer(value, decimals) if right else _wrong_answer(rng, value, decimals)
             if answer is None or len(answer) > 7:
                 continue
             tail = ["="] + list(answer)
             correct = right
-        elif r < 0.8:
+        elif r < 0.83:
             tail = ["="]
         labels = tuple(lhs + tail)
         if len(labels) > max_symbols:
