@@ -64,7 +64,8 @@ def recognize(
     if images.count("-") > 1:
         fail("'-' (standard input) can be given only once")
     _utf8_stdout()
-    recognizer = Recognizer(model, threads=threads)
+    # LaTeX is only in the JSON; without it sympy is never imported, which halves a cold start.
+    recognizer = Recognizer(model, threads=threads, latex=as_json)
     several = len(images) > 1
     pages = {} if as_json else _page_counts(images)
     used_names: set[str] = set()

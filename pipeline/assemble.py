@@ -2,8 +2,10 @@
 
 The recognized labels of a line are parsed by a small recursive-descent parser into a syntax tree, and that
 tree is built straight into sympy objects: strings are never handed to sympy's string parser or to Python's
-evaluator. The parse needs no sympy at all (it is what the alternative search calls hundreds of times); sympy
-is imported only when a parsed line is built, so importing this module is cheap.
+evaluator. The parse needs no sympy at all (it is what the alternative search calls hundreds of times). Values
+are exact fractions computed on the tree (the same numbers sympy's ``Rational`` gives, :meth:`Assembly.sympy_value`);
+sympy is imported only to build the expression object and its LaTeX, so importing this module is cheap and a
+caller that shows no LaTeX (``latex=False``) never pays sympy's import (0.15–0.3 s, most of a cold start).
 
 Grammar (``×`` also accepts ``*`` and ``·``; ``÷`` and ``/`` are both division)::
 
@@ -328,7 +330,10 @@ def _ascii(labels: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------- assembling
 @dataclass(frozen=True)
 class Assembly:
-    """What a line means. ``labels`` are the labels read (after any repair); ``text`` joins them."""
+    """What a line means. ``labels`` are the labels read (after any repair); ``text`` joins them.
+
+    :meth:`sympy_expr` and :meth:`sympy_value` give the left-hand side as sympy objects (built on first use).
+    """
 
     labels: tuple[str, ...]
     text: str
@@ -339,40 +344,60 @@ class Assembly:
     correct: bool | None = None
     error: str | None = None
     repaired: bool = False  # some labels are not the classifier's first choice
-    expr: Any = field(default=None, compare=False, repr=False)  # exact unevaluated sympy tree of the lhs
-    exact_value: Any = field(default=None, compare=False, repr=False)  # sympy Rational, or None
+    tree: Line | None = field(default=None, compare=False, repr=False)  # the parse, where the line parses
+    exact: Fraction | None = field(default=None, compare=False, repr=False)  # the lhs's exact value
+
+    def sympy_expr(self) -> Any:
+        """The left-hand side as an unevaluated sympy expression of exact numbers (``None`` if no parse)."""
+        return _sympy(self.tree.lhs, display=False) if self.tree is not None else None
+
+    def sympy_value(self) -> Any:
+        """The left-hand side's value as a sympy ``Integer``/``Rational`` (``None`` if it has none)."""
+        return _to_sympy_rational(self.exact) if self.exact is not None else None
 
 
-def assemble(labels: Sequence[str]) -> Assembly:
-    """Read one line's labels: parse, build sympy objects, evaluate exactly, judge a written answer."""
+def latex_of(tree: Line) -> str:
+    """LaTeX of a parsed line's left-hand side, by ``sympy.latex`` of its sympy tree (written order kept)."""
+    from sympy import latex
+
+    return latex(_sympy(tree.lhs, display=True), order="none", mul_symbol="dot")
+
+
+def assemble(labels: Sequence[str], *, latex: bool = True) -> Assembly:
+    """Read one line's labels: parse, evaluate exactly, judge a written answer, write LaTeX.
+
+    Values are exact fractions computed on the parse tree; sympy is imported only for the LaTeX (and for
+    :meth:`Assembly.sympy_expr`). ``latex=False`` leaves ``latex`` unset and so never imports sympy: the CLI's
+    text output does not show LaTeX, and sympy's import is most of a cold start.
+    """
     labels = tuple(normalize_label(str(lab)) for lab in labels)
     text = "".join(labels)
     try:
         line = parse(labels)
     except ParseError as exc:
         return Assembly(labels, text, error=f"cannot read: {exc}")
-    from sympy import latex
-
     eq_at = labels.index("=") if line.equals else len(labels)
-    expression = _ascii(labels[:eq_at])
-    answer = _ascii(labels[eq_at + 1 :]) if line.rhs is not None else None
-    expr = _sympy(line.lhs, display=False)
-    tex = latex(_sympy(line.lhs, display=True), order="none", mul_symbol="dot")
+    common = dict(
+        labels=labels,
+        text=text,
+        expression=_ascii(labels[:eq_at]),
+        latex=latex_of(line) if latex else None,
+        answer=_ascii(labels[eq_at + 1 :]) if line.rhs is not None else None,
+        tree=line,
+    )
     decimals = _uses_decimals(line.lhs) or (line.rhs is not None and _uses_decimals(line.rhs))
-    common = dict(labels=labels, text=text, expression=expression, latex=tex, answer=answer, expr=expr)
     try:
         value = _value(line.lhs)
     except ZeroDivisionError:
         return Assembly(**common, error=DIVISION_BY_ZERO)
+    shown = format_value(value, decimals=decimals)
     correct = None
     if line.rhs is not None:
         try:
             correct = _value(line.rhs) == value
         except ZeroDivisionError:
-            return Assembly(**common, value=format_value(value, decimals=decimals),
-                            exact_value=_to_sympy_rational(value), error="division by zero in the answer")
-    return Assembly(**common, value=format_value(value, decimals=decimals), correct=correct,
-                    exact_value=_to_sympy_rational(value))
+            return Assembly(**common, value=shown, exact=value, error="division by zero in the answer")
+    return Assembly(**common, value=shown, correct=correct, exact=value)
 
 
 Candidates = Sequence[tuple[str, float]]
@@ -410,15 +435,15 @@ def best_parse(candidates: Sequence[Candidates], *, max_tries: int = 400) -> tup
     return None
 
 
-def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 400) -> Assembly:
+def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 400, latex: bool = True) -> Assembly:
     """Like :func:`assemble` on the first choices; where those do not parse, on the most probable sequence of
     alternatives that does (``repaired=True``). If none does, the first choices with the parse error."""
     top = [c[0][0] if c else "?" for c in candidates]
-    first = assemble(top)
+    first = assemble(top, latex=latex)
     if first.error is None or not first.error.startswith("cannot read"):
         return first
     idx = best_parse(candidates, max_tries=max_tries)
     if idx is None:
         return first
-    fixed = assemble([candidates[i][k][0] for i, k in enumerate(idx)])
+    fixed = assemble([candidates[i][k][0] for i, k in enumerate(idx)], latex=latex)
     return replace(fixed, repaired=any(idx))

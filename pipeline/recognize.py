@@ -180,10 +180,15 @@ def _candidates(p: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str
 
 
 class Recognizer:
-    """Reads pages of handwritten arithmetic. Holds the classifier (one per process and model directory)."""
+    """Reads pages of handwritten arithmetic. Holds the classifier (one per process and model directory).
 
-    def __init__(self, model: str | Path | None = None, *, threads: int | None = None,
+    ``latex=False`` leaves each line's ``latex`` unset, which spares the sympy import (most of a cold start)
+    where LaTeX is not shown, as in the CLI's text output. ``classifier`` replaces the model (tests, wrappers).
+    """
+
+    def __init__(self, model: str | Path | None = None, *, threads: int | None = None, latex: bool = True,
                  classifier: Classifier | None = None):
+        self.latex = latex
         self.classifier = classifier or load_classifier(model, threads=threads)
         self.classes = self.classifier.classes
         self._index = {normalize_label(c): i for i, c in enumerate(self.classes)}
@@ -244,7 +249,7 @@ class Recognizer:
 
     def _line_result(self, line, chosen) -> LineResult:
         cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]
-        a = assemble_candidates(cands)
+        a = assemble_candidates(cands, latex=self.latex)
         symbols = []
         for (part, p), label in zip(chosen, a.labels):
             conf = float(p[self._index[label]]) if label in self._index else 0.0

@@ -107,12 +107,25 @@ def test_expression_and_latex():
 
 
 def test_sympy_objects_are_exact():
-    from sympy import Integer, Rational
+    from sympy import Float, Integer, Rational
 
     a = read("2.5+1÷3")
-    assert a.exact_value == Rational(17, 6)
-    assert a.expr.doit() == Rational(17, 6)  # the unevaluated tree holds exact numbers
-    assert read("2×3").exact_value == Integer(6)
+    assert a.sympy_value() == Rational(17, 6)
+    expr = a.sympy_expr()
+    assert expr.doit() == Rational(17, 6)  # the unevaluated tree holds exact numbers
+    assert not expr.atoms(Float)
+    assert read("2×3").sympy_value() == Integer(6)
+    assert read("1÷0").sympy_value() is None and read("1÷0").sympy_expr() is not None
+    assert read("3+").sympy_expr() is None
+
+
+def test_latex_false_never_imports_sympy():
+    code = ("import sys; from hdr_expr.pipeline.assemble import assemble, assemble_candidates\n"
+            "a = assemble(list('12+7×3=33'), latex=False)\n"
+            "b = assemble_candidates([[('2', 0.9)], [('×', 0.6), ('1', 0.4)]], latex=False)\n"
+            "print(a.value, a.correct, a.latex, b.text, 'sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["33", "True", "None", "21", "False"]
 
 
 def test_aliases():
