@@ -1,6 +1,6 @@
 """Load test of ``hdr-expr serve`` on loopback: N requests from C concurrent clients with the sample images.
 
-    .venv/bin/python bench/web_load.py                       # 400 requests, 8 clients, samples/*.png
+    .venv/bin/python bench/web_load.py                 # 400 requests, 8 clients, samples/*.png *.jpg *.pdf
     .venv/bin/python bench/web_load.py --requests 100 --clients 4 --samples 'samples/*.png' --json out.json
 
 Starts its own server (``hdr-expr serve`` on a free 127.0.0.1 port) unless ``--url`` names one on loopback.
@@ -86,7 +86,7 @@ class Client(threading.Thread):
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
             try:
                 self.conn.request("POST", f"/api/recognize?name={urllib.parse.quote(name)}", body=data,
-                                  headers={"Content-Type": "image/png"})
+                                  headers={"Content-Type": "application/octet-stream"})
                 resp = self.conn.getresponse()
                 return resp.status, resp.read()
             except (ConnectionError, http.client.HTTPException):
@@ -130,16 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--samples", default=str(ROOT / "samples" / "*.png"), help="glob of sample images")
+    ap.add_argument("--samples", nargs="+", default=[str(ROOT / "samples" / f"*.{ext}") for ext in ("png", "jpg", "pdf")],
+                    help="globs of sample images (default: samples/*.png *.jpg *.pdf)")
     ap.add_argument("--url", help="an already running server on loopback (default: start one)")
     ap.add_argument("--workers", type=int, help="the started server's recognition threads (default: its own)")
     ap.add_argument("--time-limit", type=float, default=600.0, help="stop after this many seconds in any case")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    samples = sorted(glob.glob(args.samples))
+    samples = sorted({f for pattern in args.samples for f in glob.glob(pattern)})
     if not samples:
-        print(f"web_load: no sample images match {args.samples}", file=sys.stderr)
+        print(f"web_load: no sample images match {' '.join(args.samples)}", file=sys.stderr)
         return 2
 
     proc = None
@@ -166,6 +167,16 @@ def main(argv: list[str] | None = None) -> int:
         for s in samples:
             data = Path(s).read_bytes()
             expected[s] = (data, next(iter(rec.read(data, name=Path(s).name))).to_dict()["lines"])
+
+        # And, where samples/expected.json says what each sample holds, whether that reading is right.
+        truth_file = Path(samples[0]).parent / "expected.json"
+        truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.is_file() else {}
+        right = {}
+        for s in samples:
+            want = truth.get(Path(s).name)
+            if want is not None:
+                got = [(ln["text"], ln["value"], ln["correct"]) for ln in expected[s][1]]
+                right[Path(s).name] = got == [(ln["text"], ln["value"], ln["correct"]) for ln in want["lines"]]
 
         lock = threading.Lock()
         # Warm-up: one request per sample, not timed.
@@ -196,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
 
     latencies = [lat for _, lat, _ in results]
+    by_sample: dict[str, list[float]] = {}
+    for index, lat, _ in results:
+        by_sample.setdefault(Path(samples[index % len(samples)]).name, []).append(lat)
     problems = [(i, p) for i, _, p in results if p]
     figures = {
         "requests": len(results),
@@ -212,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
             "p99": round(_percentile(latencies, 99) * 1000, 1) if latencies else None,
             "max": round(max(latencies) * 1000, 1) if latencies else None,
         },
+        "latency_ms_median_by_sample": {k: round(statistics.median(v) * 1000, 1) for k, v in sorted(by_sample.items())},
         "errors": len(problems),
         "matched": len(results) - len(problems),
+        "samples_read_as_expected_json_says": right,
     }
     lat = figures["latency_ms"]
     print(f"{figures['requests']} requests from {args.clients} clients, {len(samples)} samples, "
@@ -222,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
           f"p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
     print(f"  answers matched to their requests and correct: {figures['matched']}/{figures['requests']}; "
           f"errors: {figures['errors']}")
+    print("  median latency by sample: " + ", ".join(f"{k} {v} ms" for k, v in figures["latency_ms_median_by_sample"].items()))
+    if right:
+        wrong = [k for k, ok in right.items() if not ok]
+        print(f"  samples read as samples/expected.json says: {sum(right.values())}/{len(right)}"
+              + (f" (not: {', '.join(wrong)}; that is the model's reading, the same in and out of the server)" if wrong else ""))
     for index, problem in problems[:10]:
         print(f"  request {index}: {problem}")
     if args.json:

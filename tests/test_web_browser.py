@@ -186,7 +186,7 @@ def test_paste_and_drop_read_an_image(browser, server, tmp_path):
         document.dispatchEvent(new ClipboardEvent("paste", {{clipboardData: dt, bubbles: true}}));
     }}""")
     page.wait_for_selector(RESULT, timeout=30_000)
-    assert summaries(page) == ["61"]
+    assert summaries(page) == ["61 = 61"]
     assert "pasted.png" in page.inner_text("#caption")
     page.evaluate("() => { document.querySelector('#lines').replaceChildren(); }")
     page.evaluate(f"""() => {{
@@ -194,7 +194,7 @@ def test_paste_and_drop_read_an_image(browser, server, tmp_path):
         document.querySelector("#drop").dispatchEvent(new DragEvent("drop", {{dataTransfer: dt, bubbles: true}}));
     }}""")
     page.wait_for_selector(RESULT, timeout=30_000)
-    assert summaries(page) == ["61"] and "dropped.png" in page.inner_text("#caption")
+    assert summaries(page) == ["61 = 61"] and "dropped.png" in page.inner_text("#caption")
     assert_clean(page)
     page.context.close()
 
@@ -225,7 +225,7 @@ def test_draw_digits_undo_and_read(browser, server, tmp_path):
     box = page.locator("#pad").bounding_box()
     draw_strokes(page, [[(box["width"] - 40, 20), (box["width"] - 20, 60), (box["width"] - 35, 90)]])  # a slip
     page.click("#undo")  # ... taken back
-    assert read_drawing(page) == "4725"
+    assert read_drawing(page) == "4725 = 4725"
     assert page.locator("#overlay g.sym").count() == 4
     page.screenshot(path=str(screenshot_path(tmp_path, "web-draw-digits.png")), full_page=True)
     page.click("#clear")
@@ -262,7 +262,7 @@ def test_phone_screen_touch_drawing(browser, server, tmp_path):
     page.click("#tab-draw")
     cdp = page.context.new_cdp_session(page)
     write_on_pad(page, "61", touch_session=cdp)
-    assert read_drawing(page) == "61"
+    assert read_drawing(page) == "61 = 61"
     # Nothing wider than the screen: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(screenshot_path(tmp_path, "web-phone.png")), full_page=True)
