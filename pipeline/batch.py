@@ -236,6 +236,7 @@ def _init_worker(model: str | None, threads: int) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    single_threaded()
     parent = _parent_sentinel()
     if parent is not None:
         threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
@@ -245,6 +246,14 @@ def _init_worker(model: str | None, threads: int) -> None:
         _WORKER["recognizer"] = Recognizer(model, threads=threads)
     except HdrExprError as exc:  # reported by the first task, so the parent raises it once
         _WORKER["error"] = exc
+
+
+def single_threaded() -> None:
+    """One thread per worker: the workers are the parallelism, and OpenCV's own thread pool in each of them
+    would only make N workers fight over the same N cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _parent_sentinel() -> int | None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hdr_expr.errors import HdrExprError
-from hdr_expr.pipeline.batch import PageTask, Record, error_record, read_task
+from hdr_expr.pipeline.batch import PageTask, Record, error_record, read_task, single_threaded
 
 #: Pages per call of an actor: small, so records stream out as they are read.
 BATCH_SIZE = 2
@@ -35,6 +35,7 @@ class RecognizePages:
     def __init__(self, model: str | None = None):
         from hdr_expr.pipeline.recognize import Recognizer
 
+        single_threaded()
         self.recognizer = Recognizer(model, threads=1)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
