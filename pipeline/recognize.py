@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -52,8 +52,17 @@ class Shape:
     height: float
     centre: float  # vertical centre below the line's mid-height (positive: lower), in line heights
     parts: int
-    slant: float  # degrees the main stroke leans right of vertical (a '/' is about +20…+45)
-    bulge: float  # horizontal offset of the ink's middle from the line joining its ends, in heights (+: right)
+    slant: float | None = None  # degrees the main stroke leans right of vertical (a '/' is about +20…+45)
+    bulge: float | None = None  # offset of the ink's middle from the line joining its ends, in heights (+: right)
+    mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def stroke(self) -> tuple[float, float]:
+        """(slant, bulge), measured on the mask when not given (only the 1 / ( ) rule needs them)."""
+        if self.slant is not None and self.bulge is not None:
+            return self.slant, self.bulge
+        if self.mask is None:
+            return 0.0, 0.0
+        return _stroke_geometry(self.mask)
 
 
 def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
@@ -86,8 +95,7 @@ def _line_frame(boxes: Sequence[tuple[int, int, int, int]], height: float) -> fl
 def symbol_shape(box, mask: np.ndarray, parts: int, mid_y: float, height: float) -> Shape:
     x, y, w, h = box
     height = max(float(height), 1.0)
-    slant, bulge = _stroke_geometry(mask) if h > 1.2 * w else (0.0, 0.0)
-    return Shape(w / height, h / height, (y + h / 2.0 - mid_y) / height, int(parts), slant, bulge)
+    return Shape(w / height, h / height, (y + h / 2.0 - mid_y) / height, int(parts), mask=mask)
 
 
 def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str]) -> np.ndarray:
@@ -150,12 +158,13 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str]) 
     total = p.sum()
     if total > 0 and p[order[0]] / total < 0.9 and set(top2) <= thin and shape.height > 1.2 * shape.width:
         g = np.ones(len(classes))
-        curved = abs(shape.bulge) > 0.06
+        slant, bulge = shape.stroke()
+        curved = abs(bulge) > 0.06
         for lab, factor in (
-            ("/", 3.0 if shape.slant > 15 and not curved else 0.5),
-            ("1", 2.0 if abs(shape.slant) < 12 and not curved else 0.7),
-            ("(", 3.0 if shape.bulge < -0.06 else 0.5),
-            (")", 3.0 if shape.bulge > 0.06 else 0.5),
+            ("/", 3.0 if slant > 15 and not curved else 0.5),
+            ("1", 2.0 if abs(slant) < 12 and not curved else 0.7),
+            ("(", 3.0 if bulge < -0.06 else 0.5),
+            (")", 3.0 if bulge > 0.06 else 0.5),
         ):
             if lab in idx:
                 g[idx[lab]] = factor
