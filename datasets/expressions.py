@@ -868,10 +868,12 @@ def _lighting_small(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return light.astype(np.float32)
 
 
-def _perspective(img: np.ndarray, rng: np.random.Generator, skew_deg: float, border: np.ndarray,
-                 amount: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
-    """Rotate by ``skew_deg`` and tilt a little (a phone not held flat). Returns the image and the 3×3
-    matrix from the flat page to the photo."""
+def _perspective(img: np.ndarray, rng: np.random.Generator, skew_deg: float, *, amount: float = 0.03,
+                 background: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate by ``skew_deg`` and tilt a little (a phone not held flat). Without ``background`` the paper
+    fills the picture (its edges are out of view); with it, some of the sheet's edges come into view and
+    ``background`` (the table, H×W×3) shows beyond them. Returns the image and the 3×3 matrix from the flat
+    page to the photo."""
     h, w = img.shape[:2]
     c, s = np.cos(np.deg2rad(skew_deg)), np.sin(np.deg2rad(skew_deg))
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
@@ -879,10 +881,35 @@ def _perspective(img: np.ndarray, rng: np.random.Generator, skew_deg: float, bor
     rot = np.float32([[c, s], [-s, c]])
     dst = (src - ctr) @ rot.T + ctr
     dst += rng.uniform(-amount, amount, (4, 2)).astype(np.float32) * np.float32([w, h])
+    if background is not None:  # pull some sides in so the sheet's edge shows
+        for side, (i, j) in enumerate(((0, 1), (1, 2), (2, 3), (3, 0))):
+            if rng.random() < 0.5:
+                inward = (ctr - (dst[i] + dst[j]) / 2)
+                inward /= max(float(np.hypot(*inward)), 1e-6)
+                d = rng.uniform(0.01, 0.06) * (h if side in (0, 2) else w)
+                dst[i] += inward * d
+                dst[j] += inward * d
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-    out = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=tuple(float(v) for v in border))
-    return out, m
+    if background is None:
+        out = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        return out, m
+    out = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    cover = cv2.warpPerspective(np.ones((h, w), np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT)[..., None]
+    return out * cover + background * (1 - cover), m
+
+
+def _table(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """What lies beyond the sheet: a wooden, grey or dark desk with some texture."""
+    kind = rng.random()
+    if kind < 0.4:
+        base = np.array([0.45, 0.32, 0.2]) * rng.uniform(0.5, 1.2)
+    elif kind < 0.8:
+        base = np.full(3, rng.uniform(0.25, 0.6)) + rng.normal(0, 0.02, 3)
+    else:
+        base = np.full(3, rng.uniform(0.05, 0.18))
+    grain = _noise_field(rng, h, w, max(h, w) / rng.uniform(8, 40))[..., None] * rng.uniform(0.02, 0.08)
+    return np.clip(base[None, None, :] + grain, 0, 1).astype(np.float32)
 
 
 def _jpeg(img_u8: np.ndarray, quality: int) -> bytes:
@@ -955,7 +982,7 @@ def render(ink: np.ndarray, rng: np.random.Generator, style: str, *, digit_px: f
         img = _lay_ink(paper, ink, _ink_color(rng, name), rng.uniform(0.8, 1.0) if name != "pencil" else rng.uniform(0.55, 0.8))
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.7))
         skew = rng.uniform(-1.5, 1.5)
-        img, m = _perspective(img, rng, skew, np.clip(paper[0, 0], 0, 1), amount=0.0)
+        img, m = _perspective(img, rng, skew, amount=0.0)
         img += rng.normal(0, rng.uniform(0.0, 0.012), img.shape).astype(np.float32)
         # the scanner's levels: paper clipped to white (or nearly: a light grey on some)
         white = float(np.median(paper)) * rng.uniform(0.9, 0.97)
@@ -1010,8 +1037,9 @@ def render(ink: np.ndarray, rng: np.random.Generator, style: str, *, digit_px: f
         img = _lay_ink(paper, layer, _ink_color(rng, name), opacity)
         tags.update(ink=name, paper=ruling)
     skew = rng.uniform(-4.0, 4.0)
-    border = np.clip(img[0, 0] * 0.6, 0, 1)
-    img, m = _perspective(img, rng, skew, border, amount=rng.uniform(0.0, 0.03))
+    edges = rng.random() < 0.5  # half the photos show the sheet's (or board's) edge and what lies beyond
+    img, m = _perspective(img, rng, skew, amount=rng.uniform(0.0, 0.03),
+                          background=_table(rng, fh, fw) if edges else None)
     img *= _lighting(rng, fh, fw)[..., None]
     sigma = rng.uniform(0.3, 1.2) * max(1.0, digit_px / 45.0)
     img = cv2.GaussianBlur(img, (0, 0), sigma)
@@ -1026,7 +1054,7 @@ def render(ink: np.ndarray, rng: np.random.Generator, style: str, *, digit_px: f
     img += rng.normal(0, rng.uniform(0.008, 0.035), img.shape).astype(np.float32)
     quality = int(rng.integers(35, 86))
     data = _jpeg(_to_u8(img), quality)
-    tags.update(skew=round(float(skew), 2), blur=round(float(sigma), 2), jpeg=quality)
+    tags.update(skew=round(float(skew), 2), blur=round(float(sigma), 2), jpeg=quality, edges=edges)
     return Rendered(_decode(data), data, "jpeg", m @ np.array([[1, 0, ox], [0, 1, oy], [0, 0, 1]], float), tags)
 
 
@@ -1321,7 +1349,7 @@ SAMPLES: dict[str, tuple[str, str, int]] = {
     "canvas-drawing.png": ("canvas-dark", "3.5×4-2=11", 3),
     "scan.pdf": ("scan", "4(6-2)-1.5=14.5", 2),
 }
-SAMPLE_WORKSHEET = ("worksheet.png", 3)  # (file, seed): a scanned page
+SAMPLE_WORKSHEET = ("worksheet.png", 4)  # (file, seed): a scanned page
 
 
 def write_samples(folder: str | Path, material: Material | None = None) -> dict:

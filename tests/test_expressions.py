@@ -181,9 +181,9 @@ def test_styles_have_ink_of_the_right_polarity(style):
     grey = cv2.cvtColor(s.image, cv2.COLOR_RGB2GRAY).astype(float)
     ground = np.median(grey)
     if style in ("canvas-dark", "blackboard"):
-        assert ground < 100 and np.percentile(grey, 99.5) > ground + 60
+        assert ground < 100 and np.percentile(grey, 99.98) > ground + 40
     else:
-        assert ground > 150 and np.percentile(grey, 0.5) < ground - 60
+        assert ground > 100 and np.percentile(grey, 0.02) < ground - 40  # writing may be small in the frame
     assert s.truth == truth_of(list("47+8=54")) and s.truth.correct is False
     assert s.condition.style == style
 
