@@ -535,8 +535,10 @@ function fitPad() {
 }
 
 function penWidth() {
-  // Thick enough to survive the 28×28 rescale, whatever the pad's size: about a 40th of its height.
-  return Math.max(4, $("#pad").clientHeight / 40);
+  // A pen, not a marker: about a 60th of the pad's smaller side (3–8 CSS px), which keeps the strokes of
+  // symbols written at a natural size (a fifth to a half of the pad's height) in MNIST's proportions.
+  const pad = $("#pad");
+  return Math.min(8, Math.max(3, Math.min(pad.clientWidth, pad.clientHeight) / 60));
 }
 
 function initPad() {
