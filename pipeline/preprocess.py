@@ -33,8 +33,8 @@ import numpy as np
 
 #: Analysis copies are at most this many pixels (statistics, polarity, angles).
 ANALYSIS_PIXELS = 1_000_000
-#: A seed pixel must be at least this much darker than its paper (fraction of the paper's brightness).
-MIN_CONTRAST = 0.16
+#: The darkest ink must be at least this much darker than its paper (fraction of the paper's brightness).
+MIN_CONTRAST = 0.08
 #: Ruled lines must span at least this fraction of the image's width (height, for vertical lines).
 RULE_SPAN = 0.45
 
@@ -222,30 +222,42 @@ def _thresholds(dark: np.ndarray) -> tuple[float, float, float, float] | None:
     # How dark the ink's cores are: a high percentile, so faint ruled lines (which can outnumber the ink's
     # pixels on squared paper) do not set it.
     level = float(np.searchsorted(cum, 0.97))
-    high = max(0.45 * level, floor + 6.0, MIN_CONTRAST * 255.0)
-    if level < MIN_CONTRAST * 255.0 * 1.2 or np.count_nonzero(dark >= high) < 8:
+    # Ink must stand well clear of the paper's noise and be at least faintly visible.
+    if level < max(2.0 * floor, MIN_CONTRAST * 255.0):
+        return None
+    high = max(0.45 * level, floor + 6.0)
+    if np.count_nonzero(dark >= high) < 8:
         return None
     low = max(0.3 * level, floor)
     return floor, low, high, level
 
 
-def _hysteresis(dark: np.ndarray, weak: np.ndarray, high: float, min_area: int = 1) -> np.ndarray:
-    """The parts of the ``weak`` mask that hold a pixel at least ``high`` dark and at least ``min_area``
-    pixels. Works on the ink pixels' flat indices: pages are mostly paper."""
+def _hysteresis(seeds: np.ndarray, weak: np.ndarray, min_area: int = 1) -> np.ndarray:
+    """The parts of the ``weak`` mask that hold a ``seeds`` pixel and at least ``min_area`` pixels.
+    Works on the ink pixels' flat indices: pages are mostly paper."""
     weak = weak.astype(np.uint8, copy=False)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
-    out = np.zeros(dark.shape, bool)
+    out = np.zeros(weak.shape, bool)
     if n <= 1:
         return out
     idx = np.flatnonzero(weak)
     lab = labels.ravel()[idx]
-    seeds = np.bincount(lab, weights=(dark.ravel()[idx] >= high), minlength=n)
-    keep = seeds > 0
+    keep = np.bincount(lab, weights=seeds.ravel()[idx], minlength=n) > 0
     if min_area > 1:
         keep &= np.bincount(lab, minlength=n) >= min_area
     keep[0] = False
     out.ravel()[idx[keep[lab]]] = True
     return out
+
+
+def _grey_noise(gray: np.ndarray, bg: np.ndarray) -> float:
+    """The paper's noise in grey levels (a robust standard deviation of gray − background over the paper)."""
+    d = gray.astype(np.int16) - bg.astype(np.int16)
+    hist = np.bincount((d + 255).ravel(), minlength=511)
+    cdf = np.cumsum(hist) / max(float(hist.sum()), 1.0)
+    # Paper is the majority and sits at or above the background estimate; ink is in the lower tail.
+    p50, p75 = float(np.searchsorted(cdf, 0.5)), float(np.searchsorted(cdf, 0.75))
+    return max((p75 - p50) / 0.674, 0.5)
 
 
 # ------------------------------------------------------------------------------------------------ lines & skew
@@ -452,30 +464,42 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     # Background kernel: a few stroke widths; first guess from the size, then from the strokes themselves.
     sh, sw_ = small.shape[:2]
     kernel = _odd(min(max(min(sh, sw_) / 6.0, 15.0), 61.0))
-    dark_s = ink_darkness(small, background(small, kernel))
+    bg_s = background(small, kernel)[:, :, 0]
+    dark_s = ink_darkness(small, bg_s)
     th = _thresholds(dark_s)
     if th is None:
         return nothing
-    stroke_s = stroke_width(_hysteresis(dark_s, dark_s > th[1], th[2]))
+    stroke_s = stroke_width(_hysteresis(dark_s >= th[2], dark_s > th[1]))
     if 5.0 * stroke_s > kernel:
         kernel = _odd(5.0 * stroke_s)
-        dark_s = ink_darkness(small, background(small, kernel))
+        bg_s = background(small, kernel)[:, :, 0]
+        dark_s = ink_darkness(small, bg_s)
         th = _thresholds(dark_s)
         if th is None:
             return nothing
     floor, low, high, level = th
     stroke = stroke_s / f
+    # Relative darkness makes ink under a shadow as dark as in the light, and the sensor's noise there
+    # darker too: a pixel must also stand out from the paper by more than that noise in grey levels.
+    noise = _grey_noise(small, bg_s)
+    abs_low, abs_high = 2.5 * noise + 2.0, 4.0 * noise + 4.0
 
     # Full resolution: the background scaled up, the thresholds found on the analysis copy.
-    dark = ink_darkness(grey, background(small, kernel, size=(w, h))) if f < 1.0 else dark_s
-    weak = dark > low
+    if f < 1.0:
+        bg = background(small, kernel, size=(w, h))[:, :, 0]
+        dark = ink_darkness(grey, bg)
+    else:
+        bg, dark = bg_s, dark_s
+    diff = cv2.subtract(bg, grey)
+    weak = (dark > low) & (diff > abs_low)
     rules = 0
     if remove_rules:
         colour = None
         if img.shape[2] == 3:
             colour = cv2.bitwise_not(img) if inverted else img
         weak, rules = remove_ruled_lines(weak, dark, dark > floor, level, rgb=colour, stroke=stroke)
-    mask = _hysteresis(dark, weak, high, min_area=max(3, int(0.25 * stroke * stroke)))
+    seeds = (dark >= high) & (diff > abs_high)
+    mask = _hysteresis(seeds, weak, min_area=max(3, int(0.25 * stroke * stroke)))
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules)
 

@@ -1,0 +1,554 @@
+"""Ink mask → text lines of symbol crops, in reading order; cut points for symbols that touch.
+
+1. Connected components (contours for the boxes: OpenCV's stats pass is slow), specks and frame-sized parts
+   dropped.
+2. Lines: the tall components' centres, levelled by the page's skew angle, are clustered where they leave a
+   gap; small parts (bars, dots) join the line whose band holds them. Lines are read top to bottom; a row
+   holding two expressions far apart (a worksheet in two columns) gives two lines, left one first.
+3. Symbols: within a line, components that belong together are grouped by how their boxes overlap
+   horizontally (`=` two bars, `÷` a bar with dots, a `5` or `4` or `×` drawn in strokes that do not meet,
+   strokes broken by faint ink), with care not to merge a digit with a neighbouring `-` or `.`.
+4. Dots: a decimal point `.` or a raised dot `·` is a legitimate tiny symbol; specks are not. A dot is kept
+   when it is round and sized and placed as a dot of this line would be.
+5. :func:`split_candidates` proposes ways to cut a blob that is too wide for one symbol into 2–3 pieces, along
+   seams that cross the least ink near the minima of its column profile; the classifier's confidence picks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]  # x, y, width, height in page pixels
+
+#: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
+LINE_BREAK_GAP = 3.0
+
+
+@dataclass(frozen=True)
+class SymbolCrop:
+    """One symbol: its box in page pixels and only its own ink inside the box."""
+
+    box: Box
+    mask: np.ndarray  # bool, h×w
+    parts: int  # connected components grouped into it
+
+    @property
+    def center(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return x + w / 2.0, y + h / 2.0
+
+
+@dataclass(frozen=True)
+class LineCrops:
+    """One line of writing: its box, its symbols left to right, and its reference sizes."""
+
+    box: Box
+    symbols: tuple[SymbolCrop, ...]
+    height: float  # median height of the line's tall (digit-like) symbols, px
+    stroke: float = 0.0  # median stroke width of its ink, px
+    angle: float = 0.0  # the page's skew angle (degrees, counter-clockwise) the line was levelled with
+
+    def baseline_at(self, x: float) -> float:
+        """Where the bottom of a digit-like symbol is expected at page column ``x`` (follows the skew)."""
+        bx, by, bw, bh = self.box
+        tall = [s for s in self.symbols if s.box[3] >= 0.6 * self.height] or list(self.symbols)
+        if not tall:
+            return by + bh
+        t = math.tan(math.radians(self.angle))
+        levelled = [s.box[1] + s.box[3] + (s.box[0] + s.box[2] / 2.0) * t for s in tall]
+        return float(np.median(levelled)) - x * t
+
+
+@dataclass
+class _Comp:
+    x: int
+    y: int
+    w: int
+    h: int
+    label: int
+    area: int = 0
+    perimeter: int = 0
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2.0
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2.0
+
+    @property
+    def stroke(self) -> float:
+        return 2.0 * self.area / max(self.perimeter, 1)
+
+
+# ------------------------------------------------------------------------------------------------ components
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Comp]]:
+    """8-connected components of a mask: the label image and each part's box, area and perimeter."""
+    u8 = np.ascontiguousarray(mask, dtype=np.uint8)
+    if u8.ndim != 2:
+        raise ValueError(f"expected a 2-D mask, got shape {mask.shape}")
+    n, labels = cv2.connectedComponents(u8, connectivity=8)
+    if n <= 1:
+        return labels, []
+    contours, hierarchy = cv2.findContours(u8, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    comps: dict[int, _Comp] = {}
+    holes: list[tuple[int, int]] = []
+    for i, (contour, (_, _, _, parent)) in enumerate(zip(contours, hierarchy[0])):
+        if parent >= 0:
+            holes.append((int(parent), len(contour)))
+            continue
+        x, y, w, h = cv2.boundingRect(contour)
+        px, py = contour[0, 0]
+        label = int(labels[py, px])
+        comps[i] = _Comp(x, y, w, h, label, perimeter=len(contour))
+    for parent, length in holes:
+        if parent in comps:
+            comps[parent].perimeter += length
+    out = list(comps.values())
+    for c in out:
+        c.area = int(np.count_nonzero(labels[c.y : c.y + c.h, c.x : c.x + c.w] == c.label))
+    return labels, out
+
+
+def _crop(labels: np.ndarray, members: list[_Comp]) -> SymbolCrop:
+    x0 = min(c.x for c in members)
+    y0 = min(c.y for c in members)
+    x1 = max(c.x + c.w for c in members)
+    y1 = max(c.y + c.h for c in members)
+    window = labels[y0:y1, x0:x1]
+    if len(members) == 1:
+        m = window == members[0].label
+    else:
+        m = np.isin(window, [c.label for c in members])
+    return SymbolCrop((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), m, len(members))
+
+
+def _median_stroke(comps: list[_Comp]) -> float:
+    sized = [c.stroke for c in comps if c.area >= 12]
+    if not sized:
+        sized = [c.stroke for c in comps]
+    return float(np.median(sized)) if sized else 0.0
+
+
+# ------------------------------------------------------------------------------------------------ lines
+
+
+def _estimate_angle(comps: list[_Comp], height: float) -> float:
+    """Skew angle (degrees, counter-clockwise) from the bottoms of tall components: the angle at which their
+    levelled bottoms cluster tightest."""
+    tall = [c for c in comps if c.h >= 0.5 * height]
+    if len(tall) < 3:
+        return 0.0
+    xs = np.array([c.cx for c in tall])
+    ys = np.array([c.y + c.h for c in tall], np.float64)
+    best, best_score = 0.0, -1.0
+    for a in np.arange(-10.0, 10.01, 0.5):
+        t = math.tan(math.radians(a))
+        lev = np.sort(ys + xs * t)
+        # How many pairs of neighbours sit within a fifth of a symbol height of each other.
+        score = float(np.count_nonzero(np.diff(lev) < 0.2 * height))
+        if score > best_score + 1e-9 or (abs(score - best_score) < 1e-9 and abs(a) < abs(best)):
+            best, best_score = float(a), score
+    return best
+
+
+def _cluster_lines(comps: list[_Comp], height: float, angle: float) -> list[list[_Comp]]:
+    """Group tall components into lines by gaps between their levelled centres; attach the small ones."""
+    t = math.tan(math.radians(angle))
+
+    def lev(c: _Comp, y: float) -> float:
+        return y + c.cx * t
+
+    tall = [c for c in comps if c.h >= 0.5 * height] or list(comps)
+    tall.sort(key=lambda c: lev(c, c.cy))
+    lines: list[list[_Comp]] = []
+    last = -1e18
+    for c in tall:
+        yc = lev(c, c.cy)
+        if not lines or yc - last > 0.6 * height:
+            lines.append([c])
+        else:
+            lines[-1].append(c)
+        last = yc
+    bands = []
+    for members in lines:
+        tops = [lev(c, c.y) for c in members]
+        bottoms = [lev(c, c.y + c.h) for c in members]
+        bands.append((min(tops), max(bottoms), float(np.median([lev(c, c.cy) for c in members]))))
+    tall_ids = {id(c) for c in tall}
+    orphans = []
+    for c in comps:
+        if id(c) in tall_ids:
+            continue
+        yc = lev(c, c.cy)
+        best, best_d = -1, 1e18
+        for i, (top, bottom, centre) in enumerate(bands):
+            margin = 0.35 * height
+            if top - margin <= yc <= bottom + margin:
+                d = abs(yc - centre)
+                if d < best_d:
+                    best, best_d = i, d
+        if best >= 0:
+            lines[best].append(c)
+        else:
+            orphans.append(c)
+    # Parts far from every line: a line of their own only if something in it is symbol-sized.
+    orphans.sort(key=lambda c: lev(c, c.cy))
+    group: list[_Comp] = []
+    groups = []
+    for c in orphans:
+        if group and lev(c, c.cy) - lev(group[-1], group[-1].cy) > 0.6 * height:
+            groups.append(group)
+            group = []
+        group.append(c)
+    if group:
+        groups.append(group)
+    for g in groups:
+        if any(max(c.w, c.h) >= 0.5 * height for c in g):
+            lines.append(g)
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------ symbols
+
+
+def _kind(c: _Comp, height: float, stroke: float) -> str:
+    """'dot', 'bar' (flat) or 'tall' or 'mid', relative to the line's height."""
+    if max(c.w, c.h) <= max(0.3 * height, 2.5 * stroke) and max(c.w, c.h) <= 2.5 * min(c.w, c.h):
+        return "dot"
+    if c.h <= 0.35 * height and c.w >= 1.8 * c.h:
+        return "bar"
+    if c.h >= 0.5 * height:
+        return "tall"
+    return "mid"
+
+
+def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float) -> bool:
+    """Whether two components of a line are parts of one symbol, from their boxes."""
+    ov = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    if ov <= 0:
+        return False
+    ka, kb = _kind(a, height, stroke), _kind(b, height, stroke)
+    narrow = min(a.w, b.w)
+    vgap = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)  # negative when they overlap vertically
+    if ka == "dot" and kb == "dot":
+        return False
+    if "dot" in (ka, kb):
+        dot, other = (a, b) if ka == "dot" else (b, a)
+        kother = kb if ka == "dot" else ka
+        inside_x = other.x - 0.1 * other.w <= dot.cx <= other.x + 1.1 * other.w
+        if kother == "bar" or (other.h < 0.5 * height and other.w >= 1.3 * other.h):
+            # ÷: dots above and below a bar (perhaps already joined to one dot), within its span.
+            return inside_x and 0 <= vgap <= 0.6 * height
+        if other.h < 0.5 * height:
+            return False
+        # A fragment inside another symbol's box is a piece of it, and so is a dot just above a stroke's top
+        # (an `i`-like break); a decimal point sits beside and below, a raised dot beside.
+        ix = min(dot.x + dot.w, other.x + other.w) - max(dot.x, other.x)
+        iy = min(dot.y + dot.h, other.y + other.h) - max(dot.y, other.y)
+        if ix > 0 and iy > 0 and ix * iy >= 0.8 * dot.w * dot.h:
+            return True
+        if not other.x <= dot.cx <= other.x + other.w:
+            return False
+        above = dot.cy < other.y and vgap <= 0.25 * height
+        below = dot.y >= other.y + other.h - 1 and vgap <= 0.15 * height  # a stroke's broken-off end
+        return above or below
+    if ka == "bar" and kb == "bar":
+        # =: two bars one above the other.
+        return ov >= 0.5 * narrow and vgap <= 0.6 * height
+    if "bar" in (ka, kb):
+        bar, other = (a, b) if ka == "bar" else (b, a)
+        # A bar through the other's middle column (+, a crossed 7) or at its top or bottom (the top of a 5);
+        # a minus beside a digit overlaps it only at the edge.
+        crosses = bar.x <= other.cx <= bar.x + bar.w
+        at_end = bar.cy <= other.y + 0.25 * other.h or bar.cy >= other.y + 0.75 * other.h
+        on_top = bar.cy <= other.y + 0.15 * other.h and other.h >= 0.5 * height  # a 5's or 7's detached bar
+        return (
+            (ov >= 0.35 * bar.w and at_end)
+            or (on_top and ov >= 0.2 * bar.w)
+            or (crosses and ov >= 0.6 * narrow)
+        )
+    # Two strokes (tall or mid): a broken 4, 5, × or +, or a stroke broken by faint ink.
+    return ov >= 0.6 * narrow
+
+
+def _group_symbols(labels: np.ndarray, members: list[_Comp], height: float, stroke: float) -> list[SymbolCrop]:
+    members = sorted(members, key=lambda c: c.x)
+    parent = list(range(len(members)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(members):
+        for j in range(i + 1, len(members)):
+            b = members[j]
+            if b.x >= a.x + a.w:
+                break
+            if _belong_together(a, b, height, stroke):
+                parent[find(j)] = find(i)
+    groups: dict[int, list[_Comp]] = {}
+    for i in range(len(members)):
+        groups.setdefault(find(i), []).append(members[i])
+    crops = [_crop(labels, g) for g in groups.values()]
+    crops.sort(key=lambda s: s.center[0])
+    return crops
+
+
+def _is_round_dot(s: SymbolCrop) -> bool:
+    h, w = s.mask.shape
+    fill = float(np.count_nonzero(s.mask)) / max(h * w, 1)
+    return max(h, w) <= 2.5 * min(h, w) and fill >= 0.35
+
+
+def _keep_symbol(s: SymbolCrop, others: list[SymbolCrop], height: float, stroke: float, band: tuple[float, float]) -> bool:
+    """Drop specks and paper texture; keep a dot that is round and sized and placed like a `.` or `·`."""
+    x, y, w, h = s.box
+    size = max(w, h)
+    area = int(np.count_nonzero(s.mask))
+    if area < max(3.0, 0.3 * stroke * stroke):
+        return False
+    if min(w, h) < 0.35 * stroke and size < 0.6 * height:
+        return False  # a sliver: the remnant of a rule or a shadow's edge
+    if size >= 0.25 * height:
+        return True
+    # Dot-sized: round, big enough to be a pen's dot, placed as a decimal point (low) or a raised dot
+    # (middle), next to another symbol.
+    if size < max(0.06 * height, 0.7 * stroke) or not _is_round_dot(s):
+        return False
+    top, bottom = band
+    cy = y + h / 2.0
+    if not (top + 0.25 * (bottom - top) <= cy <= bottom + 0.3 * height):
+        return False
+    cx = x + w / 2.0
+    near = [o for o in others if o is not s and max(o.box[2], o.box[3]) >= 0.3 * height]
+    return any(abs((o.box[0] + o.box[2] / 2.0) - cx) <= 1.5 * height for o in near)
+
+
+def _line_height(crops: list[SymbolCrop]) -> float:
+    if not crops:
+        return 0.0
+    hs = np.array([s.box[3] for s in crops], np.float64)
+    ref = float(np.percentile(hs, 75))
+    tall = hs[hs >= 0.6 * ref]
+    return float(np.median(tall)) if len(tall) else ref
+
+
+def _union_box(boxes: list[Box]) -> Box:
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+# ------------------------------------------------------------------------------------------------ public
+
+
+def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCrops]:
+    """Ink mask (bool, page pixels) → lines of symbol crops, top to bottom, each read left to right.
+
+    ``angle`` is the writing's skew in degrees (counter-clockwise, as :func:`preprocess` reports it); by
+    default it is estimated from the components. Boxes stay in page pixels: nothing is rotated.
+    """
+    mask = np.asarray(mask)
+    if mask.dtype != bool:
+        mask = mask > 0
+    labels, comps = _components(mask)
+    if not comps:
+        return []
+    H, W = mask.shape
+    stroke = _median_stroke(comps)
+    comps = [c for c in comps if c.area >= max(3.0, 0.25 * stroke * stroke)]
+    if not comps:
+        return []
+    sized = [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke] or [c.h for c in comps]
+    height0 = float(np.percentile(sized, 75))
+    # Frame-sized parts (a page's edge, a table's border) are no symbol of any line.
+    comps = [c for c in comps if c.h <= 4.0 * height0 and not (c.w > 0.9 * W and c.h > 0.5 * H and len(comps) > 1)]
+    if not comps:
+        return []
+    if angle is None:
+        angle = _estimate_angle(comps, height0)
+    t = math.tan(math.radians(angle))
+    result: list[LineCrops] = []
+    for members in _cluster_lines(comps, height0, angle):
+        # Orphan parts that touch the image border are the edges of pages and shadows, not writing.
+        if all(c.x == 0 or c.y == 0 or c.x + c.w == W or c.y + c.h == H for c in members) and all(
+            c.h < 0.5 * height0 for c in members
+        ):
+            continue
+        tall_h = [c.h for c in members if c.h >= 0.5 * height0] or [max(c.h for c in members)]
+        line_h = float(np.median(tall_h))
+        line_stroke = _median_stroke(members) or stroke
+        crops = _group_symbols(labels, members, line_h, line_stroke)
+        line_h = _line_height(crops) or line_h
+        # The line's band (in levelled coordinates) for placing dots.
+        tall = [s for s in crops if s.box[3] >= 0.6 * line_h] or crops
+        tops = [s.box[1] + s.center[0] * t for s in tall]
+        bottoms = [s.box[1] + s.box[3] + s.center[0] * t for s in tall]
+        band = (float(np.median(tops)), float(np.median(bottoms)))
+        kept = []
+        for s in crops:
+            lx = s.center[0] * t
+            shifted = (band[0] - lx, band[1] - lx)
+            if _keep_symbol(s, crops, line_h, line_stroke, shifted):
+                kept.append(s)
+        # Long flat strokes far wider than any symbol (an underline, a leftover rule) are not symbols.
+        kept = [s for s in kept if not (s.box[2] > 5.0 * line_h and s.box[3] < 0.3 * line_h)]
+        if not kept:
+            continue
+        for part in _split_row(kept, line_h):
+            result.append(
+                LineCrops(_union_box([s.box for s in part]), tuple(part), _line_height(part) or line_h,
+                          line_stroke, float(angle))
+            )
+    result.sort(key=lambda ln: (ln.box[1] + ln.box[3] / 2.0 + (ln.box[0] + ln.box[2] / 2.0) * t, ln.box[0]))
+    return _order_rows(result, t)
+
+
+def _split_row(symbols: list[SymbolCrop], height: float) -> list[list[SymbolCrop]]:
+    """Break a row where the gap between neighbours is wider than LINE_BREAK_GAP line heights."""
+    parts: list[list[SymbolCrop]] = [[symbols[0]]]
+    right = symbols[0].box[0] + symbols[0].box[2]
+    for s in symbols[1:]:
+        if s.box[0] - right > LINE_BREAK_GAP * height:
+            parts.append([])
+        parts[-1].append(s)
+        right = max(right, s.box[0] + s.box[2])
+    return parts
+
+
+def _order_rows(lines: list[LineCrops], t: float) -> list[LineCrops]:
+    """Reading order: rows top to bottom (levelled), lines within a row left to right."""
+    if len(lines) <= 1:
+        return lines
+
+    def centre(ln: LineCrops) -> float:
+        return ln.box[1] + ln.box[3] / 2.0 + (ln.box[0] + ln.box[2] / 2.0) * t
+
+    ordered = sorted(lines, key=centre)
+    rows: list[list[LineCrops]] = [[ordered[0]]]
+    for ln in ordered[1:]:
+        ref = rows[-1][0]
+        if abs(centre(ln) - centre(ref)) <= 0.5 * max(ref.height, ln.height):
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    return [ln for row in rows for ln in sorted(row, key=lambda ln: ln.box[0])]
+
+
+# ------------------------------------------------------------------------------------------------ touching
+
+
+def _seam(mask: np.ndarray, start: int, reach: int) -> np.ndarray:
+    """Column of a top-to-bottom cut through ``mask`` near column ``start`` that crosses the least ink
+    (dynamic programming, one column of drift per row at most), as x per row."""
+    h, w = mask.shape
+    lo, hi = max(0, start - reach), min(w, start + reach + 1)
+    cost = mask[:, lo:hi].astype(np.float32) * 10.0
+    cols = np.arange(lo, hi, dtype=np.float32)
+    cost += np.abs(cols - start)[None, :] * (1.0 / max(reach, 1))  # prefer staying near the start
+    acc = cost[0].copy()
+    back = np.zeros((h, hi - lo), np.int8)
+    for r in range(1, h):
+        left = np.concatenate([[np.inf], acc[:-1]])
+        right = np.concatenate([acc[1:], [np.inf]])
+        stack = np.stack([left, acc, right])
+        choice = np.argmin(stack, axis=0)
+        acc = stack[choice, np.arange(len(acc))] + cost[r]
+        back[r] = choice.astype(np.int8) - 1
+    path = np.zeros(h, np.int64)
+    j = int(np.argmin(acc))
+    for r in range(h - 1, -1, -1):
+        path[r] = j
+        j += int(back[r, j]) if r > 0 else 0
+    return path + lo
+
+
+def _cut(symbol: SymbolCrop, seams: list[np.ndarray]) -> tuple[SymbolCrop, ...] | None:
+    """Pieces of a symbol between consecutive seams, each trimmed to its own ink; None if a piece is empty."""
+    h, w = symbol.mask.shape
+    x0, y0 = symbol.box[0], symbol.box[1]
+    cols = np.arange(w)[None, :]
+    bounds = [np.full(h, -1)] + list(seams) + [np.full(h, w)]
+    pieces = []
+    for left, right in zip(bounds[:-1], bounds[1:]):
+        region = (cols > left[:, None]) & (cols <= right[:, None])
+        m = symbol.mask & region
+        ys, xs = np.nonzero(m)
+        if len(ys) == 0:
+            return None
+        a, b, c, d = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        piece = m[a:b, c:d]
+        n = cv2.connectedComponents(piece.astype(np.uint8), connectivity=8)[0] - 1
+        pieces.append(SymbolCrop((int(x0 + c), int(y0 + a), int(d - c), int(b - a)), piece, int(n)))
+    return tuple(pieces)
+
+
+def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) -> list[tuple[SymbolCrop, ...]]:
+    """Alternative segmentations of a blob that may be 2–3 touching symbols; empty when it looks like one.
+
+    A blob is a candidate when it is tall enough to hold digits and wider than one symbol of its line. Cuts
+    follow seams through the least ink, started at the deepest minima of the blob's column profile; the
+    candidates are ordered from the most to the least plausible, 2-way splits first.
+    """
+    x, y, w, h = symbol.box
+    height = line.height or float(h)
+    if h < 0.45 * height or w < 1.0 * height or w < 1.15 * h:
+        return []
+    mask = symbol.mask
+    stroke = line.stroke or 3.0
+    profile = mask.sum(axis=0).astype(np.float32)
+    smooth = np.convolve(profile, np.ones(3, np.float32) / 3.0, mode="same")
+    min_piece = max(int(0.12 * height), int(2 * stroke), 2)
+    reach = max(2, int(0.12 * height))
+
+    def minima(lo: int, hi: int, k: int) -> list[int]:
+        """The k lowest local minima of the profile in [lo, hi), at least min_piece apart."""
+        if hi - lo < 1:
+            return []
+        idx = np.arange(lo, hi)
+        order = idx[np.argsort(smooth[lo:hi] + 1e-3 * np.abs(idx - (lo + hi) / 2.0), kind="stable")]
+        picked: list[int] = []
+        for i in order:
+            if all(abs(int(i) - p) >= min_piece for p in picked):
+                picked.append(int(i))
+            if len(picked) == k:
+                break
+        return picked
+
+    candidates: list[tuple[SymbolCrop, ...]] = []
+    seen: set[tuple[int, ...]] = set()
+
+    def add(starts: list[int]) -> None:
+        key = tuple(sorted(starts))
+        if key in seen:
+            return
+        seen.add(key)
+        seams = [_seam(mask, s, reach) for s in key]
+        if any(np.any(seams[i + 1] <= seams[i]) for i in range(len(seams) - 1)):
+            return
+        pieces = _cut(symbol, seams)
+        if pieces and all(p.box[2] >= min_piece // 2 + 1 and p.box[3] >= 0.2 * height for p in pieces):
+            candidates.append(pieces)
+
+    for c in minima(min_piece, w - min_piece, 3):
+        add([c])
+    if max_parts >= 3 and w >= 1.5 * height:
+        thirds = [minima(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
+                  for k in (1, 2)]
+        for a in thirds[0]:
+            for b in thirds[1]:
+                if b - a >= min_piece:
+                    add([a, b])
+    return candidates
