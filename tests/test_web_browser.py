@@ -93,8 +93,8 @@ def summaries(page) -> list[str]:
 
 
 def sample_image(tmp_path: Path) -> Path:
-    """A sample from samples/ (the README's), or one drawn here where none is there yet."""
-    shipped = sorted(SAMPLES.glob("*.png")) if SAMPLES.is_dir() else []
+    """A sample from samples/ (the phone photo, as in README's picture), or one drawn here where none is there."""
+    shipped = sorted(SAMPLES.glob("phone-photo.jpg")) + sorted(SAMPLES.glob("*.png")) if SAMPLES.is_dir() else []
     if shipped:
         return shipped[0]
     path = tmp_path / "drawn-sample.png"
