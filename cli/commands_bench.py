@@ -116,6 +116,7 @@ def summarize_scores(scores: list, groups: dict[str, list[int]] | None = None) -
             "verdict_accuracy": sum(verdicts) / len(verdicts) if verdicts else None,
             "verdicts": len(verdicts),
             "symbol_error_rate": sum(s.edits for s in sel) / chars if chars else None,
+            "symbol_error_rate_best_line": sum(s.best_edits for s in sel) / chars if chars else None,
         }
 
     out = figures(list(range(len(scores))))
@@ -344,7 +345,8 @@ def format_expressions(r: dict) -> str:
         f"  exact match        {_pct(r['exact_match'])}{_bar(r['exact_match'] >= BARS['exact_match'])}",
         f"  value correct      {_pct(r['value_accuracy'])}{_bar(r['value_accuracy'] >= BARS['value_accuracy'])}",
         f"  verdict correct    {_pct(r['verdict_accuracy'])} (of {r['verdicts']} written answers)",
-        f"  symbol error rate  {_pct(r['symbol_error_rate'])}",
+        f"  symbol error rate  {_pct(r['symbol_error_rate'])} (closest single line: "
+        f"{_pct(r['symbol_error_rate_best_line'])})",
         "  by condition:",
     ]
     for name, f in r.get("by_condition", {}).items():

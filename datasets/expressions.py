@@ -1293,8 +1293,9 @@ class LineScore:
     exact: bool
     value_ok: bool
     verdict_ok: bool | None  # None where the truth has no written answer
-    edits: int
+    edits: int  # edit distance between ``read`` (every line found, joined) and the truth
     lines_found: int  # recognized lines that stand for this one (1 is right)
+    best_edits: int = 0  # edit distance of the closest single line found (the truth's length if none)
 
     def category(self) -> str:
         """Why a line was not read exactly: ``ok``, ``lines`` (split or merged lines, or none found),
@@ -1317,7 +1318,9 @@ def score_line(truth: Truth, lines: Sequence[dict]) -> LineScore:
     verdict_ok = None
     if truth.correct is not None:
         verdict_ok = one is not None and one.get("correct") is truth.correct
-    return LineScore(truth.text, read, exact, value_ok, verdict_ok, edit_distance(read, truth.text), len(lines))
+    best = min((edit_distance(str(ln.get("text") or ""), truth.text) for ln in lines), default=len(truth.text))
+    return LineScore(truth.text, read, exact, value_ok, verdict_ok, edit_distance(read, truth.text), len(lines),
+                     best)
 
 
 def match_worksheet_lines(sample: WorksheetSample, record: dict) -> list[LineScore]:

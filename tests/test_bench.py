@@ -58,17 +58,19 @@ def test_bench_bad_workers_is_one_line(run_cli):
 
 def test_summarize_scores():
     scores = [
-        LineScore("12+7=19", "12+7=19", True, True, True, 0, 1),
-        LineScore("3×4", "3+4", False, False, None, 1, 1),
-        LineScore("8÷2=4", "8÷2=4", True, True, True, 0, 1),
-        LineScore("5-1", "5", False, False, None, 2, 1),
+        LineScore("12+7=19", "12+7=19", True, True, True, 0, 1, 0),
+        LineScore("3×4", "3+4", False, False, None, 1, 1, 1),
+        LineScore("8÷2=4", "8÷2=4", True, True, True, 0, 1, 0),
+        LineScore("5-1", "5", False, False, None, 2, 1, 2),
+        LineScore("2+2", "1112+2", False, False, None, 3, 2, 0),
     ]
     s = summarize_scores(scores, {"a": [0, 1], "b": [2, 3], "empty": []})
-    assert s["n"] == 4 and s["exact_match"] == 0.5 and s["value_accuracy"] == 0.5
+    assert s["n"] == 5 and s["exact_match"] == 0.4 and s["value_accuracy"] == 0.4
     assert s["verdict_accuracy"] == 1.0 and s["verdicts"] == 2
-    assert abs(s["symbol_error_rate"] - 3 / 18) < 1e-12
+    assert abs(s["symbol_error_rate"] - 6 / 21) < 1e-12
+    assert abs(s["symbol_error_rate_best_line"] - 3 / 21) < 1e-12
     assert s["by_condition"]["a"]["exact_match"] == 0.5 and "empty" not in s["by_condition"]
-    assert s["failures"] == {"symbol": 1, "count": 1}
+    assert s["failures"] == {"symbol": 1, "count": 1, "lines": 1}
     assert s["confusions"] == {"×→+": 1}
 
 

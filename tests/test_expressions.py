@@ -237,9 +237,11 @@ def test_score_line_categories():
     short = score_line(t, [{"text": "12+7=9", "value": "19", "correct": False}])
     assert short.value_ok and short.category() == "count" and short.edits == 1
     split = score_line(t, [{"text": "12+"}, {"text": "7=19"}])
-    assert split.category() == "lines" and split.read == "12+7=19" and not split.exact
+    assert split.category() == "lines" and split.read == "12+7=19" and not split.exact and split.best_edits == 3
+    speck = score_line(t, [{"text": "12+7=19"}, {"text": "1"}])
+    assert speck.category() == "lines" and speck.edits == 1 and speck.best_edits == 0
     none = score_line(Truth("3×4", "12"), [])
-    assert none.category() == "lines" and none.verdict_ok is None and none.edits == 3
+    assert none.category() == "lines" and none.verdict_ok is None and none.edits == 3 and none.best_edits == 3
     assert score_line(Truth("1/2", "1/2"), [{"text": "1÷2", "value": "0.5"}]).value_ok
 
 
