@@ -181,6 +181,8 @@ def train_symbols_cmd(
     synth_digits: int = typer.Option(500, "--synth-digits", min=0, help="Synthesized images per digit class."),
     real_digits: bool = typer.Option(True, "--real-digits/--no-real-digits",
                                      help="Mix in the real sets' digits too."),
+    real_repeat: int = typer.Option(1, "--real-repeat", min=1,
+                                    help="How many times each real image appears in the mix (weighs real hands more)."),
     eval_synthetic: Optional[int] = typer.Option(None, "--eval-synthetic", min=0,
                                                  help="Held-out synthetic images per class to measure on "
                                                       "(default 500; 0: none)."),
@@ -213,7 +215,7 @@ def train_symbols_cmd(
     card = tr.train_symbols(
         out, base, head, fine, real_data=real_data, data_dir=data_dir, mnist_limit=mnist_limit,
         operator_target=operator_target, min_synth_operators=min_synth_operators, synth_digits=synth_digits,
-        real_digits=real_digits, mix_seed=seed, augment_fraction=augment_fraction,
+        real_digits=real_digits, real_repeat=real_repeat, mix_seed=seed, augment_fraction=augment_fraction,
         eval_synth_per_class=eval_synthetic, quantize=quantize.value, test_limit=test_limit, workers=workers,
         log=_log,
     )

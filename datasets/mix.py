@@ -164,6 +164,7 @@ def build_symbol_mix(
     mnist_dir: str | Path | None = None,
     mnist_limit: int | None = None,
     real_digits: bool = True,
+    real_repeat: int = 1,
     operator_target: int = 6000,
     min_synth_operators: int = 1500,
     synth_digits: int = 500,
@@ -177,7 +178,8 @@ def build_symbol_mix(
 
     ``real_dirs``: real sets in either layout (folder per class, or HASYv2); only their train split is used.
     ``mnist_limit``: the first N MNIST train images only (quick runs). ``real_digits``: include the real sets'
-    digits too. ``operator_target``: images per operator class, real + synthesized. ``min_synth_operators``:
+    digits too. ``real_repeat``: how many times each real image appears (real hands are scarcer than MNIST's
+    and the synthesizer's; repeating them weighs them more). ``operator_target``: images per operator class, real + synthesized. ``min_synth_operators``:
     synthesized images per operator class at least. ``synth_digits``: synthesized images per digit class.
     ``ranges``: the synthesizer's ranges (default TRAIN). ``progress(stage, done, total)`` reports the
     importers' and the synthesizer's progress.
@@ -207,8 +209,8 @@ def build_symbol_mix(
         s = s.subset(keep, "train")
         if len(s) == 0:
             continue
-        xs.append(s.x)
-        ys.append(s.y.astype(np.uint8))
+        xs.append(np.tile(s.x, (max(1, real_repeat), 1, 1)))
+        ys.append(np.tile(s.y.astype(np.uint8), max(1, real_repeat)))
         srcs.append(_real_source(s))
         real_ops += np.bincount(s.y.astype(np.int64), minlength=len(SYMBOL_CLASSES))
 
@@ -234,7 +236,8 @@ def build_symbol_mix(
     order = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6D6978])).permutation(len(y))
     recipe = {
         "seed": int(seed), "operator_target": operator_target, "min_synth_operators": min_synth_operators,
-        "synth_digits": synth_digits, "real_digits": real_digits, "mnist_limit": mnist_limit,
+        "synth_digits": synth_digits, "real_digits": real_digits, "real_repeat": real_repeat,
+        "mnist_limit": mnist_limit,
         "synth_ranges": ranges.name,
     }
     return Mix(x=x[order], y=y[order], source=src[order], sources=tuple(srcs), recipe=recipe)

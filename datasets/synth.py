@@ -103,7 +103,7 @@ STYLES: dict[str, dict[str, float]] = {
     "=": {"bars": 1.0},
     "(": {"arc": 1.0},
     ")": {"arc": 1.0},
-    ".": {"tap": 0.4, "tick": 0.45, "comma": 0.15},
+    ".": {"tap": 0.75, "tick": 0.1, "comma": 0.15},  # a tick normalizes to a 1-like bar: keep it rare
     "/": {"stroke": 1.0},
 }
 #: Written forms that are drawn as a style of another class.

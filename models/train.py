@@ -135,7 +135,7 @@ def fit(
     recipe: Recipe,
     *,
     num_classes: int,
-    augment_fn: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    augment_fn: Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray] | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     trainable_from: int = 0,
     progress: bool | None = None,
@@ -143,8 +143,8 @@ def fit(
 ) -> dict[str, list[float]]:
     """Train ``model`` in place following ``recipe``; returns the per-epoch history.
 
-    Augmentation draws a fresh copy of the training set each epoch (``augment_fn``), so the epochs see
-    different images; validation (a split of the training data, never the test set) drives early stopping.
+    Augmentation draws a fresh copy of the training set each epoch (``augment_fn(images, labels, rng)``), so
+    the epochs see different images; validation (a split of the training data, never the test set) drives early stopping.
     ``trainable_from`` freezes the layers before that index (to train a new head first). ``progress``: a
     rich progress bar on stderr (default: when stderr is a terminal); one ``log`` line per epoch either way.
     """
@@ -177,7 +177,7 @@ def fit(
     augmenting = recipe.augment and augment_fn is not None
 
     def draw_epoch() -> np.ndarray:
-        return augment_fn(x[..., 0], rng).reshape(x.shape).astype(np.float32)  # type: ignore[misc]
+        return augment_fn(x[..., 0], y, rng).reshape(x.shape).astype(np.float32)  # type: ignore[misc]
 
     # the next epoch's images are drawn in a thread while this epoch trains; one rng, used in epoch order,
     # so a seed still gives one run
@@ -217,7 +217,7 @@ def fit(
     return history
 
 
-def digits_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def digits_augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     from hdr_expr.datasets.augment import augment_batch
 
     return augment_batch(x, rng)
@@ -329,17 +329,18 @@ SYMBOL_HEAD = Recipe(epochs=1, batch_size=128, learning_rate=1e-3, schedule="con
 SYMBOL_FINETUNE = Recipe(epochs=6, batch_size=128, learning_rate=5e-4, schedule="cosine", augment=True)
 
 
-def symbols_augment(fraction: float = 0.5) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+def symbols_augment(fraction: float = 0.5) -> Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]:
     """An ``augment_fn`` for :func:`fit` that redraws a random ``fraction`` of the images each epoch with the
     synthesizer's augmentation (slant, rotation, width, elastic, stroke width; re-normalized as the pipeline
-    frames a symbol) and leaves the rest as they are."""
+    frames a symbol) and leaves the rest as they are. The labels go along, so that classes told apart by their
+    lean (``1 / ( )``, ``+ ×``) are slanted and turned less (a leaning ``1`` must not become a ``/``)."""
     from hdr_expr.datasets.synth import augment
 
-    def fn(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def fn(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.array(x, np.float32, copy=True)
         pick = np.flatnonzero(rng.random(len(out)) < fraction)
         if len(pick):
-            out[pick] = augment(out[pick], rng)
+            out[pick] = augment(out[pick], rng, labels=np.asarray(y)[pick])
         return out
 
     return fn
@@ -379,6 +380,7 @@ def train_symbols(
     min_synth_operators: int = 1500,
     synth_digits: int = 500,
     real_digits: bool = True,
+    real_repeat: int = 1,
     mix_seed: int = 0,
     augment_fraction: float = 0.5,
     eval_synth_per_class: int | None = None,
@@ -414,7 +416,7 @@ def train_symbols(
                          f"classes {' '.join(SYMBOL_CLASSES)} (start from a digit model)")
     started = time.time()
     mix = mixes.build_symbol_mix(
-        real_data, mnist_dir=data_dir, mnist_limit=mnist_limit, real_digits=real_digits,
+        real_data, mnist_dir=data_dir, mnist_limit=mnist_limit, real_digits=real_digits, real_repeat=real_repeat,
         operator_target=operator_target, min_synth_operators=min_synth_operators, synth_digits=synth_digits,
         seed=mix_seed, workers=workers, cache=cache, progress=_stage_logger(log),
     )

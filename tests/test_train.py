@@ -164,8 +164,9 @@ def test_train_symbols_needs_a_digit_prefix_model(tiny_digit_model, tmp_path):
 
 def test_symbols_augment_redraws_a_fraction(mnist_small):
     x = mnist_small[0][:200].astype(np.float32) / 255.0
-    out = tr.symbols_augment(0.5)(x, np.random.default_rng(0))
+    y = mnist_small[1][:200]
+    out = tr.symbols_augment(0.5)(x, y, np.random.default_rng(0))
     changed = np.array([not np.array_equal(a, b) for a, b in zip(out, x)])
     assert out.shape == x.shape and out.dtype == np.float32
     assert 0.35 < changed.mean() < 0.65
-    assert np.array_equal(tr.symbols_augment(0.0)(x, np.random.default_rng(0)), x)
+    assert np.array_equal(tr.symbols_augment(0.0)(x, y, np.random.default_rng(0)), x)
