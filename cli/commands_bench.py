@@ -68,8 +68,14 @@ def _init_worker(model: str | None) -> None:
 
 def _read_file(path: str) -> dict:
     rec = _WORKER["rec"]
+    cpu = time.process_time()
     pages = list(rec.read(path))
-    return pages[0].to_dict() if pages else {"file": path, "page": 1, "error": "no page", "lines": []}
+    record = pages[0].to_dict() if pages else {"file": path, "page": 1, "error": "no page", "lines": []}
+    record[_CPU_KEY] = time.process_time() - cpu
+    return record
+
+
+_CPU_KEY = "_cpu_s"  # CPU seconds a worker spent on a record (taken out before the record is kept)
 
 
 def _warm(path: str) -> int:
@@ -85,9 +91,10 @@ def _mp_context():
     return multiprocessing.get_context(method)
 
 
-def read_warm(paths: list[str], *, workers: int, model: str | None) -> tuple[list[dict], float]:
+def read_warm(paths: list[str], *, workers: int, model: str | None) -> tuple[list[dict], float, float]:
     """Read every file with ``workers`` recognizer processes that are started and warmed up first; return the
-    records (in order) and the seconds the reading took (the warm-up not counted)."""
+    records (in order), the seconds the reading took (the warm-up not counted) and the CPU seconds the
+    workers spent on them (on a shared machine, ``n / (cpu / workers)`` is the rate with a core per worker)."""
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
@@ -96,7 +103,15 @@ def read_warm(paths: list[str], *, workers: int, model: str | None) -> tuple[lis
         t0 = time.perf_counter()
         records = list(pool.map(_read_file, paths, chunksize=max(1, min(16, len(paths) // (4 * workers) or 1))))
         seconds = time.perf_counter() - t0
-    return records, seconds
+    cpu = sum(r.pop(_CPU_KEY, 0.0) for r in records)
+    return records, seconds, cpu
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------------ scoring
@@ -183,6 +198,26 @@ def _model_info(model: str | None) -> dict:
     return {"path": str(md.path), "name": md.card.get("name"), "classes": len(md.classes)}
 
 
+def _provenance() -> dict:
+    """What the figures depend on besides the model: generator and synthesizer versions, the source tree."""
+    from hdr_expr.datasets.expressions import GENERATOR_VERSION
+    from hdr_expr.datasets.synth import SYNTH_VERSION
+
+    out: dict[str, Any] = {"generator": GENERATOR_VERSION, "synth": SYNTH_VERSION, "commit": None, "dirty": None}
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if rev.returncode == 0:
+            out["commit"] = rev.stdout.strip()
+            st = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)
+            out["dirty"] = bool(st.stdout.strip()) if st.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
 def _workdir(save: Path | None):
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
@@ -204,7 +239,7 @@ def run_expressions(
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The expression benchmark: generate, read with a warm pool, score, time the cold start."""
-    from hdr_expr.datasets.expressions import GENERATOR_VERSION, expression_set, load_material, score_line
+    from hdr_expr.datasets.expressions import expression_set, load_material, score_line
 
     material = load_material(shared)
     tmp, folder = _workdir(save)
@@ -217,7 +252,7 @@ def run_expressions(
             samples.append(s)
         gen_s = time.perf_counter() - t0
         say(f"reading them with {workers} warm worker(s) ...")
-        records, read_s = read_warm(paths, workers=workers, model=model)
+        records, read_s, cpu_s = read_warm(paths, workers=workers, model=model)
         scores = [score_line(s.truth, r.get("lines") or []) for s, r in zip(samples, records)]
         from hdr_expr.datasets.expressions import STYLES
 
@@ -229,11 +264,13 @@ def run_expressions(
                         f"style={c.style}"):
                 groups[key].append(i)
         result: dict[str, Any] = {
-            "benchmark": "expressions", "generator": GENERATOR_VERSION, "n": n, "seed": seed,
+            "benchmark": "expressions", **_provenance(), "n": n, "seed": seed,
             "model": _model_info(model), "material": material.describe(),
             **summarize_scores(scores, groups),
             "speed": {"workers": workers, "seconds": read_s, "warm_images_per_s": n / read_s if read_s else None,
-                      "generation_s": gen_s},
+                      "cpu_seconds": cpu_s, "cpu_ms_per_image": 1000 * cpu_s / n,
+                      "images_per_s_if_a_core_each": n * workers / cpu_s if cpu_s else None,
+                      "load_average": _load(), "generation_s": gen_s},
         }
         if save is not None:
             with open(folder / "truth.jsonl", "w", encoding="utf-8") as fh:
@@ -266,7 +303,7 @@ def run_worksheets(
 ) -> dict:
     """The worksheet benchmark: generate pages, read them with the batch engine at each worker count, score
     lines (from the last run's records)."""
-    from hdr_expr.datasets.expressions import GENERATOR_VERSION, load_material, match_worksheet_lines, worksheet_set
+    from hdr_expr.datasets.expressions import load_material, match_worksheet_lines, worksheet_set
     from hdr_expr.pipeline.batch import find_inputs, list_tasks, pool_records
 
     material = load_material(shared)
@@ -309,7 +346,7 @@ def run_worksheets(
         if 1 in by_w and 2 in by_w and by_w[1]["pages_per_s"]:
             scaling = by_w[2]["pages_per_s"] / by_w[1]["pages_per_s"]
         result = {
-            "benchmark": "worksheets", "generator": GENERATOR_VERSION, "pages": pages, "seed": seed,
+            "benchmark": "worksheets", **_provenance(), "pages": pages, "seed": seed,
             "lines": len(scores), "model": _model_info(model), "engine": "hdr_expr.pipeline.batch.pool_records",
             "line_accuracy": acc["exact_match"], **{k: v for k, v in acc.items() if k != "exact_match"},
             "speed": speed, "scaling_2_vs_1": scaling,
@@ -341,7 +378,8 @@ def _bar(ok: bool | None) -> str:
 def format_expressions(r: dict) -> str:
     lines = [
         f"expression benchmark: {r['n']} images, seed {r['seed']}, model {r['model']['path']} "
-        f"({r['model']['classes']} classes)",
+        f"({r['model']['classes']} classes), {r['generator']}/{r['synth']}, commit {r['commit']}"
+        f"{' (with local changes)' if r['dirty'] else ''}",
         f"  exact match        {_pct(r['exact_match'])}{_bar(r['exact_match'] >= BARS['exact_match'])}",
         f"  value correct      {_pct(r['value_accuracy'])}{_bar(r['value_accuracy'] >= BARS['value_accuracy'])}",
         f"  verdict correct    {_pct(r['verdict_accuracy'])} (of {r['verdicts']} written answers)",
@@ -360,6 +398,9 @@ def format_expressions(r: dict) -> str:
     ips = sp["warm_images_per_s"]
     lines.append(f"  warm speed         {ips:.1f} images/s with {sp['workers']} worker(s)"
                  f"{_bar(ips >= BARS['warm_images_per_s'] if sp['workers'] <= 2 else None)}")
+    lines.append(f"                     {sp['cpu_ms_per_image']:.1f} ms CPU per image: "
+                 f"{sp['images_per_s_if_a_core_each']:.1f} images/s with a free core per worker "
+                 f"(load average {sp['load_average']})")
     cs = r.get("cold_start")
     if cs:
         rs, ts, ratio = cs["recognize_s"], cs["import_tensorflow_s"], cs["ratio"]
@@ -372,7 +413,8 @@ def format_expressions(r: dict) -> str:
 def format_worksheets(r: dict) -> str:
     lines = [
         f"worksheet benchmark: {r['pages']} pages, {r['lines']} lines, seed {r['seed']}, model "
-        f"{r['model']['path']} ({r['model']['classes']} classes)",
+        f"{r['model']['path']} ({r['model']['classes']} classes), {r['generator']}/{r['synth']}, commit "
+        f"{r['commit']}{' (with local changes)' if r['dirty'] else ''}",
         f"  lines read exactly {_pct(r['line_accuracy'])}"
         f"{_bar(None if r['line_accuracy'] is None else r['line_accuracy'] >= BARS['worksheet_line_accuracy'])}",
         f"  value correct      {_pct(r['value_accuracy'])}",

@@ -21,11 +21,14 @@ def test_bench_expressions_tiny(run_cli, tmp_path):
     assert res["symbol_error_rate"] >= 0.0
     assert set(res["by_condition"]) >= {"clean", "photo"}
     assert res["by_condition"]["clean"]["n"] == 2 and res["by_condition"]["photo"]["n"] == 2
-    assert res["speed"]["workers"] == 1 and res["speed"]["warm_images_per_s"] > 0
+    sp = res["speed"]
+    assert sp["workers"] == 1 and sp["warm_images_per_s"] > 0 and sp["cpu_ms_per_image"] > 0
+    assert sp["images_per_s_if_a_core_each"] > 0
     assert res["model"]["classes"] >= 10 and "cold_start" not in res
     truth = [json.loads(line) for line in (out / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
     records = [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(truth) == len(records) == 4
+    assert all("_cpu_s" not in r for r in records)
     assert all((out / t["file"]).is_file() for t in truth)
     exact = sum(t["exact"] for t in truth) / 4
     assert abs(exact - res["exact_match"]) < 1e-9
