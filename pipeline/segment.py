@@ -495,6 +495,19 @@ def _cut(symbol: SymbolCrop, seams: list[np.ndarray]) -> tuple[SymbolCrop, ...] 
     return tuple(pieces)
 
 
+def _bar_with_marks(mask: np.ndarray, height: float) -> bool:
+    """Whether a grouped symbol is a flat bar with small marks (÷, =): its widest part is flat and the
+    others are no taller than it is wide."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return False
+    parts = sorted(stats[1:], key=lambda r: -int(r[cv2.CC_STAT_WIDTH]))
+    widest = parts[0]
+    if widest[cv2.CC_STAT_HEIGHT] > 0.35 * height:
+        return False
+    return all(p[cv2.CC_STAT_HEIGHT] <= 0.35 * height for p in parts[1:])
+
+
 def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) -> list[tuple[SymbolCrop, ...]]:
     """Alternative segmentations of a blob that may be 2–3 touching symbols; empty when it looks like one.
 
@@ -504,25 +517,42 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
     """
     x, y, w, h = symbol.box
     height = line.height or float(h)
-    if h < 0.45 * height or w < 1.0 * height or w < 1.15 * h:
+    if h < 0.45 * height or w < 0.95 * height or w < 1.1 * h:
         return []
     mask = symbol.mask
     stroke = line.stroke or 3.0
+    if symbol.parts >= 2 and _bar_with_marks(mask, height):
+        return []  # a ÷ or = whose marks make it look wide
     profile = mask.sum(axis=0).astype(np.float32)
     smooth = np.convolve(profile, np.ones(3, np.float32) / 3.0, mode="same")
     min_piece = max(int(0.12 * height), int(2 * stroke), 2)
     reach = max(2, int(0.12 * height))
 
-    def minima(lo: int, hi: int, k: int) -> list[int]:
-        """The k lowest local minima of the profile in [lo, hi), at least min_piece apart."""
+    def cut_points(lo: int, hi: int, k: int) -> list[int]:
+        """Up to k cut columns in [lo, hi), at least min_piece apart: the ends of the stretches where the
+        profile stays near its minimum (where a touching bar meets the next symbol) and the deepest minima."""
         if hi - lo < 1:
             return []
+        seg = smooth[lo:hi]
+        near_min = seg <= float(seg.min()) + max(1.0, 0.6 * stroke)
+        points: list[tuple[float, int]] = []
+        run_start = None
+        for i, flag in enumerate(np.append(near_min, False)):
+            if flag and run_start is None:
+                run_start = i
+            elif not flag and run_start is not None:
+                ends = {run_start, i - 1} if i - 1 - run_start >= min_piece else {(run_start + i - 1) // 2}
+                for e in ends:
+                    points.append((float(seg[e]), lo + e))
+                run_start = None
         idx = np.arange(lo, hi)
-        order = idx[np.argsort(smooth[lo:hi] + 1e-3 * np.abs(idx - (lo + hi) / 2.0), kind="stable")]
+        order = np.argsort(seg + 1e-3 * np.abs(idx - (lo + hi) / 2.0), kind="stable")
+        points += [(float(seg[i]) + 0.5, lo + int(i)) for i in order[: 4 * k]]
+        points.sort()
         picked: list[int] = []
-        for i in order:
-            if all(abs(int(i) - p) >= min_piece for p in picked):
-                picked.append(int(i))
+        for _, c in points:
+            if all(abs(c - p) >= min_piece for p in picked):
+                picked.append(c)
             if len(picked) == k:
                 break
         return picked
@@ -539,13 +569,15 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
         if any(np.any(seams[i + 1] <= seams[i]) for i in range(len(seams) - 1)):
             return
         pieces = _cut(symbol, seams)
-        if pieces and all(p.box[2] >= min_piece // 2 + 1 and p.box[3] >= 0.2 * height for p in pieces):
+        # Every piece must be symbol-sized: tall enough, or a bar (a touching minus) wide enough.
+        if pieces and all(p.box[2] >= min_piece // 2 + 1 and (p.box[3] >= 0.2 * height or p.box[2] >= 0.25 * height)
+                          for p in pieces):
             candidates.append(pieces)
 
-    for c in minima(min_piece, w - min_piece, 3):
+    for c in cut_points(min_piece, w - min_piece, 3):
         add([c])
     if max_parts >= 3 and w >= 1.5 * height:
-        thirds = [minima(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
+        thirds = [cut_points(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
                   for k in (1, 2)]
         for a in thirds[0]:
             for b in thirds[1]:
