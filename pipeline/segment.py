@@ -576,6 +576,8 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
 
     for c in cut_points(min_piece, w - min_piece, 3):
         add([c])
+    # Round symbols that touch (0 and 6) meet where the profile is high: also cut near the middle.
+    add([w // 2])
     if max_parts >= 3 and w >= 1.5 * height:
         thirds = [cut_points(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
                   for k in (1, 2)]
@@ -583,4 +585,5 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
             for b in thirds[1]:
                 if b - a >= min_piece:
                     add([a, b])
+        add([w // 3, (2 * w) // 3])
     return candidates

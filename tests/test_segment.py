@@ -1,0 +1,217 @@
+"""pipeline.segment: lines and symbols from ink masks of drawn expressions, worksheets and MNIST digits."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from test_preprocess import Drawn, cpu_ms, draw_tokens, mnist_digits, mnist_line, render, rotated
+
+from hdr_expr.pipeline.preprocess import preprocess
+from hdr_expr.pipeline.segment import LineCrops, SymbolCrop, segment_page, split_candidates
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    return inter / float(aw * ah + bw * bh - inter)
+
+
+def read(image: np.ndarray) -> list[LineCrops]:
+    pre = preprocess(image)
+    return segment_page(pre.mask, angle=pre.angle)
+
+
+def assert_symbols_match(line: LineCrops, drawn: Drawn, min_iou: float = 0.7) -> None:
+    boxes = [b for _, b in drawn.boxes]
+    assert len(line.symbols) == len(boxes), ([s.box for s in line.symbols], boxes)
+    for sym, (token, box) in zip(line.symbols, drawn.boxes):
+        assert iou(sym.box, box) >= min_iou, (token, sym.box, box)
+
+
+def test_one_expression_symbol_by_symbol() -> None:
+    drawn = draw_tokens("12+7×3=33", height=60, stroke=4)
+    lines = read(render(drawn, ink=(30, 50, 160), gradient=0.3))
+    assert len(lines) == 1
+    line = lines[0]
+    assert_symbols_match(line, drawn)
+    # Reading order is left to right; the line's box holds every symbol; its height is a digit's.
+    xs = [s.box[0] for s in line.symbols]
+    assert xs == sorted(xs)
+    digit_h = np.median([b[3] for t, b in drawn.boxes if t.isdigit()])
+    assert abs(line.height - digit_h) <= 0.15 * digit_h
+    assert line.stroke > 0
+    for s in line.symbols:
+        assert isinstance(s, SymbolCrop) and s.mask.dtype == bool and s.mask.shape == (s.box[3], s.box[2])
+        assert s.mask.any()
+
+
+def test_multi_part_symbols_are_grouped() -> None:
+    drawn = draw_tokens("8÷4=2", height=60, stroke=4)
+    (line,) = read(render(drawn))
+    assert_symbols_match(line, drawn)
+    parts = {t: s.parts for (t, _), s in zip(drawn.boxes, line.symbols)}
+    assert parts["÷"] == 3 and parts["="] == 2 and parts["8"] == 1
+
+
+def test_strokes_that_do_not_meet_form_one_symbol() -> None:
+    # A × whose second stroke is broken where it would cross the first, a 4 whose diagonal stops short of
+    # its bar, a 5 with its bar lifted off, and a 2 in one stroke.
+    canvas = Drawn(np.zeros((160, 520), np.float32))
+    cv2.line(canvas.ink, (40, 50), (80, 100), 1.0, 4)  # ×
+    cv2.line(canvas.ink, (80, 50), (68, 65), 1.0, 4)
+    cv2.line(canvas.ink, (52, 85), (40, 100), 1.0, 4)
+    cv2.line(canvas.ink, (165, 30), (147, 84), 1.0, 4)  # 4: diagonal, then bar and stem crossing
+    cv2.line(canvas.ink, (140, 95), (195, 95), 1.0, 4)
+    cv2.line(canvas.ink, (180, 55), (180, 130), 1.0, 4)
+    cv2.line(canvas.ink, (260, 35), (256, 80), 1.0, 4)  # 5: stem and belly, bar above on its own
+    cv2.ellipse(canvas.ink, (272, 102), (22, 24), 0, -120, 140, 1.0, 4)
+    cv2.line(canvas.ink, (262, 28), (300, 26), 1.0, 4)
+    two = np.zeros(canvas.ink.shape, np.uint8)
+    cv2.putText(two, "2", (380, 130), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 4.2, 255, 4)
+    canvas.ink = np.maximum(canvas.ink, two / 255.0)
+    (line,) = read(render(canvas))
+    assert [s.parts for s in line.symbols] == [3, 2, 2, 1]
+    assert len(line.symbols) == 4
+
+
+def test_minus_and_point_stay_apart_from_their_neighbours() -> None:
+    drawn = draw_tokens("7-2.5", height=60, stroke=4, gap=0.08)
+    (line,) = read(render(drawn))
+    assert_symbols_match(line, drawn, min_iou=0.6)
+    dot = line.symbols[3]
+    assert dot.parts == 1 and max(dot.box[2], dot.box[3]) < 0.3 * line.height
+    # The point sits low in its line, a raised dot in the middle: the boxes say so.
+    (line2,) = read(render(draw_tokens("3·4", height=60, stroke=4)))
+    assert len(line2.symbols) == 3
+    low = dot.box[1] + dot.box[3] / 2.0 - line.box[1]
+    mid = line2.symbols[1].box[1] + line2.symbols[1].box[3] / 2.0 - line2.box[1]
+    assert low > 0.75 * line.height and 0.3 * line2.height < mid < 0.7 * line2.height
+
+
+def test_specks_and_texture_are_dropped() -> None:
+    drawn = draw_tokens("6+1", height=60, stroke=4)
+    rng = np.random.default_rng(3)
+    image = render(drawn, noise=4)
+    h, w = image.shape[:2]
+    for _ in range(40):  # dust: 1-2 px dots all over
+        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+        cv2.circle(image, (x, y), int(rng.integers(0, 2)), (90, 90, 90), -1)
+    cv2.line(image, (5, h - 6), (w // 3, h - 6), (150, 150, 150), 1)  # a faint sliver at the bottom
+    lines = read(image)
+    assert len(lines) == 1
+    assert_symbols_match(lines[0], drawn, min_iou=0.6)
+
+
+def test_worksheet_lines_in_reading_order() -> None:
+    texts = ["12+7=19", "3×4-5=7", "81÷9=9", "2.5+1.5=4", "(3+4)×2=14", "100-37=63", "6÷3=2", "45+55=100",
+             "7×8=56", "9-2×3=3"]
+    page = Drawn(np.zeros((2000, 1500), np.float32))
+    expected = []
+    for i, text in enumerate(texts):
+        before = len(page.boxes)
+        draw_tokens(text, height=50, stroke=4, canvas=page, origin=(120 + 90 * (i % 4), 170 + 175 * i))
+        expected.append(len(page.boxes) - before)
+    for angle in (0.0, 2.5):
+        image = render(page, ink=(25, 45, 150), ruled=58, gradient=0.3, noise=3, angle=angle)
+        lines = read(image)
+        assert [len(ln.symbols) for ln in lines] == expected, angle
+        centres = [ln.box[1] + ln.box[3] / 2 for ln in lines]
+        assert centres == sorted(centres)
+
+
+def test_two_columns_are_two_lines_left_first() -> None:
+    page = Drawn(np.zeros((420, 1400), np.float32))
+    draw_tokens("3+4=7", height=50, stroke=4, canvas=page, origin=(60, 140))
+    draw_tokens("9-1=8", height=50, stroke=4, canvas=page, origin=(900, 145))
+    draw_tokens("6×2=12", height=50, stroke=4, canvas=page, origin=(60, 320))
+    lines = read(render(page))
+    assert [len(ln.symbols) for ln in lines] == [5, 5, 6]
+    assert lines[0].box[0] < lines[1].box[0] and lines[1].box[1] < lines[2].box[1] + 50
+
+
+def test_skewed_expression_keeps_page_coordinates() -> None:
+    drawn = draw_tokens("56-18=38", height=50, stroke=4)
+    image = render(drawn, angle=4.0)
+    lines = read(image)
+    assert len(lines) == 1 and len(lines[0].symbols) == len(drawn.boxes)
+    truth = cv2.dilate(rotated(drawn.mask, 4.0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    for s in lines[0].symbols:
+        x, y, w, h = s.box
+        assert truth[y : y + h, x : x + w][s.mask].mean() > 0.9  # the crop's ink is the page's ink there
+
+
+def test_empty_and_tiny_masks() -> None:
+    assert segment_page(np.zeros((100, 300), bool)) == []
+    speck = np.zeros((100, 300), bool)
+    speck[50, 150] = True
+    assert segment_page(speck) == []
+
+
+def test_split_candidates_for_touching_digits() -> None:
+    drawn = draw_tokens("40", height=60, stroke=5, gap=-0.18)  # the 0 runs into the 4's bar
+    image = render(drawn)
+    (line,) = read(image)
+    blob = max(line.symbols, key=lambda s: s.box[2])
+    assert len(line.symbols) == 1
+    cands = split_candidates(blob, line)
+    assert cands and all(isinstance(c, tuple) and 2 <= len(c) <= 3 for c in cands)
+    truth = [b for _, b in drawn.boxes]
+    assert any(len(c) == 2 and all(iou(p.box, t) > 0.6 for p, t in zip(c, truth)) for c in cands)
+    for c in cands:  # pieces are left to right, inside the blob, with their own ink only
+        assert [p.box[0] for p in c] == sorted(p.box[0] for p in c)
+        assert sum(int(p.mask.sum()) for p in c) == int(blob.mask.sum())
+
+
+def test_split_candidates_for_a_minus_touching_a_digit() -> None:
+    drawn = draw_tokens("-9", height=60, stroke=4, gap=-0.12)
+    (line,) = read(render(drawn))
+    assert len(line.symbols) == 1
+    cands = split_candidates(line.symbols[0], line)
+    truth = [b for _, b in drawn.boxes]
+    assert any(len(c) == 2 and all(iou(p.box, t) > 0.6 for p, t in zip(c, truth)) for c in cands)
+
+
+def test_no_split_for_single_symbols() -> None:
+    drawn = draw_tokens("0123456789+×÷=", height=60, stroke=4)
+    (line,) = read(render(drawn))
+    assert len(line.symbols) == len(drawn.boxes)
+    flagged = [t for (t, _), s in zip(drawn.boxes, line.symbols) if split_candidates(s, line)]
+    assert flagged == []
+
+
+def test_mnist_digits_side_by_side_and_touching() -> None:
+    x, y = mnist_digits(100)
+    apart = mnist_line(x[:7], height=56)
+    (line,) = read(render(apart, ink=(30, 30, 110), gradient=0.3, noise=4, jpeg=70))
+    assert len(line.symbols) == 7
+    assert all(iou(s.box, b) > 0.6 for s, (_, b) in zip(line.symbols, apart.boxes))
+    touching = mnist_line(x[10:12], height=56, touch=True)
+    (line,) = read(render(touching))
+    if len(line.symbols) == 1:  # they did touch: one of the candidates must be the right cut
+        truth = [b for _, b in touching.boxes]
+        cands = split_candidates(line.symbols[0], line)
+        assert any(len(c) == 2 and all(iou(p.box, t) > 0.5 for p, t in zip(c, truth)) for c in cands)
+
+
+def test_speed() -> None:
+    image = render(draw_tokens("12+7×3=33", height=70, stroke=5, size=(800, 200)))
+    pre = preprocess(image)
+
+    def run() -> None:
+        for line in segment_page(pre.mask, angle=pre.angle):
+            for s in line.symbols:
+                split_candidates(s, line)
+
+    assert cpu_ms(run, repeat=9) < 5.0
+
+
+@pytest.mark.parametrize("angle", [None, 0.0])
+def test_angle_is_optional(angle: float | None) -> None:
+    drawn = draw_tokens("1+1=2", height=50, stroke=4)
+    mask = drawn.mask
+    lines = segment_page(mask, angle=angle)
+    assert len(lines) == 1 and len(lines[0].symbols) == 5
