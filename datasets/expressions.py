@@ -541,26 +541,58 @@ def _crisp(ink: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(_smoothstep(ink / top, 0.3, 0.65), (0, 0), 0.6)
 
 
+def _parts(ink: np.ndarray) -> int:
+    """Strokes that stand apart (components of the ink above half its peak, specks ignored)."""
+    top = float(ink.max()) if ink.size else 0.0
+    if top <= 0:
+        return 0
+    n, _, stats, _ = cv2.connectedComponentsWithStats((ink > 0.5 * top).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0
+    areas = stats[1:, 4]
+    return int((areas >= max(2, 0.02 * areas.max())).sum())
+
+
+#: Pen widths tried, as fractions of the image's pen, until a symbol's parts stay apart (the bars of '=',
+#: the dots of '÷' must not run together when a thin drawing is given a broad pen).
+_PEN_STEPS = (1.0, 0.75, 0.55, 0.4)
+
+
 def _restroke(ink: np.ndarray, pen: float) -> tuple[np.ndarray, int, int]:
     """Re-stroke a drawing at its own resolution; returns the new tight crop and where its top-left corner
     lies relative to the old one's."""
-    ink, pad = _adjust_width(ink, pen)
-    out, dy, dx = _tight(_crisp(ink), 0.05)
-    return out, dy - pad, dx - pad
+    want = _parts(ink)
+    best = None
+    for k in _PEN_STEPS:
+        adj, pad = _adjust_width(ink, pen * k)
+        out, dy, dx = _tight(_crisp(adj), 0.05)
+        cand = (out, dy - pad, dx - pad)
+        if _parts(out) >= want:
+            return cand
+        best = best or cand
+    return best
 
 
 def _resize_stroked(crop: np.ndarray, w: float, h: float, pen: float) -> np.ndarray:
     """A drawing scaled to ``w``×``h`` px with strokes ``pen`` px wide; the width is set at the larger of the
-    two resolutions, so thin traces survive shrinking and blocky ones are not thickened by enlarging."""
+    two resolutions, so thin traces survive shrinking and blocky ones are not thickened by enlarging. Parts
+    that stand apart in the drawing stay apart (a thinner pen is tried where they would run together)."""
     h0, w0 = crop.shape
     sx, sy = w / w0, h / h0
     s = float(np.sqrt(sx * sy))
-    if s < 1:
-        src, pad = _adjust_width(crop, pen / s)
-        ink = _scale_to(src, (w0 + 2 * pad) * sx, (h0 + 2 * pad) * sy)
-    else:
-        ink, _ = _adjust_width(_scale_to(crop, w, h), pen)
-    return _tight(_crisp(ink), 0.05)[0]
+    want = _parts(crop)
+    first = None
+    for k in _PEN_STEPS:
+        if s < 1:
+            src, pad = _adjust_width(crop, pen * k / s)
+            ink = _scale_to(src, (w0 + 2 * pad) * sx, (h0 + 2 * pad) * sy)
+        else:
+            ink, _ = _adjust_width(_scale_to(crop, w, h), pen * k)
+        out = _tight(_crisp(ink), 0.05)[0]
+        if _parts(out) >= want:
+            return out
+        first = first if first is not None else out
+    return first
 
 
 def _scale_to(ink: np.ndarray, w: float, h: float) -> np.ndarray:
@@ -655,7 +687,10 @@ def _draw_piece(symbol: str, source: str, material: Material, rng: np.random.Gen
     from hdr_expr.datasets.synth import TRAIN, WIDE, draw_glyph
 
     ranges = WIDE if rng.random() < 0.4 else TRAIN
-    g = draw_glyph(symbol, rng, ranges, digit_px=digit_px)
+    for _ in range(8):  # a '÷' whose dot runs into its bar, an '=' whose bars meet: drawn again
+        g = draw_glyph(symbol, rng, ranges, digit_px=digit_px)
+        if symbol not in "=÷" or _parts(g.ink) == _PARTS[symbol]:
+            break
     crop, y0, _ = _tight(g.ink, 0.05)
     if symbol != ".":
         crop, dy, _ = _restroke(crop, pen)
