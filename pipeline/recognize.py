@@ -39,6 +39,8 @@ MAX_ALTERNATIVES = 3
 MIN_ALTERNATIVE_P = 0.001
 #: Labels per symbol the parser may choose from when it repairs a line.
 REPAIR_CANDIDATES = 4
+#: Symbols often drawn wider than a digit.
+WIDE = frozenset("+-×÷=")
 
 Source = str | Path | bytes | np.ndarray
 
@@ -178,15 +180,22 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
     return (p / s).astype(np.float32) if s > 0 else probs.astype(np.float32)
 
 
-def whole_prior(width_ratio: float) -> float:
-    """Prior that a blob offered for splitting is one symbol, from its width in line heights.
+def typical_width(boxes: Sequence[tuple[int, int, int, int]], height: float) -> float:
+    """A line's usual symbol width: the median width of its tall (digit-like) symbols, at least half a line
+    height (a line of 1s must not make every 0 look like two symbols)."""
+    widths = [w for _, _, w, h in boxes if h >= 0.6 * height] or [w for _, _, w, _ in boxes]
+    return max(float(np.median(widths)) if widths else height, 0.5 * height)
 
-    Measured on drawn lines: a single digit is at most about 1.1 line heights wide and the classifier reads it
-    surely (≥ 0.99), but the parts carved off its ends (a '2''s tail, a '5''s flag) are also read surely as
-    '.' or '-'; touching pairs are 1.5–2.7 line heights wide and their whole reads unsurely (median 0.8). So a
-    split must beat the whole by this prior: 0.9 for the whole up to 1.1 line heights, 0.1 from 1.8.
+
+def whole_prior(width_ratio: float) -> float:
+    """Prior that a blob offered for splitting is one symbol, from its width over the line's usual width.
+
+    Measured on drawn and benchmark lines: the classifier reads a blob of two touching symbols as one symbol
+    as surely as it reads a real one (a '3=' as a sure '3'), and the parts carved off a single symbol's ends
+    (a '2''s tail, a '5''s flag) also read surely as '.' or '-'. So the width decides most: up to 1.3 usual
+    widths a blob is most likely one symbol (0.9), from 1.7 most likely several (0.1).
     """
-    return float(np.interp(width_ratio, [1.1, 1.8], [0.9, 0.1]))
+    return float(np.interp(width_ratio, [1.3, 1.7], [0.9, 0.1]))
 
 
 # ---------------------------------------------------------------------------------------------- predictor
@@ -254,6 +263,7 @@ class Recognizer:
         for line, line_plan in zip(lines, plans):
             height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
             mid_y = _line_frame([s.box for s in line.symbols], height)
+            usual = typical_width([s.box for s in line.symbols], height)
             chosen: list[tuple[object, np.ndarray]] = []
             for options in line_plan:
                 # A split is kept where its parts, each read on its own and weighed by its size and place
@@ -267,7 +277,9 @@ class Recognizer:
                     ]
                     for parts, idx in options
                 ]
-                prior = whole_prior(options[0][0][0].box[2] / height)
+                # Operators are drawn wider than digits: a blob read as one is compared with 1.5 usual widths.
+                whole_label = normalize_label(self.classes[int(np.argmax(weighted[0][0]))])
+                prior = whole_prior(options[0][0][0].box[2] / (usual * (1.5 if whole_label in WIDE else 1.0)))
                 scores = [float(sum(np.log(max(float(wp.max()), 1e-12)) for wp in ws))
                           + math.log(prior if n == 0 else 1.0 - prior) for n, ws in enumerate(weighted)]
                 k = int(np.argmax(scores))
