@@ -78,7 +78,7 @@ def open_page(browser, server: str, **context_args):
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.goto(server + "/")
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("document.querySelector('#model-status').textContent.length > 0")
+    page.wait_for_selector("#model-status:not(:empty)")  # /api/health answered
     page.hdr_outside, page.hdr_errors = outside, errors  # checked by each test
     return page
 

@@ -190,6 +190,18 @@ def _load_recognizer(model: str | Path | None) -> Any:
     return Recognizer(model)
 
 
+def warm_up(recognizer: Any) -> None:
+    """Read one small drawing now, so the first person's request does not pay for the lazy imports
+    (preprocessing, segmentation, sympy) and the interpreter's first allocation."""
+    import numpy as np
+
+    img = np.full((64, 160, 3), 255, np.uint8)
+    img[16:48, 30:34] = 0  # a "1"
+    img[30:34, 60:90] = 0  # a "-"
+    img[16:48, 120:124] = 0  # a "1"
+    recognizer.read_image(img, file="warm-up")
+
+
 def _model_info(recognizer: Any) -> dict[str, Any]:
     """What /api/health says about the model (best effort: the recognizer's classifier and card)."""
     info: dict[str, Any] = {}
@@ -241,17 +253,21 @@ def create_app(
     max_pixels: int = MAX_PIXELS,
     workers: int | None = None,
     recognizer: Any = None,
+    warm: bool = True,
 ) -> Starlette:
     """The web app. Loads the model now (a bad model directory raises :class:`~hdr_expr.errors.ModelError`).
 
     ``max_upload_mb`` caps one request's body; ``max_pixels`` caps width × height per page (checked on the
     image header before decoding); ``workers`` threads run recognitions (default: the CPU cores, at most 4).
-    ``recognizer`` replaces the model with any object that has ``read_image(image, file=, page=)``.
+    ``recognizer`` replaces the model with any object that has ``read_image(image, file=, page=)``; ``warm``
+    reads one small drawing before the app is returned (see :func:`warm_up`).
     """
     if max_upload_mb <= 0:
         raise ValueError("max_upload_mb must be positive")
     if recognizer is None:
         recognizer = _load_recognizer(model)
+    if warm:
+        warm_up(recognizer)
     if workers is None:
         from hdr_expr.pipeline.classify import default_threads
 

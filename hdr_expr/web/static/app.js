@@ -277,7 +277,7 @@ function drawOverlay(page, width, height) {
       const g = svg("g", { class: sym.confidence < 0.6 ? "sym low" : "sym" });
       g.append(svg("rect", { class: "box", x, y, width: Math.max(w, 1), height: Math.max(hgt, 1),
                              "vector-effect": "non-scaling-stroke" }));
-      const fs = Math.max(unit * 2.2, Math.min(hgt * 0.45, unit * 5));
+      const fs = Math.max(unit * 3, Math.min(hgt * 0.45, unit * 5));
       const tagW = fs * (0.75 * Math.max(1, sym.label.length)) + fs * 0.3;
       const above = y - fs * 1.15 >= 0;
       const ty = above ? y - fs * 1.15 : y + hgt;
