@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "samples": [Path(s).name for s in samples],
         "server_workers": health.get("workers"),
         "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "load_average_1min_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "seconds": round(wall, 3),
         "throughput_rps": round(len(results) / wall, 2) if wall > 0 else None,
         "latency_ms": {
@@ -233,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     lat = figures["latency_ms"]
     print(f"{figures['requests']} requests from {args.clients} clients, {len(samples)} samples, "
-          f"server workers {figures['server_workers']}, {figures['cpu_cores']} CPU cores")
+          f"server workers {figures['server_workers']}, {figures['cpu_cores']} CPU cores "
+          f"(1-min load average after: {figures['load_average_1min_after']})")
     print(f"  {figures['throughput_rps']} requests/s over {figures['seconds']} s; latency median {lat['median']} ms, "
           f"p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
     print(f"  answers matched to their requests and correct: {figures['matched']}/{figures['requests']}; "
