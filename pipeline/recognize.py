@@ -195,7 +195,7 @@ def whole_prior(width_ratio: float) -> float:
     (a '2''s tail, a '5''s flag) also read surely as '.' or '-'. So the width decides most: up to 1.3 usual
     widths a blob is most likely one symbol (0.9), from 1.7 most likely several (0.1).
     """
-    return float(np.interp(width_ratio, [1.3, 1.7], [0.9, 0.1]))
+    return float(np.interp(width_ratio, [1.2, 1.6], [0.9, 0.1]))
 
 
 # ---------------------------------------------------------------------------------------------- predictor
