@@ -284,15 +284,9 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: Start method for pool workers; None: forkserver where it exists, else spawn.
-START_METHOD: str | None = None
-
-
 def _mp_context():
     import multiprocessing
 
-    if START_METHOD is not None:
-        return multiprocessing.get_context(START_METHOD)
     # forkserver: workers fork from a clean server that has already imported the pipeline (fast and
     # thread-safe, unlike fork from a parent running a progress thread); spawn where it does not exist.
     if "forkserver" in multiprocessing.get_all_start_methods():

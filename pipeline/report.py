@@ -154,7 +154,9 @@ section.page { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; 
                margin: 1.2rem 0; }
 .scan { position: relative; width: 100%; border: 1px solid #d0d7de; }
 .scan img { display: block; width: 100%; height: auto; }
-.box { position: absolute; border: 3px solid var(--none); border-radius: 3px; }
+/* The line's box is the content box; padding and border are drawn outside it, off the ink. */
+.box { position: absolute; box-sizing: content-box; padding: 2px; margin: -5px 0 0 -5px;
+       border: 3px solid var(--none); border-radius: 3px; }
 .box.right { border-color: var(--right); } .box.wrong { border-color: var(--wrong); }
 .box.none { border-color: var(--none); border-style: dashed; }
 .box .label { position: absolute; left: -3px; bottom: 100%; white-space: nowrap; font-size: 12px; color: #fff;

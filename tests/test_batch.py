@@ -274,7 +274,7 @@ def _crash_on_c_tif_page_2(task: PageTask) -> dict:
 
 
 def test_pool_survives_a_worker_that_dies(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "START_METHOD", "fork")  # so the patched task function reaches the workers
+    # The task function travels by reference: the workers import this module and run the crashing one.
     monkeypatch.setattr(batch, "_work", _crash_on_c_tif_page_2)
     tasks = list(list_tasks(find_inputs(["scans"])))
     recs = list(pool_records(tasks, workers=2))

@@ -16,6 +16,8 @@ import pytest
 
 from batch_fixtures import draw_worksheet, save_pdf, save_png, save_tiff, small_page, worksheet_lines
 from hdr_expr.pipeline.batch import iter_records
+from hdr_expr.pipeline.report import verdict
+from test_report import COLOURS, browser, open_report  # noqa: F401 - browser is a fixture
 
 CLI = [sys.executable, "-c", "from hdr_expr.cli.app import main; main()"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -71,6 +73,34 @@ def test_batch_writes_jsonl_csv_and_report(scans: Path) -> None:
     assert sorted(row["text"] for row in rows if row["line"]) == sorted(texts)
     html = (root / "out.html").read_text(encoding="utf-8")
     assert html.count('<section class="page"') == 7 and html.count("data:image/jpeg;base64,") == 6
+
+
+@pytest.mark.browser
+def test_batch_report_in_a_real_browser(scans: Path, browser) -> None:
+    root = scans.parent
+    r = hdr("batch", "scans", "--out", "out.jsonl", "--report", "out.html", "--quiet", cwd=root)
+    assert r.returncode == 1, r.stderr
+    recs = by_key(root / "out.jsonl")
+    page, outside = open_report(browser, root / "out.html")
+    try:
+        assert outside == []
+        sections = page.locator("section.page")
+        assert sections.count() == len(recs)
+        for i in range(sections.count()):
+            sec = sections.nth(i)
+            rec = recs[(sec.get_attribute("data-file"), int(sec.get_attribute("data-page")))]
+            kinds = [verdict(line) for line in rec["lines"]]
+            boxes = sec.locator(".box")
+            assert boxes.count() == len(kinds)
+            for j, kind in enumerate(kinds):
+                assert boxes.nth(j).evaluate("b => getComputedStyle(b).borderTopColor") == COLOURS[kind]
+            if not rec["error"]:
+                assert sec.locator(".scan img").evaluate("i => i.complete && i.naturalWidth") == 600
+        lines = sum(len(rec["lines"]) for rec in recs.values())
+        assert page.locator('#totals td[data-total="lines"]').inner_text() == str(lines)
+        assert page.locator('#totals td[data-total="unreadable-files"]').inner_text() == "1"
+    finally:
+        page.close()
 
 
 def test_quiet_and_usage_errors(scans: Path) -> None:

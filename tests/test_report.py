@@ -187,10 +187,10 @@ def test_report_in_a_real_browser(browser, tmp_path: Path) -> None:
             box = boxes.nth(i)
             assert kind in box.get_attribute("class").split()
             assert box.evaluate("b => getComputedStyle(b).borderTopColor") == COLOURS[kind]
-            got = box.bounding_box()
+            got = box.bounding_box()  # border box: the line's box plus 5 px of padding and border all round
             x, y, w, h = BOXES[kind]
-            assert abs(got["x"] - (shown["x"] + x * scale)) < 2 and abs(got["y"] - (shown["y"] + y * scale)) < 2
-            assert abs(got["width"] - w * scale) < 2 and abs(got["height"] - h * scale) < 2
+            assert abs(got["x"] + 5 - (shown["x"] + x * scale)) < 2 and abs(got["y"] + 5 - (shown["y"] + y * scale)) < 2
+            assert abs(got["width"] - 10 - w * scale) < 2 and abs(got["height"] - 10 - h * scale) < 2
             assert box.locator(".label").is_visible()
         assert first.locator(".box.right .label").inner_text() == "1: 12+7=19 ✓"
         assert first.locator("ol.lines li.wrong").inner_text().startswith("8×3=25 ✗ (= 24)")
