@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(1-min load average after: {figures['load_average_1min_after']})")
     print(f"  {figures['throughput_rps']} requests/s over {figures['seconds']} s; latency median {lat['median']} ms, "
           f"p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
-    print(f"  answers matched to their requests and correct: {figures['matched']}/{figures['requests']}; "
+    print(f"  answers matched to their own request and equal to the library's reading: {figures['matched']}/{figures['requests']}; "
           f"errors: {figures['errors']}")
     print("  median latency by sample: " + ", ".join(f"{k} {v} ms" for k, v in figures["latency_ms_median_by_sample"].items()))
     if right:
