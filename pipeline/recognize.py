@@ -87,6 +87,14 @@ def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
     return slant, float(bulge)
 
 
+def _long_bars(mask: np.ndarray) -> int:
+    """How many of a symbol's parts span at least half its width."""
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return int(sum(stats[i, cv2.CC_STAT_WIDTH] >= 0.5 * mask.shape[1] for i in range(1, n)))
+
+
 def _line_frame(boxes: Sequence[tuple[int, int, int, int]], height: float) -> float:
     """The line's mid-height (page y): the median centre of its tall symbols, or of all of them."""
     tall = [y + h / 2.0 for _, y, _, h in boxes if h >= 0.6 * height]
@@ -131,7 +139,9 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
 
     # A mark at least twice as wide as high and a fifth of a line height wide is a bar, however short;
     # what else fits in 0.3 × 0.3 line heights is a dot.
-    flat = shape.height < 0.3 and shape.width >= 2.0 * shape.height and shape.width >= 0.2
+    # Two or three strokes grouped into one symbol ('=', '÷') may stand taller: bars with a gap between them.
+    flat = (shape.height < 0.3 and shape.width >= 2.0 * shape.height and shape.width >= 0.2) or (
+        shape.parts >= 2 and shape.height < 0.55 and shape.width >= 1.3 * shape.height and shape.width >= 0.25)
     small = not flat and shape.width < 0.3 and shape.height < 0.3
     if small:
         keep_only([".", "×"], 0.02)
@@ -143,6 +153,8 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
             keep_only(["÷"], 0.05)
         elif shape.parts == 2:
             keep_only(["=", "÷"], 0.05)
+            if shape.mask is not None and _long_bars(shape.mask) >= 2:
+                scale("÷", 0.1)  # two bars of about the same length: '=' (a '÷' has one bar and dots)
         else:
             keep_only(["-"], 0.05)
     else:

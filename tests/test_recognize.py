@@ -333,3 +333,16 @@ def test_annotate_draws_boxes_in_verdict_colours():
     assert annotated_name(page) == "x.png"
     assert annotated_name(PageResult("scan.pdf", 3)) == "scan-p3.png"
     assert annotated_name(PageResult("-", 1)) == "stdin.png"
+
+
+def test_two_long_bars_are_equals_not_divide():
+    mask = np.zeros((12, 30), bool)
+    mask[1:4, 0:30] = True
+    mask[8:11, 2:28] = True
+    p = apply_layout_rules(_probs(div=0.9, eq=0.1), Shape(0.9, 0.3 - 1e-3, 0.0, 2, mask=mask), CLASSES)
+    assert _top(p) == "="
+    dots = np.zeros((12, 30), bool)
+    dots[5:8, 0:30] = True
+    dots[0:3, 13:17] = True  # a bar and one dot (the other dot lost): still may be '÷'
+    p = apply_layout_rules(_probs(div=0.9, eq=0.1), Shape(0.9, 0.29, 0.0, 2, mask=dots), CLASSES)
+    assert _top(p) == "÷"
