@@ -87,6 +87,13 @@ def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
     return slant, float(bulge)
 
 
+def _median(values: Sequence[float]) -> float:
+    """Median of a short list. (``np.median`` imports ``numpy.ma`` on first use: 30–45 ms of a cold start.)"""
+    v = sorted(float(x) for x in values)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
 def _long_bars(mask: np.ndarray) -> int:
     """How many of a symbol's parts span at least half its width."""
     import cv2
@@ -99,7 +106,7 @@ def _line_frame(boxes: Sequence[tuple[int, int, int, int]], height: float) -> fl
     """The line's mid-height (page y): the median centre of its tall symbols, or of all of them."""
     tall = [y + h / 2.0 for _, y, _, h in boxes if h >= 0.6 * height]
     centres = tall or [y + h / 2.0 for _, y, _, h in boxes]
-    return float(np.median(centres))
+    return _median(centres)
 
 
 def symbol_shape(box, mask: np.ndarray, parts: int, mid_y: float, height: float) -> Shape:
@@ -199,7 +206,7 @@ def typical_width(boxes: Sequence[tuple[int, int, int, int]], height: float) -> 
     """A line's usual symbol width: the median width of its tall (digit-like) symbols, at least half a line
     height (a line of 1s must not make every 0 look like two symbols)."""
     widths = [w for _, _, w, h in boxes if h >= 0.6 * height] or [w for _, _, w, _ in boxes]
-    return max(float(np.median(widths)) if widths else height, 0.5 * height)
+    return max(_median(widths) if widths else height, 0.5 * height)
 
 
 def whole_prior(width_ratio: float) -> float:
