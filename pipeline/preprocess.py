@@ -35,8 +35,8 @@ import numpy as np
 ANALYSIS_PIXELS = 1_000_000
 #: The darkest ink must be at least this much darker than its paper (fraction of the paper's brightness).
 MIN_CONTRAST = 0.08
-#: Ruled lines must span at least this fraction of the image's width (height, for vertical lines).
-RULE_SPAN = 0.45
+#: Ruled lines must show in at least this fraction of the image's width (height, for vertical lines).
+RULE_SPAN = 0.5
 
 
 @dataclass(frozen=True)
@@ -291,46 +291,6 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 10.0, max_points: int = 3
     return -round(fine, 2)
 
 
-def _rule_bands(ys: np.ndarray, xs: np.ndarray, w: int, span: float, angle: float) -> list[tuple[int, int]]:
-    """Bands [a, b] of y' = round(y − x·tan(angle)) that points fill across at least ``span`` of the width
-    ``w``: where long straight near-horizontal lines run."""
-    t = math.tan(math.radians(angle))
-    proj = np.rint(ys - xs * t).astype(np.int64)
-    offset = int(proj.min())
-    prof = np.bincount(proj - offset)
-    rows = np.flatnonzero(prof >= span * w)
-    bands: list[tuple[int, int]] = []
-    for r in rows:
-        if bands and r <= bands[-1][1] + 1:
-            bands[-1] = (bands[-1][0], int(r))
-        else:
-            bands.append((int(r), int(r)))
-    # Widen each band over rows that the line's blurred edges fill at least half as much as its core.
-    widened = []
-    for a, b in bands:
-        edge = 0.5 * float(prof[a : b + 1].max())
-        for _ in range(2):
-            if a > 0 and prof[a - 1] >= edge:
-                a -= 1
-            if b + 1 < len(prof) and prof[b + 1] >= edge:
-                b += 1
-        widened.append((a + offset, b + offset))
-    return widened
-
-
-def _longest_run(xs: np.ndarray, w: int, gap: int = 3) -> int:
-    """Length of the longest stretch of positions (in range(w)) with no hole wider than ``gap``."""
-    if len(xs) == 0:
-        return 0
-    occupied = np.zeros(w, bool)
-    occupied[xs] = True
-    u = np.flatnonzero(occupied)
-    breaks = np.flatnonzero(np.diff(u) > gap)
-    starts = np.concatenate([[0], breaks + 1])
-    ends = np.concatenate([breaks, [len(u) - 1]])
-    return int((u[ends] - u[starts]).max()) + 1
-
-
 def _grouped_median(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     """Median of ``values`` within each of ``n`` groups (NaN where a group is empty)."""
     out = np.full(n, np.nan)
@@ -350,130 +310,243 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return v * (3.0 / (v.sum(axis=1, keepdims=True) + 3.0))
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A long straight line found across the page: ``axis`` 0 runs left to right, 1 top to bottom. Along
+    the line, at positions ``along``, it lies at ``across`` (pixels of the image it was found in)."""
+
+    axis: int
+    along: np.ndarray
+    across: np.ndarray
+    half: float  # half its thickness
+    contrast: float  # how much darker than the paper beside it (darkness units)
+    angle: float = 0.0  # degrees: across ≈ offset + along · tan(angle)
+
+    def scaled(self, factor: float) -> "Rule":
+        return Rule(self.axis, self.along * factor, self.across * factor, self.half * factor, self.contrast,
+                    self.angle)
+
+    def at(self, along: np.ndarray) -> np.ndarray:
+        return np.interp(along, self.along, self.across)
+
+
+def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.0, min_fraction: float = RULE_SPAN) -> list[Rule]:
+    """Long straight thin lines (notebook rules, squared paper, a margin, a printed frame) in a darkness
+    image, horizontal and vertical, even faint and broken ones.
+
+    The image is cut into strips across the lines' direction; each strip's mean profile shows a line as a
+    narrow peak. At the best angle a line is a row where most strips peak together; its exact place is then
+    followed strip by strip (a photographed page is seldom perfectly flat). Vertical lines are searched
+    near the angle perpendicular to the horizontal ones.
+    """
+    d = np.asarray(dark, np.float32)
+    rules, angle = _find_lines(d, 0, stroke, ink_level, min_fraction, None)
+    more, _ = _find_lines(np.ascontiguousarray(d.T), 1, stroke, ink_level, min_fraction, -angle)
+    return rules + more
+
+
+def _coarse_angle(profiles: np.ndarray, centres: np.ndarray) -> float:
+    """The angle (±8°, to a quarter degree) at which strip profiles line up best, computed on half as many
+    strips and rows (the fine search follows)."""
+    s, h = profiles.shape
+    prof = profiles[: s // 2 * 2].reshape(s // 2, 2, h).mean(axis=1)
+    prof = prof[:, : h // 2 * 2].reshape(s // 2, h // 2, 2).mean(axis=2)
+    cen = centres[: s // 2 * 2].reshape(-1, 2).mean(axis=1) / 2.0  # in half-rows
+    n_s, n = prof.shape
+    reach = int(math.ceil(cen[-1] * math.tan(math.radians(8.5)))) + 2
+    padded = np.pad(prof, ((0, 0), (reach, reach)), mode="edge")
+    idx_s = np.arange(n_s)[None, :, None]
+    rows = np.arange(n)[None, None, :]
+
+    def best(angles: np.ndarray) -> float:
+        shifts = np.rint(cen[None, :] * np.tan(np.radians(angles))[:, None]).astype(np.int64)
+        g = padded[idx_s, rows + shifts[:, :, None] + reach]
+        ext = np.pad(g, ((0, 0), (0, 0), (3, 3)), mode="edge")
+        pk = np.maximum(g - np.maximum(ext[..., :n], ext[..., 6:]), 0.0).sum(axis=1)
+        return float(angles[int(np.argmax(np.square(pk).sum(axis=1)))])
+
+    coarse = best(np.arange(-8.0, 8.01, 1.0))
+    return best(np.arange(coarse - 0.75, coarse + 0.76, 0.25))
+
+
+def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_fraction: float,
+                near: float | None) -> tuple[list[Rule], float]:
+    h, w = d.shape
+    n_strips = int(min(32, w // 12))
+    if n_strips < 6 or h < 12:
+        return [], near or 0.0
+    sw = w // n_strips
+    profiles = d[:, : n_strips * sw].reshape(h, n_strips, sw).mean(axis=2).T  # strips × rows
+    centres = (np.arange(n_strips) + 0.5) * sw
+    # Aligned row j is the line through row j − reach at the left edge: a tilted line may leave the image.
+    reach = int(math.ceil(w * math.tan(math.radians(8.5)))) + 4
+    n = h + 2 * reach
+    outside = -1e6
+    padded = np.pad(profiles, ((0, 0), (2 * reach, 2 * reach)), constant_values=outside)
+    rows = np.arange(n)
+    strips = np.arange(n_strips)
+    gap = 5  # a line is a peak narrower than this many rows on each side (blurred rules are thick)
+
+    def aligned(angles: np.ndarray) -> np.ndarray:
+        """Strip profiles shifted so that lines at each angle line up: angles × strips × rows."""
+        shifts = np.rint(centres[None, :] * np.tan(np.radians(angles))[:, None]).astype(np.int64)
+        return padded[strips[None, :, None], rows[None, None, :] + shifts[:, :, None] + reach]
+
+    def peaks(g: np.ndarray) -> np.ndarray:
+        # How much a row stands above the rows `gap` away on either side (one side at the image's edges).
+        pad = [(0, 0)] * (g.ndim - 1) + [(gap, gap)]
+        ext = np.pad(g, pad, constant_values=outside)
+        return g - np.maximum(ext[..., :n], ext[..., 2 * gap :])
+
+    def best(angles: np.ndarray) -> float:
+        prof = np.maximum(peaks(aligned(angles)), 0.0).sum(axis=1)
+        prof = np.minimum(prof, 1e5)  # a row whose sides lie outside the image is no line
+        return float(angles[int(np.argmax(np.square(prof).sum(axis=1)))])
+
+    if near is None:
+        mid = _coarse_angle(profiles, centres)
+    else:
+        mid = near
+    angle = best(np.arange(mid - 0.2, mid + 0.21, 0.1))
+    g = aligned(np.array([angle]))[0]
+    p = peaks(g)
+    inside = (g > outside / 2) & (p < 1e5)
+    valid = p[inside]
+    if not len(valid):
+        return [], angle
+    noise = float(np.median(np.abs(valid - np.median(valid)))) * 1.4826 + 0.25
+    thr = max(2.5 * noise, 0.75)  # per strip; a line needs most strips at once, which noise never does
+    above = inside & (p > thr)
+    support = above.mean(axis=0)
+    strength = np.where(above, p, 0.0).sum(axis=0) / np.maximum(above.sum(axis=0), 1)
+    found: list[Rule] = []
+    score_row = support * strength
+    candidates = [j for j in np.flatnonzero(support >= min_fraction)
+                  if score_row[j] >= score_row[max(j - gap, 0) : j + gap + 1].max()]
+    t = math.tan(math.radians(angle))
+    shifts = np.rint(centres * t).astype(np.int64)
+    pz = np.where(inside, p, -np.inf)
+    for j in candidates:
+        if found and abs((j - reach) - found[-1].across[0] + shifts[0]) <= gap:
+            continue
+        # Follow the line strip by strip: the peak within two rows of the aligned row.
+        lo, hi = max(j - 2, 0), min(j + 3, n)
+        local = pz[:, lo:hi]
+        offs = (lo + np.argmax(local, axis=1)).astype(np.float64)
+        ok = local.max(axis=1) > thr
+        if ok.sum() < 2:
+            continue
+        # A dark stroke lying along the line can pull one strip's peak off it: follow the running median.
+        good = offs[ok]
+        smooth = np.array([np.median(good[max(i - 2, 0) : i + 3]) for i in range(len(good))])
+        good = np.where(np.abs(good - smooth) > 1.0, smooth, good)
+        across = np.interp(centres, centres[ok], good) - reach + shifts
+        if np.median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
+            continue  # a faint darkening of the image's own edge row
+        # Thickness: rows around the peak above half its height, in the mean aligned profile.
+        rows_ok = g[ok]
+        real = rows_ok > outside / 2
+        mean_prof = np.where(real, rows_ok, 0.0).sum(axis=0) / np.maximum(real.sum(axis=0), 1)
+        base = 0.5 * (mean_prof[max(j - gap, 0)] + mean_prof[min(j + gap, n - 1)])
+        top = mean_prof[j] - base
+        k = 0
+        while k < 4 and j - k - 1 >= 0 and j + k + 1 < n and (
+            mean_prof[j - k - 1] - base > 0.5 * top or mean_prof[j + k + 1] - base > 0.5 * top
+        ):
+            k += 1
+        found.append(Rule(axis, centres.copy(), across, k + 0.5, float(strength[j]), angle))
+    # Lines along a short extent (a tight crop's height) must be long against the writing, or repeat.
+    if w < 40.0 * stroke and len(found) < 3:
+        found = [rule for rule in found if rule.contrast < 0.6 * ink_level]
+    return found, angle
+
+
 def remove_ruled_lines(
     weak: np.ndarray,
     dark: np.ndarray,
-    faint: np.ndarray,
+    rules: list[Rule],
     ink_level: float,
-    span: float = RULE_SPAN,
+    *,
     rgb: np.ndarray | None = None,
-    stroke: float = 3.0,
     solid: np.ndarray | None = None,
-) -> tuple[np.ndarray, int]:
-    """Erase long straight thin horizontal/vertical lines from the ``weak`` ink mask, except where strokes
-    cross or rest on them (ink in ``solid`` just beside the line). Lines are found in the ``faint`` mask (everything above the paper's noise), where
-    even a light rule is continuous. Given the colour image, ink of another colour than a coloured rule
-    (grey pencil on a blue line) is kept where it lies along the rule. Returns the cleaned mask and the
-    number of lines erased."""
+) -> np.ndarray:
+    """Erase ``rules`` (in these image's pixels) from the ``weak`` ink mask, except where strokes cross or
+    rest on them (ink in ``solid`` just beside the line) or ink clearly darker than the line lies along
+    it. Given the colour image, ink of another colour than a coloured rule (grey pencil on a blue line) is
+    kept too."""
     out = weak.copy()
-    removed = 0
+    if not rules:
+        return out
     H, W = weak.shape
-    # Strokes that cross a rule are told by clearly dark ink next to it (``solid``; by default the weak mask).
     solid_flat = (solid if solid is not None else weak).ravel()
-    flat = np.flatnonzero(faint)
-    if len(flat) < span * min(H, W):
-        return out, 0
+    flat = np.flatnonzero(weak)
+    if not len(flat):
+        return out
     rows, cols = np.divmod(flat, W)
     out_flat = out.ravel()
     dark_flat = dark.ravel()
-    # One angle search on a sample of the points; vertical lines are perpendicular (a rotated page), with a
-    # little room for perspective.
-    step = max(1, len(flat) // 3000)
-    sy, sx = rows[::step], cols[::step]
-    coarse, _ = _projection_angle(sy, sx, np.arange(-8.0, 8.0 + 1e-9, 1.0))
-    angle_h, _ = _projection_angle(sy, sx, np.arange(coarse - 0.8, coarse + 0.8 + 1e-9, 0.2))
+    rgb_flat = rgb.reshape(-1, 3) if rgb is not None and rgb.ndim == 3 and rgb.shape[2] == 3 else None
+    paper = np.median(_chroma(rgb_flat[:: max(1, rgb_flat.shape[0] // 4000)]), axis=0) if rgb_flat is not None else None
     for axis in (0, 1):
-        # In the frame of the lines: y across them, x along them.
-        ys, xs, h, w = (rows, cols, H, W) if axis == 0 else (cols, rows, W, H)
-        if len(ys) < span * w:
+        group = [r for r in rules if r.axis == axis]
+        if not group:
             continue
-        angle = angle_h
-        if axis == 1:
-            angle, _ = _projection_angle(sx, sy, np.arange(-angle_h - 0.6, -angle_h + 0.6 + 1e-9, 0.2))
-        bands = [(a, b) for a, b in _rule_bands(ys, xs, w, span, angle) if b - a <= max(6.0, 0.02 * h)]
-        if not bands:
-            continue
-        # Refine the angle on the lines' own points: a tenth of a degree is a pixel every 600.
-        t = math.tan(math.radians(angle))
-        key = np.rint(ys - xs * t).astype(np.int64)
-        on_lines = np.zeros(int(key.max()) + 2, bool)
-        for a, b in bands:
-            on_lines[max(a - 3, 0) : b + 4] = True
-        pick = np.flatnonzero(on_lines[key])
-        pick = pick[:: max(1, len(pick) // 5000)]
-        angle, _ = _projection_angle(ys[pick], xs[pick], np.arange(angle - 0.3, angle + 0.3 + 1e-9, 0.05))
-        bands = [(a, b) for a, b in _rule_bands(ys, xs, w, span, angle) if b - a <= max(6.0, 0.02 * h)]
-        if not bands:
-            continue
-        t = math.tan(math.radians(angle))
-        key = np.rint(ys - xs * t).astype(np.int64)
+        ys, xs, h = (rows, cols, H) if axis == 0 else (cols, rows, W)
+        # Points sorted by their place across the lines at the lines' common angle: each line is a slice.
+        t = math.tan(math.radians(group[0].angle))
+        key = ys - xs * t
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
-        # Each band's points (a margin of one row on each side) are a slice of the points sorted by key.
-        edges = np.searchsorted(sorted_key, np.array([[a - 1, b + 2] for a, b in bands], np.int64).ravel())
-        slices = edges.reshape(-1, 2)
-        sel = np.concatenate([order[lo:hi] for lo, hi in slices])
-        sel_key = np.concatenate([sorted_key[lo:hi] for lo, hi in slices])
-        bounds = np.concatenate([[0], np.cumsum(slices[:, 1] - slices[:, 0])])
-        ly, lx = ys[sel], xs[sel]
-        band_a = np.repeat(np.array([a for a, _ in bands], np.float64), slices[:, 1] - slices[:, 0])
-        band_b = np.repeat(np.array([b for _, b in bands], np.float64), slices[:, 1] - slices[:, 0])
-        # Keep pixels where ink continues just above or below the line (a stroke crossing or resting).
-        top = np.floor(band_a - 1.0 + lx * t).astype(np.int64)
-        bot = np.ceil(band_b + 1.0 + lx * t).astype(np.int64)
-        near = np.zeros(len(ly), bool)
-        for yy in (top - 1, top - 2, bot + 1, bot + 2):
-            ok = (yy >= 0) & (yy < h)
-            where = yy[ok] * W + lx[ok] if axis == 0 else lx[ok] * W + yy[ok]
-            near[ok] |= solid_flat[where]
-        values = dark_flat[flat[sel]]
-        colours = None
-        if rgb is not None and rgb.ndim == 3 and rgb.shape[2] == 3:
-            rgb_flat = rgb.reshape(-1, 3)
-            colours = _chroma(rgb_flat[flat[sel]])
-            paper = np.median(_chroma(rgb_flat[:: max(1, rgb_flat.shape[0] // 4000)]), axis=0)
-        for i in range(len(bands)):
-            lo, hi = int(bounds[i]), int(bounds[i + 1])
-            if hi == lo:
+        for rule in group:
+            offsets = rule.across - rule.along * t
+            lo, hi = np.searchsorted(sorted_key, [offsets.min() - rule.half - 3.0, offsets.max() + rule.half + 3.0])
+            cand = order[lo:hi]
+            if not len(cand):
                 continue
-            run = _longest_run(lx[lo:hi], w, gap=max(3, int(round(stroke))))
-            # One straight line, from edge to edge of a cropped image or far longer than any written stroke;
-            # not a row of text, nor the long stroke of a `1` in a short crop.
-            if run < 0.25 * w or (run < 0.8 * w and run < 40.0 * stroke):
+            pos = rule.at(xs[cand].astype(np.float64))
+            keep = np.abs(ys[cand] - pos) <= rule.half + 1.0
+            sel, lp = cand[keep], pos[keep]
+            if not len(sel):
                 continue
-            alone = ~near[lo:hi]
-            if np.count_nonzero(alone) < 0.3 * span * w:
-                continue  # mostly covered by writing: not a line across the page
-            # Handwriting does not run straight within a few pixels across half the page, so a line found
-            # here is a rule, a printed frame or a grid however dark it is. Where ink clearly darker than the
-            # line lies on it (a bar written along a rule), that ink stays.
-            v = values[lo:hi]
-            # The line's own darkness, on its core rows, measured along it in stretches (a shadow can fall
-            # across it).
-            a, b = bands[i]
-            core_rows = alone & (sel_key[lo:hi] >= a) & (sel_key[lo:hi] <= b)
-            if not core_rows.any():
+            ly, lx = ys[sel], xs[sel]
+            # Keep pixels where clearly dark ink continues just above or below the line.
+            near = np.zeros(len(sel), bool)
+            for off in (rule.half + 2.0, rule.half + 3.0):
+                for yy in (np.rint(lp - off).astype(np.int64), np.rint(lp + off).astype(np.int64)):
+                    ok = (yy >= 0) & (yy < h)
+                    where = yy[ok] * W + lx[ok] if axis == 0 else lx[ok] * W + yy[ok]
+                    near[ok] |= solid_flat[where]
+            alone = ~near
+            if not alone.any():
                 continue
-            chunk = max(32, w // 12)
-            bins = lx[lo:hi] // chunk
-            local = _grouped_median(v[core_rows], bins[core_rows], int(bins.max()) + 1)
-            line_dark = float(np.median(v[core_rows]))
+            v = dark_flat[flat[sel]]
+            # The line's own darkness, measured along it in stretches (a shadow can fall across it).
+            # (Its core pixels, leaving out clearly dark ink, unless the line itself is that dark.)
+            core = alone & (np.abs(ly - lp) <= rule.half)
+            light_core = core & ~solid_flat[flat[sel]]
+            if np.count_nonzero(light_core) >= 0.3 * np.count_nonzero(core) and light_core.any():
+                core = light_core
+            if not core.any():
+                core = alone
+            chunk = max(32, (W if axis == 0 else H) // 12)
+            bins = lx // chunk
+            local = _grouped_median(v[core], bins[core], int(bins.max()) + 1)
+            line_dark = float(np.median(v[core]))
             local = np.where(np.isnan(local), line_dark, local)[bins]
             margin = np.maximum(0.25 * ink_level, 0.25 * local)
             # How much of a pixel is this line (1) rather than paper (0): by colour where the line has one.
             share: np.ndarray | float = 1.0
-            if colours is not None:
-                c = colours[lo:hi]
-                core = alone & (v >= 0.7 * line_dark)
-                if np.count_nonzero(core) >= 10:
-                    seg = np.median(c[core], axis=0) - paper
+            if rgb_flat is not None and paper is not None:
+                c = _chroma(rgb_flat[flat[sel]])
+                strong_core = core & (v >= 0.7 * line_dark)
+                if np.count_nonzero(strong_core) >= 10:
+                    seg = np.median(c[strong_core], axis=0) - paper
                     norm2 = float(np.dot(seg, seg))
                     if norm2 > 0.08**2:
                         share = np.clip((c - paper) @ seg / norm2, 0.0, 1.0)
             drop = alone & (v <= share * local + margin)
-            out_flat[flat[sel[lo:hi][drop]]] = False
-            removed += 1
-    return out, removed
+            out_flat[flat[sel[drop]]] = False
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -537,7 +610,11 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         colour = cv2.bitwise_not(img) if inverted else img
     seeds = (dark >= high) & (diff > abs_high)
     if remove_rules:
-        weak, rules = remove_ruled_lines(weak, dark, dark > floor, level, rgb=colour, stroke=stroke, solid=seeds)
+        found = find_rules(dark_s, stroke=stroke_s, ink_level=level)
+        if found:
+            scale = 1.0 / f
+            weak = remove_ruled_lines(weak, dark, [r.scaled(scale) for r in found], level, rgb=colour, solid=seeds)
+            rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(0.25 * stroke * stroke)))
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules)
