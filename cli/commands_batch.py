@@ -56,7 +56,7 @@ def batch(
     inputs: list[Path] = typer.Argument(
         ..., metavar="INPUT...", help="Folders (searched recursively), images, multi-page TIFFs and PDFs."
     ),
-    out: Path = typer.Option(..., "--out", "-o", metavar="FILE.jsonl", help="Output: one JSON object per page."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE.jsonl", help="Output: one JSON object per page, in the order pages finish."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Processes (default: the cores)."),
     resume: bool = typer.Option(False, "--resume", help="Keep the pages already in --out and read only the rest."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="Also write a row per expression."),
@@ -115,15 +115,14 @@ def batch(
         typer.echo(f"hdr-expr: interrupted; finish with: hdr-expr batch ... --out {out} --resume", err=True)
         raise typer.Exit(130) from None
 
-    order = [t.key for t in plan.tasks]
-    if csv_path is not None:
-        from hdr_expr.pipeline.report import order_records, write_csv
+    if csv_path is not None or report_path is not None:
+        from hdr_expr.pipeline.report import order_records, without_symbols, write_csv, write_html
 
-        write_csv(order_records(iter_records(out), order), csv_path)
-    if report_path is not None:
-        from hdr_expr.pipeline.report import write_html
-
-        write_html(iter_records(out), report_path, order=order)
+        records = order_records(without_symbols(iter_records(out)), [t.key for t in plan.tasks])
+        if csv_path is not None:
+            write_csv(records, csv_path)
+        if report_path is not None:
+            write_html(records, report_path)
     if talk:
         typer.echo(summary.format(), err=True)
         for target in (out, csv_path, report_path):

@@ -13,7 +13,7 @@ import base64
 import csv
 import html
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,14 @@ def line_summary(line: Record) -> str:
         correct=line.get("correct"),
         error=line.get("error"),
     ).summary()
+
+
+def without_symbols(records: Iterable[Record]) -> Iterator[Record]:
+    """The records without their per-symbol detail, which neither the CSV nor the report shows: a tenth of the
+    memory, so a long batch's records can be held and put in order."""
+    for record in records:
+        lines = [{k: v for k, v in line.items() if k != "symbols"} for line in record.get("lines") or ()]
+        yield {**record, "lines": lines}
 
 
 def order_records(records: Iterable[Record], order: Sequence[tuple[str, int]] | None = None) -> list[Record]:
@@ -274,10 +282,10 @@ def write_html(
     """Write the self-contained HTML report; returns the number of page sections.
 
     ``load_image(file, page)`` gives the scan to embed (None: the section has no scan, only its lines);
-    ``order`` the page order (default: by file and page). Sections are written one at a time, so only one
-    scan is held in memory.
+    ``order`` the page order (see :func:`order_records`; default: the records' own order). Sections are
+    written one at a time, so only one scan is held in memory.
     """
-    records = order_records(records, order)
+    records = order_records(records, order) if order is not None else list(records)
     esc = html.escape
     try:
         with Path(path).open("w", encoding="utf-8") as fh:

@@ -19,7 +19,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hdr_expr.pipeline.report import csv_rows, line_summary, order_records, verdict, write_csv, write_html
+from hdr_expr.pipeline.report import (
+    csv_rows,
+    line_summary,
+    order_records,
+    verdict,
+    without_symbols,
+    write_csv,
+    write_html,
+)
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
 
 W, H = 900, 600
@@ -79,6 +87,10 @@ def test_csv_has_a_row_per_expression_and_one_per_unreadable_page(tmp_path: Path
     assert odd["error"] == "cannot read: × after +" and odd["value"] == ""
     assert not any(r["file"] == "blank.png" for r in rows)  # a blank page has no expression, so no row
     assert len(list(csv_rows(_records()))) == 5  # csv_rows is what write_csv writes
+    light = list(without_symbols(_records()))
+    assert list(csv_rows(light)) == list(csv_rows(_records()))
+    assert all("symbols" not in line for r in light for line in r["lines"])
+    assert all("symbols" in line for r in _records() for line in r["lines"])  # the input is left as it was
 
 
 def test_verdicts_and_summaries_come_from_the_records() -> None:
