@@ -436,11 +436,18 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         ok = local.max(axis=1) > thr
         if ok.sum() < 2:
             continue
-        # A dark stroke lying along the line can pull one strip's peak off it: follow the running median.
-        good = offs[ok]
-        smooth = np.array([np.median(good[max(i - 2, 0) : i + 3]) for i in range(len(good))])
-        good = np.where(np.abs(good - smooth) > 1.0, smooth, good)
-        across = np.interp(centres, centres[ok], good) - reach + shifts
+        # Writing along the line can pull some strips' peaks off it: a robust quadratic through the
+        # strips' peaks (a photographed page may bend a little), outliers dropped twice.
+        xs_ok, ys_ok = centres[ok], offs[ok] + shifts[ok]
+        keep = np.ones(len(xs_ok), bool)
+        coef = np.array([0.0, 0.0, float(np.median(ys_ok))])
+        for _ in range(3):
+            if keep.sum() >= 6:
+                coef = np.polyfit(xs_ok[keep] / w, ys_ok[keep], 2)
+            elif keep.any():
+                coef = np.array([0.0, 0.0, float(np.median(ys_ok[keep]))])
+            keep = np.abs(np.polyval(coef, xs_ok / w) - ys_ok) <= 1.0
+        across = np.polyval(coef, centres / w) - reach
         if np.median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
             continue  # a faint darkening of the image's own edge row
         # Thickness: rows around the peak above half its height, in the mean aligned profile.
@@ -504,7 +511,7 @@ def remove_ruled_lines(
             if not len(cand):
                 continue
             pos = rule.at(xs[cand].astype(np.float64))
-            keep = np.abs(ys[cand] - pos) <= rule.half + 1.0
+            keep = np.abs(ys[cand] - pos) <= rule.half + 1.5
             sel, lp = cand[keep], pos[keep]
             if not len(sel):
                 continue
