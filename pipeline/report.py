@@ -132,16 +132,22 @@ def default_image_loader(file: str, page: int) -> np.ndarray | None:
 
 
 def jpeg_data_uri(image: np.ndarray, *, max_side: int = SCAN_MAX_SIDE, quality: int = SCAN_JPEG_QUALITY) -> str:
-    """An RGB (or grey) page as a ``data:image/jpeg;base64,…`` URI, shrunk to ``max_side`` pixels at most."""
+    """An RGB (or grey) page as a ``data:image/jpeg;base64,…`` URI, shrunk to ``max_side`` pixels at most.
+
+    A page whose three channels are equal (a grey scan) is stored as a one-channel JPEG: smaller and faster.
+    """
+    import cv2
     from PIL import Image
 
-    im = Image.fromarray(np.ascontiguousarray(image))
-    if im.mode not in ("RGB", "L"):
-        im = im.convert("RGB")
-    if max(im.size) > max_side:
-        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    arr = np.ascontiguousarray(image)
+    h, w = arr.shape[:2]
+    scale = max_side / max(h, w)
+    if scale < 1.0:
+        arr = cv2.resize(arr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    if arr.ndim == 3 and (arr[:, :, 0] == arr[:, :, 1]).all() and (arr[:, :, 1] == arr[:, :, 2]).all():
+        arr = arr[:, :, 0]
     buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=quality, optimize=True)
+    Image.fromarray(arr).save(buf, format="JPEG", quality=quality, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
