@@ -37,7 +37,7 @@ class Recipe:
 
 
 PAPER = Recipe()
-BEST_DIGITS = Recipe(epochs=15, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=True, seed=0)
+BEST_DIGITS = Recipe(epochs=20, batch_size=128, learning_rate=1e-3, schedule="cosine", augment=True, seed=0)
 
 
 def recipe_name(recipe: Recipe) -> str:
