@@ -114,7 +114,7 @@ def test_quiet_and_usage_errors(scans: Path) -> None:
         (["scans", "--out", "x.jsonl", "--ray-address", "auto"], "--ray-address needs --engine ray"),
         (["scans", "--out", "x.jsonl", "--csv", "x.jsonl"], "would overwrite"),
         (["empty", "--out", "x.jsonl"], "no images, TIFFs or PDFs found"),
-        (["scans", "--out", "x.jsonl", "--model", "empty"], "empty"),
+        (["scans", "--out", "x.jsonl", "--model", "empty"], "not a model directory"),
     ):
         r = hdr("batch", *args, cwd=root)
         assert r.returncode != 0 and message in r.stderr, (args, r.stderr)
