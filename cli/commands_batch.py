@@ -103,14 +103,22 @@ def batch(
         else:
             bar.advance(task_id, 1)
 
+    def report_error(record: dict) -> None:
+        # Each unreadable page gets its one line, as with recognize (above the progress bar, when there is one).
+        if talk and record.get("error"):
+            if bar is not None:
+                bar.console.print(f"hdr-expr: error: {record['error']}", markup=False, highlight=False)
+            else:
+                typer.echo(f"hdr-expr: error: {record['error']}", err=True)
+
+    options = dict(workers=workers or default_workers(), resume=resume, engine=engine, ray_address=ray_address,
+                   model=model, progress=progress, on_record=report_error, plan=plan)
     try:
         if bar is not None:
             with bar:
-                summary = run_batch(inputs, out, workers=workers or default_workers(), resume=resume, engine=engine,
-                                    ray_address=ray_address, model=model, progress=progress, plan=plan)
+                summary = run_batch(inputs, out, **options)
         else:
-            summary = run_batch(inputs, out, workers=workers or default_workers(), resume=resume, engine=engine,
-                                ray_address=ray_address, model=model, plan=plan)
+            summary = run_batch(inputs, out, **options)
     except KeyboardInterrupt:
         typer.echo(f"hdr-expr: interrupted; finish with: hdr-expr batch ... --out {out} --resume", err=True)
         raise typer.Exit(130) from None

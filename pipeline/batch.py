@@ -117,12 +117,13 @@ def find_inputs(inputs: Iterable[str | Path]) -> list[tuple[str, Path]]:
     return found
 
 
-def _error_text(exc: BaseException) -> str:
-    """The message of a project error; the type and message of anything else (recorded, not raised)."""
+def _error_text(exc: BaseException, where: str) -> str:
+    """The message of a project error (it names the file already); for anything else, where it happened and
+    the exception's type and first line (recorded, not raised: it is probably a bug worth reporting)."""
     if isinstance(exc, HdrExprError):
         return str(exc)
     detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return f"cannot be read ({type(exc).__name__}{': ' + detail if detail else ''})"
+    return f"{where}: cannot be read ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 def list_tasks(files: Iterable[tuple[str, Path]]) -> Iterator[PageTask]:
@@ -134,7 +135,7 @@ def list_tasks(files: Iterable[tuple[str, Path]]) -> Iterator[PageTask]:
         try:
             n = count_pages(path, name=display)
         except Exception as exc:  # noqa: BLE001 - any failure to open a file is recorded for that file
-            yield PageTask(display, absolute, 1, _error_text(exc))
+            yield PageTask(display, absolute, 1, _error_text(exc, display))
             continue
         for page in range(1, n + 1):
             yield PageTask(display, absolute, page)
@@ -219,7 +220,7 @@ def read_task(recognizer: Any, task: PageTask) -> Record:
     except MemoryError:
         return error_record(task.file, task.page, f"{task.file} (page {task.page}): not enough memory to read it")
     except Exception as exc:  # noqa: BLE001 - recorded in the output, counted in the summary
-        return error_record(task.file, task.page, _error_text(exc))
+        return error_record(task.file, task.page, _error_text(exc, f"{task.file} (page {task.page})"))
     record = result.to_dict()
     record["file"], record["page"] = task.file, task.page
     return record
@@ -621,13 +622,15 @@ def run_batch(
     ray_address: str | None = None,
     model: str | Path | None = None,
     progress: ProgressFn | None = None,
+    on_record: Callable[[Record], None] | None = None,
     fsync_interval: float | None = 1.0,
     plan: BatchPlan | None = None,
 ) -> BatchSummary:
     """Read every page of the inputs into ``out`` (JSONL, one record per page) and return the summary.
 
-    ``progress(done, total)`` is called once before the first page and after each record. Without
-    ``resume`` the output is started afresh; with it, pages already recorded are skipped and the rest appended.
+    ``progress(done, total)`` is called once before the first page and after each record, ``on_record(record)``
+    after each record is written. Without ``resume`` the output is started afresh; with it, pages already
+    recorded are skipped and the rest appended. ``plan`` (from :func:`plan_batch`) saves listing twice.
     """
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -658,6 +661,8 @@ def run_batch(
                 summary.add(record)
                 summary.written += 1
                 done += 1
+                if on_record:
+                    on_record(record)
                 if progress:
                     progress(done, total)
         finally:

@@ -118,7 +118,7 @@ def test_read_task_records_errors_instead_of_raising(inputs: Path) -> None:
     gone = read_task(None, PageTask("gone.png", str(inputs / "gone.png"), 1))
     assert gone["error"] == "gone.png: no such file" and gone["lines"] == [] and gone["page"] == 1
     bug = read_task(_Exploding(), PageTask("a.png", str(inputs / "a.png"), 1))
-    assert bug["error"] == "cannot be read (RuntimeError: segmenter fell over)"
+    assert bug["error"] == "a.png (page 1): cannot be read (RuntimeError: segmenter fell over)"
     assert set(bug) == {"file", "page", "error", "size", "lines"}
 
 

@@ -62,6 +62,8 @@ def test_batch_writes_jsonl_csv_and_report(scans: Path) -> None:
             assert rec["error"] is None and rec["size"] == [600, 400]
     # the summary on stderr (not a terminal: no progress bar)
     assert "pages: 7" in r.stderr and "unreadable: 1 file(s), 1 page(s)" in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("hdr-expr: error:")]
+    assert errors == [f"hdr-expr: error: {recs[('scans/broken.png', 1)]['error']}"]
     assert "\r" not in r.stderr and "ETA" not in r.stderr
     # CSV: a row per line of every record, in the inputs' order
     with (root / "out.csv").open(newline="", encoding="utf-8") as fh:
