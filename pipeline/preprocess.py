@@ -166,6 +166,39 @@ def background(img: np.ndarray, kernel: int, size: tuple[int, int] | None = None
     return bg
 
 
+def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, min_size: int = 8) -> np.ndarray:
+    """Parts of an ink mask that are the dark side of a sheet's edge, not writing: the desk beyond a
+    photographed page, where the background estimate still carries the paper's light.
+
+    Writing has paper all around it. Such a band has the desk on its far side: a good share of the pixels
+    just outside it are as dark as the band itself. Returns the mask of those parts (grown by a pixel).
+    """
+    u8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    n, labels = cv2.connectedComponents(u8, connectivity=8)
+    if n <= 1:
+        return np.zeros(mask.shape, bool)
+    box = np.ones((3, 3), np.uint8)
+    grown = cv2.dilate(labels.astype(np.float32), box)  # the (largest) neighbouring part's label
+    ring = (cv2.dilate(u8, box) > 0) & (u8 == 0)
+    idx = np.flatnonzero(u8)
+    lab = labels.ravel()[idx]
+    g = gray.ravel().astype(np.float32)
+    area = np.bincount(lab, minlength=n).astype(np.float64)
+    mean_ink = np.bincount(lab, weights=g[idx], minlength=n) / np.maximum(area, 1)
+    ridx = np.flatnonzero(ring)
+    rlab = grown.ravel()[ridx].astype(np.int64)
+    paper = bg.ravel().astype(np.float32)[ridx]
+    # A ring pixel "as dark as the part": closer to the part's grey than to the paper's.
+    as_dark = g[ridx] <= mean_ink[rlab] + 0.3 * np.maximum(paper - mean_ink[rlab], 0.0)
+    ring_n = np.bincount(rlab, minlength=n).astype(np.float64)
+    frac = np.bincount(rlab, weights=as_dark, minlength=n) / np.maximum(ring_n, 1)
+    edge = (frac > 0.3) & (area >= min_size)
+    edge[0] = False
+    if not edge.any():
+        return np.zeros(mask.shape, bool)
+    return cv2.dilate(edge[labels].view(np.uint8), box) > 0
+
+
 def ink_darkness(img: np.ndarray, bg: np.ndarray) -> np.ndarray:
     """uint8 darkness of each pixel relative to its paper (0 = paper, 255 = black), the strongest channel
     where the image has several."""
@@ -248,6 +281,18 @@ def _hysteresis(seeds: np.ndarray, weak: np.ndarray, min_area: int = 1) -> np.nd
     keep[0] = False
     out.ravel()[idx[keep[lab]]] = True
     return out
+
+
+def _local_noise(gray: np.ndarray, bg: np.ndarray, overall: float, kernel: int) -> np.ndarray:
+    """The paper's noise in grey levels around each pixel (float32 map): the RMS of gray − background over a
+    window a few kernels wide, ink left out by clipping at four times the image's overall noise. A dark
+    desk, a deep shadow or a heavily compressed corner is noisier than clean paper."""
+    d = gray.astype(np.float32) - bg.astype(np.float32)
+    clip = 4.0 * overall
+    np.clip(d, -clip, clip, out=d)
+    win = _odd(max(15, 3 * kernel))
+    var = cv2.blur(d * d, (win, win), borderType=cv2.BORDER_REFLECT)
+    return np.sqrt(np.maximum(var, overall * overall * 0.25))
 
 
 def _grey_noise(gray: np.ndarray, bg: np.ndarray) -> float:
@@ -408,60 +453,72 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     else:
         mid = near
     angle = best(np.arange(mid - 0.2, mid + 0.21, 0.1))
-    g = aligned(np.array([angle]))[0]
-    p = peaks(g)
-    inside = (g > outside / 2) & (p < 1e5)
-    valid = p[inside]
+    g0 = aligned(np.array([angle]))[0]
+    p0 = peaks(g0)
+    inside0 = (g0 > outside / 2) & (p0 < 1e5)
+    valid = p0[inside0]
     if not len(valid):
         return [], angle
     noise = float(np.median(np.abs(valid - np.median(valid)))) * 1.4826 + 0.25
     thr = max(2.5 * noise, 0.75)  # per strip; a line needs most strips at once, which noise never does
-    above = inside & (p > thr)
-    support = above.mean(axis=0)
-    strength = np.where(above, p, 0.0).sum(axis=0) / np.maximum(above.sum(axis=0), 1)
     found: list[Rule] = []
-    score_row = support * strength
-    candidates = [j for j in np.flatnonzero(support >= min_fraction)
-                  if score_row[j] >= score_row[max(j - gap, 0) : j + gap + 1].max()]
-    t = math.tan(math.radians(angle))
-    shifts = np.rint(centres * t).astype(np.int64)
-    pz = np.where(inside, p, -np.inf)
-    for j in candidates:
-        if found and abs((j - reach) - found[-1].across[0] + shifts[0]) <= gap:
-            continue
-        # Follow the line strip by strip: the peak within two rows of the aligned row.
-        lo, hi = max(j - 2, 0), min(j + 3, n)
-        local = pz[:, lo:hi]
-        offs = (lo + np.argmax(local, axis=1)).astype(np.float64)
-        ok = local.max(axis=1) > thr
-        if ok.sum() < 2:
-            continue
-        # Writing along the line can pull some strips' peaks off it: a robust quadratic through the
-        # strips' peaks (a photographed page may bend a little), outliers dropped twice.
-        xs_ok, ys_ok = centres[ok], offs[ok] + shifts[ok]
-        keep = np.ones(len(xs_ok), bool)
-        coef = np.array([0.0, 0.0, float(np.median(ys_ok))])
-        for _ in range(3):
-            if keep.sum() >= 6:
-                coef = np.polyfit(xs_ok[keep] / w, ys_ok[keep], 2)
-            elif keep.any():
-                coef = np.array([0.0, 0.0, float(np.median(ys_ok[keep]))])
-            keep = np.abs(np.polyval(coef, xs_ok / w) - ys_ok) <= 1.0
-        across = np.polyval(coef, centres / w) - reach
-        if np.median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
-            continue  # a faint darkening of the image's own edge row
-        # Thickness: rows around the peak above half its height, in the mean aligned profile.
-        rows_ok = g[ok]
-        real = rows_ok > outside / 2
-        mean_prof = np.where(real, rows_ok, 0.0).sum(axis=0) / np.maximum(real.sum(axis=0), 1)
-        base = 0.5 * (mean_prof[max(j - gap, 0)] + mean_prof[min(j + gap, n - 1)])
-        top = mean_prof[j] - base
-        k = 0
-        while k < 4 and j - k - 1 >= 0 and j + k + 1 < n and (
-            mean_prof[j - k - 1] - base > 0.5 * top or mean_prof[j + k + 1] - base > 0.5 * top
-        ):
-            k += 1
-        found.append(Rule(axis, centres.copy(), across, k + 0.5, float(strength[j]), angle))
+    middle = len(centres) // 2
+
+    def detect(a: float, g: np.ndarray, p: np.ndarray, inside: np.ndarray) -> None:
+        above = inside & (p > thr)
+        support = above.mean(axis=0)
+        strength = np.where(above, p, 0.0).sum(axis=0) / np.maximum(above.sum(axis=0), 1)
+        score_row = support * strength
+        candidates = [j for j in np.flatnonzero(support >= min_fraction)
+                      if score_row[j] >= score_row[max(j - gap, 0) : j + gap + 1].max()]
+        t = math.tan(math.radians(a))
+        shifts = np.rint(centres * t).astype(np.int64)
+        pz = np.where(inside, p, -np.inf)
+        for j in candidates:
+            # Follow the line strip by strip: the peak within two rows of the aligned row.
+            lo, hi = max(j - 2, 0), min(j + 3, n)
+            local = pz[:, lo:hi]
+            offs = (lo + np.argmax(local, axis=1)).astype(np.float64)
+            ok = local.max(axis=1) > thr
+            if ok.sum() < 2:
+                continue
+            # Writing along the line can pull some strips' peaks off it: a robust quadratic through the
+            # strips' peaks (a photographed page may bend a little), outliers dropped twice.
+            xs_ok, ys_ok = centres[ok], offs[ok] + shifts[ok]
+            keep = np.ones(len(xs_ok), bool)
+            coef = np.array([0.0, 0.0, float(np.median(ys_ok))])
+            for _ in range(3):
+                if keep.sum() >= 6:
+                    coef = np.polyfit(xs_ok[keep] / w, ys_ok[keep], 2)
+                elif keep.any():
+                    coef = np.array([0.0, 0.0, float(np.median(ys_ok[keep]))])
+                keep = np.abs(np.polyval(coef, xs_ok / w) - ys_ok) <= 1.0
+            across = np.polyval(coef, centres / w) - reach
+            if any(abs(r.across[middle] - across[middle]) <= gap for r in found):
+                continue  # found already (at another angle)
+            if np.median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
+                continue  # a faint darkening of the image's own edge row
+            # Thickness: rows around the peak above half its height, in the mean aligned profile.
+            rows_ok = g[ok]
+            real = rows_ok > outside / 2
+            mean_prof = np.where(real, rows_ok, 0.0).sum(axis=0) / np.maximum(real.sum(axis=0), 1)
+            base = 0.5 * (mean_prof[max(j - gap, 0)] + mean_prof[min(j + gap, n - 1)])
+            top = mean_prof[j] - base
+            k = 0
+            while k < 4 and j - k - 1 >= 0 and j + k + 1 < n and (
+                mean_prof[j - k - 1] - base > 0.5 * top or mean_prof[j + k + 1] - base > 0.5 * top
+            ):
+                k += 1
+            found.append(Rule(axis, centres.copy(), across, k + 0.5, float(strength[j]), a))
+
+    detect(angle, g0, p0, inside0)
+    if len(found) >= 3:
+        # Ruled paper: in a photo taken at a slant, rules far from the best-aligned ones run at other angles.
+        others = np.concatenate([angle + np.arange(-1.5, -0.05, 0.3), angle + np.arange(0.3, 1.55, 0.3)])
+        for a, g in zip(others, aligned(others)):
+            p = peaks(g)
+            detect(float(a), g, p, (g > outside / 2) & (p < 1e5))
+        found.sort(key=lambda r: float(r.across[middle]))
     # Lines along a short extent (a tight crop's height) must be long against the writing, or repeat.
     if w < 40.0 * stroke and len(found) < 3:
         found = [rule for rule in found if rule.contrast < 0.6 * ink_level]
@@ -506,19 +563,36 @@ def remove_ruled_lines(
         sorted_key = key[order]
         for rule in group:
             offsets = rule.across - rule.along * t
-            lo, hi = np.searchsorted(sorted_key, [offsets.min() - rule.half - 3.0, offsets.max() + rule.half + 3.0])
+            reach = rule.half + 6.0
+            lo, hi = np.searchsorted(sorted_key, [offsets.min() - reach, offsets.max() + reach])
             cand = order[lo:hi]
             if not len(cand):
                 continue
             pos = rule.at(xs[cand].astype(np.float64))
-            keep = np.abs(ys[cand] - pos) <= rule.half + 1.5
+            dist = ys[cand] - pos
+            # The line's thickness here, at full resolution: the rows about its place that the ink mask
+            # fills along most of its length (a rule found on a smaller copy is only known to a pixel or so).
+            near_rows = np.abs(dist) <= reach
+            bins = np.rint(dist[near_rows]).astype(np.int64) + int(reach) + 1
+            counts = np.bincount(bins, minlength=2 * int(reach) + 3)
+            centre = int(reach) + 1
+            peak = counts[max(centre - 2, 0) : centre + 3].max()
+            a = b = centre
+            while a - 1 >= 0 and counts[a - 1] >= 0.3 * peak:
+                a -= 1
+            while b + 1 < len(counts) and counts[b + 1] >= 0.3 * peak:
+                b += 1
+            lo_d, hi_d = min(a - centre, -rule.half) - 1.0, max(b - centre, rule.half) + 1.0
+            keep = (dist >= lo_d - 0.5) & (dist <= hi_d + 0.5)
             sel, lp = cand[keep], pos[keep]
             if not len(sel):
                 continue
+            half = 0.5 * (hi_d - lo_d)
+            lp = lp + 0.5 * (hi_d + lo_d)  # the band's own centre
             ly, lx = ys[sel], xs[sel]
             # Keep pixels where clearly dark ink continues just above or below the line.
             near = np.zeros(len(sel), bool)
-            for off in (rule.half + 2.0, rule.half + 3.0):
+            for off in (half + 1.0, half + 2.0):
                 for yy in (np.rint(lp - off).astype(np.int64), np.rint(lp + off).astype(np.int64)):
                     ok = (yy >= 0) & (yy < h)
                     where = yy[ok] * W + lx[ok] if axis == 0 else lx[ok] * W + yy[ok]
@@ -529,7 +603,7 @@ def remove_ruled_lines(
             v = dark_flat[flat[sel]]
             # The line's own darkness, measured along it in stretches (a shadow can fall across it).
             # (Its core pixels, leaving out clearly dark ink, unless the line itself is that dark.)
-            core = alone & (np.abs(ly - lp) <= rule.half)
+            core = alone & (np.abs(ly - lp) <= max(half - 1.0, 0.5))
             light_core = core & ~solid_flat[flat[sel]]
             if np.count_nonzero(light_core) >= 0.3 * np.count_nonzero(core) and light_core.any():
                 core = light_core
@@ -540,7 +614,7 @@ def remove_ruled_lines(
             local = _grouped_median(v[core], bins[core], int(bins.max()) + 1)
             line_dark = float(np.median(v[core]))
             local = np.where(np.isnan(local), line_dark, local)[bins]
-            margin = np.maximum(0.25 * ink_level, 0.25 * local)
+            margin = np.maximum(0.3 * ink_level, 0.5 * local)
             # How much of a pixel is this line (1) rather than paper (0): by colour where the line has one.
             share: np.ndarray | float = 1.0
             if rgb_flat is not None and paper is not None:
@@ -583,25 +657,32 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     # Background kernel: a few stroke widths; first guess from the size, then from the strokes themselves.
     sh, sw_ = small.shape[:2]
     kernel = _odd(min(max(min(sh, sw_) / 6.0, 15.0), 61.0))
-    bg_s = background(small, kernel)[:, :, 0]
-    dark_s = ink_darkness(small, bg_s)
-    th = _thresholds(dark_s)
-    if th is None:
-        return nothing
-    stroke_s = stroke_width(_hysteresis(dark_s >= th[2], dark_s > th[1]))
-    if 5.0 * stroke_s > kernel:
-        kernel = _odd(5.0 * stroke_s)
+    desk_s = np.zeros(small.shape[:2], bool)
+    for attempt in range(3):
         bg_s = background(small, kernel)[:, :, 0]
         dark_s = ink_darkness(small, bg_s)
+        dark_s[desk_s] = 0
         th = _thresholds(dark_s)
         if th is None:
             return nothing
+        rough = _hysteresis(dark_s >= th[2], dark_s > th[1])
+        # The dark side of a photographed sheet's edge is no ink, and must not set the thresholds.
+        edges = sheet_edges(rough, small, bg_s, min_size=int(4 * kernel))
+        if edges.any() and attempt < 2:
+            desk_s |= edges
+            continue
+        stroke_s = stroke_width(rough)
+        if 5.0 * stroke_s > kernel and attempt < 2:
+            kernel = _odd(5.0 * stroke_s)
+            continue
+        break
     floor, low, high, level = th
     stroke = stroke_s / f
     # Relative darkness makes ink under a shadow as dark as in the light, and the sensor's noise there
     # darker too: a pixel must also stand out from the paper by more than that noise in grey levels.
-    noise = _grey_noise(small, bg_s)
-    abs_low, abs_high = 2.5 * noise + 2.0, 4.0 * noise + 4.0
+    noise_map = _local_noise(small, bg_s, _grey_noise(small, bg_s), kernel)
+    abs_low_s = cv2.convertScaleAbs(noise_map, alpha=2.5, beta=2.0)
+    abs_high_s = cv2.convertScaleAbs(noise_map, alpha=4.0, beta=4.0)
 
     # Full resolution: the background scaled up, the thresholds found on the analysis copy.
     if f < 1.0:
@@ -610,6 +691,15 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     else:
         bg, dark = bg_s, dark_s
     diff = cv2.subtract(bg, grey)
+    if desk_s.any():
+        desk = desk_s if f >= 1.0 else cv2.resize(desk_s.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        dark = dark.copy() if dark is dark_s else dark
+        dark[desk] = 0
+    if f < 1.0:
+        abs_low = cv2.resize(abs_low_s, (w, h), interpolation=cv2.INTER_LINEAR)
+        abs_high = cv2.resize(abs_high_s, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        abs_low, abs_high = abs_low_s, abs_high_s
     weak = (dark > low) & (diff > abs_low)
     rules = 0
     colour = None
