@@ -39,6 +39,13 @@ MAX_ALTERNATIVES = 3
 MIN_ALTERNATIVE_P = 0.001
 #: Labels per symbol the parser may choose from when it repairs a line.
 REPAIR_CANDIDATES = 4
+#: The least usual symbol width a blob offered for splitting is judged against, in line heights.
+WHOLE_FLOOR = 0.6
+#: Width ratios (over the usual width) at which a blob is most likely one symbol (0.9) and several (0.1).
+WHOLE_PRIOR_AT = (1.2, 1.6)
+#: The same for a blob whose unsplit reading fits at least SURE_WHOLE.
+SURE_PRIOR_AT = (1.5, 1.9)
+SURE_WHOLE = 0.98
 #: Symbols often drawn wider than a digit.
 WIDE = frozenset("+-×÷=")
 
@@ -209,15 +216,20 @@ def typical_width(boxes: Sequence[tuple[int, int, int, int]], height: float) -> 
     return max(_median(widths) if widths else height, 0.5 * height)
 
 
-def whole_prior(width_ratio: float) -> float:
+def whole_prior(width_ratio: float, whole_fit: float = 0.0) -> float:
     """Prior that a blob offered for splitting is one symbol, from its width over the line's usual width.
 
     Measured on drawn and benchmark lines: the classifier reads a blob of two touching symbols as one symbol
     as surely as it reads a real one (a '3=' as a sure '3'), and the parts carved off a single symbol's ends
     (a '2''s tail, a '5''s flag) also read surely as '.' or '-'. So the width decides most: up to 1.3 usual
     widths a blob is most likely one symbol (0.9), from 1.7 most likely several (0.1).
+
+    ``whole_fit`` is how well the best label fits the unsplit blob. A single symbol almost always reads as a
+    sure one (≥ SURE_WHOLE); most touching pairs read less surely, and the sure ones are the wider pairs. So
+    a blob read surely must be wider (SURE_PRIOR_AT) before it is taken for several symbols.
     """
-    return float(np.interp(width_ratio, [1.2, 1.6], [0.9, 0.1]))
+    at = SURE_PRIOR_AT if whole_fit >= SURE_WHOLE else WHOLE_PRIOR_AT
+    return float(np.interp(width_ratio, at, [0.9, 0.1]))
 
 
 # ---------------------------------------------------------------------------------------------- predictor
@@ -259,7 +271,7 @@ class Recognizer:
 
     def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
         from hdr_expr.pipeline.preprocess import ink_mask
-        from hdr_expr.pipeline.segment import segment_page, split_candidates
+        from hdr_expr.pipeline.segment import segment_page, split_candidates, usual_width
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
@@ -285,7 +297,9 @@ class Recognizer:
         for line, line_plan in zip(lines, plans):
             height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
             mid_y = _line_frame([s.box for s in line.symbols], height)
-            usual = typical_width([s.box for s in line.symbols], height)
+            # The width a blob is judged by: the line's usual symbol width, but no less than WHOLE_FLOOR line
+            # heights (a line of narrow 1s and 7s must not make every 2 look like two symbols).
+            usual = max(usual_width(line), WHOLE_FLOOR * height)
             chosen: list[tuple[object, np.ndarray]] = []
             for options in line_plan:
                 # A split is kept where its parts, each read on its own and weighed by its size and place
@@ -301,7 +315,8 @@ class Recognizer:
                 ]
                 # Operators are drawn wider than digits: a blob read as one is compared with 1.5 usual widths.
                 whole_label = normalize_label(self.classes[int(np.argmax(weighted[0][0]))])
-                prior = whole_prior(options[0][0][0].box[2] / (usual * (1.5 if whole_label in WIDE else 1.0)))
+                prior = whole_prior(options[0][0][0].box[2] / (usual * (1.5 if whole_label in WIDE else 1.0)),
+                                    float(weighted[0][0].max()))
                 scores = [float(sum(np.log(max(float(wp.max()), 1e-12)) for wp in ws))
                           + math.log(prior if n == 0 else 1.0 - prior) for n, ws in enumerate(weighted)]
                 k = int(np.argmax(scores))

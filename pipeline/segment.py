@@ -24,6 +24,9 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # x, y, width, height in page pixels
 
+#: A blob is offered for splitting when it is this many usual symbol widths wide and this many line heights.
+SPLIT_USUAL = 1.3
+SPLIT_HEIGHT = 0.95
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
 LINE_BREAK_GAP = 3.0
 
@@ -296,12 +299,39 @@ def _group_symbols(labels: np.ndarray, members: list[_Comp], height: float, stro
                 break
             if _belong_together(a, b, height, stroke):
                 parent[find(j)] = find(i)
+    _group_divides(members, height, stroke, find, parent)
     groups: dict[int, list[_Comp]] = {}
     for i in range(len(members)):
         groups.setdefault(find(i), []).append(members[i])
     crops = [_crop(labels, g) for g in groups.values()]
     crops.sort(key=lambda s: s.center[0])
     return crops
+
+
+def _group_divides(members: list[_Comp], height: float, stroke: float, find, parent: list[int]) -> None:
+    """A `÷` the pairwise rules miss: a short mark (a bar, or a slanted stroke as in `%`) with a lone dot
+    on each side of it, one above its middle and one below, both within reach."""
+    sizes: dict[int, int] = {}
+    for i in range(len(members)):
+        sizes[find(i)] = sizes.get(find(i), 0) + 1
+    kinds = [_kind(c, height, stroke) for c in members]
+    dots = [i for i, k in enumerate(kinds) if k == "dot" and sizes[find(i)] == 1]
+    if len(dots) < 2:
+        return
+    for i, m in enumerate(members):
+        if kinds[i] == "dot" or sizes[find(i)] != 1 or m.h > 0.7 * height or max(m.w, m.h) > 0.8 * height:
+            continue
+        reach = 0.6 * max(m.w, m.h)
+        near = [j for j in dots if find(j) == j and m.x - reach <= members[j].cx <= m.x + m.w + reach
+                and abs(members[j].cy - m.cy) <= 0.5 * m.h + 0.35 * height]
+        above = [j for j in near if members[j].cy < m.cy - 0.15 * m.h]
+        below = [j for j in near if members[j].cy > m.cy + 0.15 * m.h]
+        if not above or not below:
+            continue
+        a = min(above, key=lambda j: abs(members[j].cx - m.cx) + abs(members[j].cy - m.cy))
+        b = min(below, key=lambda j: abs(members[j].cx - m.cx) + abs(members[j].cy - m.cy))
+        parent[find(a)] = find(i)
+        parent[find(b)] = find(i)
 
 
 def _is_round_dot(s: SymbolCrop) -> bool:
@@ -508,6 +538,19 @@ def _bar_with_marks(mask: np.ndarray, height: float) -> bool:
     return all(p[cv2.CC_STAT_HEIGHT] <= 0.35 * height for p in parts[1:])
 
 
+def usual_width(line: LineCrops) -> float:
+    """A line's usual symbol width: the median width of its tall (digit-like) symbols, kept between 0.45 and
+    0.9 line heights (a line of 1s must not make every 0 look like two symbols, nor a line of touching pairs
+    make a pair look like one)."""
+    height = line.height or 1.0
+    widths = sorted(s.box[2] for s in line.symbols if s.box[3] >= 0.6 * height)
+    if not widths:
+        return 0.7 * height
+    n = len(widths)
+    med = widths[n // 2] if n % 2 else 0.5 * (widths[n // 2 - 1] + widths[n // 2])
+    return float(min(max(med, 0.45 * height), 0.9 * height))
+
+
 def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) -> list[tuple[SymbolCrop, ...]]:
     """Alternative segmentations of a blob that may be 2–3 touching symbols; empty when it looks like one.
 
@@ -517,7 +560,11 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
     """
     x, y, w, h = symbol.box
     height = line.height or float(h)
-    if h < 0.45 * height or w < 0.95 * height or w < 1.1 * h:
+    usual = usual_width(line)
+    # Wide for its line (two digits side by side are ~1.4–2× the usual width, narrower than the line is
+    # high when the digits are narrow), or wide for its own height.
+    wide = (w >= SPLIT_USUAL * usual and w >= SPLIT_HEIGHT * height) or (w >= 0.95 * height and w >= 1.1 * h)
+    if h < 0.45 * height or not wide:
         return []
     mask = symbol.mask
     stroke = line.stroke or 3.0
@@ -578,7 +625,7 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
         add([c])
     # Round symbols that touch (0 and 6) meet where the profile is high: also cut near the middle.
     add([w // 2])
-    if max_parts >= 3 and w >= 1.5 * height:
+    if max_parts >= 3 and (w >= 1.5 * height or w >= 2.3 * usual):
         thirds = [cut_points(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
                   for k in (1, 2)]
         for a in thirds[0]:
