@@ -346,3 +346,12 @@ def test_two_long_bars_are_equals_not_divide():
     dots[0:3, 13:17] = True  # a bar and one dot (the other dot lost): still may be '÷'
     p = apply_layout_rules(_probs(div=0.9, eq=0.1), Shape(0.9, 0.29, 0.0, 2, mask=dots), CLASSES)
     assert _top(p) == "÷"
+
+
+def test_a_surely_read_blob_must_be_wider_to_be_split():
+    from hdr_expr.pipeline.recognize import whole_prior
+
+    # 1.5 usual widths: an unsure reading leans to a split, a sure one (a wide single '2') to one symbol.
+    assert whole_prior(1.5, 0.6) < 0.5 < whole_prior(1.5, 0.995)
+    # Twice the usual width is several symbols however sure the reading of the whole.
+    assert whole_prior(2.0, 0.999) < 0.2 and whole_prior(1.1, 0.3) >= 0.9

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from test_preprocess import Drawn, cpu_ms, draw_tokens, mnist_digits, mnist_line, render, rotated
+from test_preprocess import Drawn, _box_of, cpu_ms, draw_tokens, mnist_digits, mnist_line, render, rotated
 
 from hdr_expr.pipeline.preprocess import preprocess
 from hdr_expr.pipeline.segment import LineCrops, SymbolCrop, segment_page, split_candidates
@@ -215,3 +215,74 @@ def test_angle_is_optional(angle: float | None) -> None:
     mask = drawn.mask
     lines = segment_page(mask, angle=angle)
     assert len(lines) == 1 and len(lines[0].symbols) == 5
+
+
+
+def _touching_pair(a: np.ndarray, b: np.ndarray, height: int) -> Drawn:
+    """Two MNIST digits scaled to ``height`` and moved together until their ink just runs into each other."""
+    pieces = []
+    for d in (a, b):
+        ys, xs = np.nonzero(d > 60)
+        crop = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
+        s = height / crop.shape[0]
+        pieces.append(cv2.resize(crop, (max(2, int(round(crop.shape[1] * s))), height)) > 0.5)
+    W = pieces[0].shape[1] + pieces[1].shape[1] + 2 * height
+    for shift in range(0, pieces[0].shape[1]):
+        drawn = Drawn(np.zeros((2 * height, W), np.float32))
+        x1 = height // 2 + pieces[0].shape[1] - shift
+        first, second = np.zeros(drawn.ink.shape, bool), np.zeros(drawn.ink.shape, bool)
+        first[height // 2 : height // 2 + height, height // 2 : height // 2 + pieces[0].shape[1]] = pieces[0]
+        second[height // 2 : height // 2 + height, x1 : x1 + pieces[1].shape[1]] = pieces[1]
+        both = first | second
+        if cv2.connectedComponents(both.astype(np.uint8), connectivity=8)[0] == 2:
+            drawn.ink = both.astype(np.float32)
+            drawn.boxes = [("d", _box_of(first.astype(np.float32))), ("d", _box_of(second.astype(np.float32)))]
+            return drawn
+    raise AssertionError("the digits never touched")
+
+
+def _joined(*drawns: Drawn) -> Drawn:
+    """Drawn canvases of the same height side by side."""
+    out = Drawn(np.concatenate([d.ink for d in drawns], axis=1))
+    x = 0
+    for d in drawns:
+        out.boxes += [(t, (bx + x, by, bw, bh)) for t, (bx, by, bw, bh) in d.boxes]
+        x += d.ink.shape[1]
+    return out
+
+
+def test_touching_pair_narrower_than_the_line_is_high_gets_candidates() -> None:
+    # MNIST test digits: 1 9 1 apart, then a 0 and a 1 run together into a blob as wide as the line is high
+    # but not wider than it is high (the old rule judged width against height and offered no cut), twice
+    # the line's usual symbol width.
+    x, y = mnist_digits(100)
+    assert list(y[[2, 7, 5, 3, 14]]) == [1, 9, 1, 0, 1]
+    apart = mnist_line(x[[2, 7, 5]], height=56)
+    pair = _touching_pair(x[3], x[14], height=56)
+    drawn = _joined(apart, pair)
+    (line,) = read(render(drawn))
+    assert len(line.symbols) == 4  # 1 9 1, and the pair as one blob
+    blob = line.symbols[-1]
+    assert blob.box[2] < 1.1 * blob.box[3]
+    truth = [b for _, b in drawn.boxes[-2:]]
+    cands = split_candidates(blob, line)
+    assert any(len(c) == 2 and all(iou(p.box, t) > 0.5 for p, t in zip(c, truth)) for c in cands)
+
+
+def test_divide_drawn_like_a_percent_sign_is_one_symbol() -> None:
+    # ÷ as some people write it: a short slanted stroke with a dot at its upper left and one at its lower
+    # right, drawn where a script ÷ stood.
+    drawn = draw_tokens("57÷26", height=60, stroke=4)
+    _, (x0, y0, w0, h0) = drawn.boxes[2]
+    drawn.ink[:, x0 - 2 : x0 + w0 + 2] = 0
+    cx, cy = x0 + w0 // 2, y0 + h0 // 2
+    cv2.line(drawn.ink, (cx - 8, cy + 13), (cx + 8, cy - 13), 1.0, 4)  # the bar, less than half a digit tall
+    cv2.circle(drawn.ink, (cx - 11, cy - 10), 4, 1.0, -1)
+    cv2.circle(drawn.ink, (cx + 11, cy + 10), 4, 1.0, -1)
+    (line,) = read(render(drawn))
+    assert [s.parts for s in line.symbols] == [1, 1, 3, 1, 1]
+    div = line.symbols[2]
+    assert cx - 18 <= div.box[0] and div.box[0] + div.box[2] <= cx + 18
+    # A decimal point beside a digit stays a symbol of its own.
+    (line,) = read(render(draw_tokens("5.2-1", height=60, stroke=4)))
+    assert [s.parts for s in line.symbols] == [1, 1, 1, 1, 1]
