@@ -157,11 +157,20 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
     flat = (shape.height < 0.3 and shape.width >= 2.0 * shape.height and shape.width >= 0.2) or (
         shape.parts >= 2 and shape.height < 0.55 and shape.width >= 1.3 * shape.height and shape.width >= 0.25)
     small = not flat and shape.width < 0.3 and shape.height < 0.3
+    # A solid mark wider than high, well below a digit's height: a '=' whose bars ran together under blur or
+    # a thick '-' (the classifier reads such a blob as a sure '.').
+    solid = (not flat and not small and shape.parts == 1 and shape.mask is not None
+             and shape.width >= 1.3 * shape.height and shape.height < 0.45 and shape.width >= 0.25
+             and float(np.count_nonzero(shape.mask)) >= 0.6 * shape.mask.size)
     if small:
         keep_only([".", "×"], 0.02)
         low = shape.centre > 0.2
         scale(".", 1.0 if low else 0.05)
         scale("×", 0.05 if low else 1.0)
+    elif solid:
+        keep_only(["=", "-"], 0.05)
+        scale("-" if shape.height >= 0.3 else "=", 0.3)
+        scale(".", 0.01)  # far too big for a point, however sure the classifier is
     elif flat:
         if shape.parts >= 3:
             keep_only(["÷"], 0.05)
@@ -181,6 +190,11 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
         if shape.parts == 1:
             scale(["=", "÷"], 0.2)  # two or three strokes that the segmenter left apart
     p = probs.astype(np.float64) * f
+    if solid:
+        # The classifier gives a blob's true label next to nothing: a floor lets the layout speak.
+        for lab in ("=", "-"):
+            if lab in idx:
+                p[idx[lab]] = max(p[idx[lab]], 0.02 * f[idx[lab]])
 
     # 1 / ( ) by slant and curvature, only when the classifier hesitates among them.
     thin = {"1", "/", "(", ")"}

@@ -248,8 +248,10 @@ def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float) -> bool:
         kother = kb if ka == "dot" else ka
         inside_x = other.x - 0.1 * other.w <= dot.cx <= other.x + 1.1 * other.w
         if kother == "bar" or (other.h < 0.5 * height and other.w >= 1.3 * other.h):
-            # ÷: dots above and below a bar (perhaps already joined to one dot), within its span.
-            return inside_x and 0 <= vgap <= 0.6 * height
+            # ÷: dots above and below a bar (perhaps already joined to one dot), within its span; a dot may
+            # reach a little into a slanted bar's box.
+            off_middle = abs(dot.cy - other.cy) >= 0.25 * other.h
+            return inside_x and -0.5 * dot.h <= vgap <= 0.6 * height and off_middle
         if other.h < 0.5 * height:
             return False
         # A fragment inside another symbol's box is a piece of it, and so is a dot just above a stroke's top
@@ -262,7 +264,10 @@ def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float) -> bool:
             return False
         above = dot.cy < other.y and vgap <= 0.25 * height
         below = dot.y >= other.y + other.h - 1 and vgap <= 0.15 * height  # a stroke's broken-off end
-        return above or below
+        # A piece of a broken tail right under a digit's middle (a decimal point sits beside, not under).
+        under = (dot.y >= other.y + 0.6 * other.h and vgap <= 0.3 * height
+                 and other.x + 0.3 * other.w <= dot.cx <= other.x + 0.7 * other.w)
+        return above or below or under
     if ka == "bar" and kb == "bar":
         # =: two bars one above the other.
         return ov >= 0.5 * narrow and vgap <= 0.6 * height
