@@ -383,6 +383,10 @@ def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.
     narrow peak. At the best angle a line is a row where most strips peak together; its exact place is then
     followed strip by strip (a photographed page is seldom perfectly flat). Vertical lines are searched
     near the angle perpendicular to the horizontal ones.
+
+    A row of writing can peak in many strips too (the bars of = and -, the stems of 1s in a short crop), so a
+    line must also show in the strips where nothing else is drawn just above or below it; where something
+    is all along, it must show nearly everywhere and evenly.
     """
     d = np.asarray(dark, np.float32)
     rules, angle = _find_lines(d, 0, stroke, ink_level, min_fraction, None)
@@ -468,6 +472,14 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         above = inside & (p > thr)
         support = above.mean(axis=0)
         strength = np.where(above, p, 0.0).sum(axis=0) / np.maximum(above.sum(axis=0), 1)
+        # Writing near a row: the profile is not flat a little above or below it (a rule of the other
+        # direction only lifts the whole strip evenly).
+        g32 = np.ascontiguousarray(g, np.float32)
+        bar = np.ones((1, 2 * (gap // 2) + 1), np.uint8)
+        spread = cv2.dilate(g32, bar) - cv2.erode(g32, bar)  # over rows r ± gap//2
+        off = gap + gap // 2 + 1  # windows centred this far above and below
+        ext = np.pad(spread, ((0, 0), (off, off)), mode="edge")
+        busy = np.maximum(ext[:, : n], ext[:, 2 * off :]) > 2.0 * thr
         score_row = support * strength
         candidates = [j for j in np.flatnonzero(support >= min_fraction)
                       if score_row[j] >= score_row[max(j - gap, 0) : j + gap + 1].max()]
@@ -496,6 +508,21 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             across = np.polyval(coef, centres / w) - reach
             if any(abs(r.across[middle] - across[middle]) <= gap for r in found):
                 continue  # found already (at another angle)
+            # (Only between the first and last strips where it shows: a sheet may not fill the photo.)
+            shown = np.flatnonzero(above[:, j])
+            length = (shown.max() - shown.min() + 1) * sw
+            if length < 0.9 * w and length < 40.0 * stroke:
+                continue  # a straight stroke of writing (a 1 in a short crop), not a line across
+            span = np.zeros(n_strips, bool)
+            span[shown.min() : shown.max() + 1] = True
+            clean = inside[:, j] & ~busy[:, j] & span
+            if clean.sum() >= 3:
+                if above[clean, j].mean() < 0.75:
+                    continue  # it does not show on blank paper: a row of writing (bars of - = +)
+            else:
+                vals = p[above[:, j], j]
+                if support[j] < 0.9 or float(np.std(vals)) > 0.5 * float(np.mean(vals)):
+                    continue  # writing all along: only an even, unbroken line counts
             if np.median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
                 continue  # a faint darkening of the image's own edge row
             # Thickness: rows around the peak above half its height, in the mean aligned profile.

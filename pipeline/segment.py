@@ -485,29 +485,37 @@ def _order_rows(lines: list[LineCrops], t: float) -> list[LineCrops]:
 # ------------------------------------------------------------------------------------------------ touching
 
 
-def _seam(mask: np.ndarray, start: int, reach: int) -> np.ndarray:
-    """Column of a top-to-bottom cut through ``mask`` near column ``start`` that crosses the least ink
-    (dynamic programming, one column of drift per row at most), as x per row."""
+def _seams(mask: np.ndarray, starts: list[int], reach: int) -> dict[int, np.ndarray]:
+    """For each start column, a top-to-bottom cut through ``mask`` near it that crosses the least ink
+    (dynamic programming, one column of drift per row at most), as x per row. All starts in one pass."""
     h, w = mask.shape
-    lo, hi = max(0, start - reach), min(w, start + reach + 1)
-    cost = mask[:, lo:hi].astype(np.float32) * 10.0
-    cols = np.arange(lo, hi, dtype=np.float32)
-    cost += np.abs(cols - start)[None, :] * (1.0 / max(reach, 1))  # prefer staying near the start
+    k = len(starts)
+    width = 2 * reach + 1
+    offsets = np.arange(-reach, reach + 1)
+    cols = np.asarray(starts)[:, None] + offsets[None, :]  # k × width
+    valid = (cols >= 0) & (cols < w)
+    ink = np.zeros((h, k, width), np.float32)
+    ink[:, valid] = mask[:, cols[valid]].astype(np.float32) * 10.0
+    cost = ink + (np.abs(offsets) / max(reach, 1))[None, None, :]  # prefer staying near the start
+    cost[:, ~valid] = np.inf
     acc = cost[0].copy()
-    back = np.zeros((h, hi - lo), np.int8)
+    back = np.zeros((h, k, width), np.int8)
+    inf_col = np.full((k, 1), np.inf, np.float32)
     for r in range(1, h):
-        left = np.concatenate([[np.inf], acc[:-1]])
-        right = np.concatenate([acc[1:], [np.inf]])
+        left = np.concatenate([inf_col, acc[:, :-1]], axis=1)
+        right = np.concatenate([acc[:, 1:], inf_col], axis=1)
         stack = np.stack([left, acc, right])
         choice = np.argmin(stack, axis=0)
-        acc = stack[choice, np.arange(len(acc))] + cost[r]
+        acc = np.take_along_axis(stack, choice[None], axis=0)[0] + cost[r]
         back[r] = choice.astype(np.int8) - 1
-    path = np.zeros(h, np.int64)
-    j = int(np.argmin(acc))
+    j = np.argmin(acc, axis=1)
+    paths = np.zeros((k, h), np.int64)
+    rows_k = np.arange(k)
     for r in range(h - 1, -1, -1):
-        path[r] = j
-        j += int(back[r, j]) if r > 0 else 0
-    return path + lo
+        paths[:, r] = j
+        if r > 0:
+            j = j + back[r, rows_k, j]
+    return {s: cols[i, paths[i]] for i, s in enumerate(starts)}
 
 
 def _cut(symbol: SymbolCrop, seams: list[np.ndarray]) -> tuple[SymbolCrop, ...] | None:
@@ -609,33 +617,27 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
                 break
         return picked
 
+    plans: list[tuple[int, ...]] = [(c,) for c in cut_points(min_piece, w - min_piece, 3)]
+    # Round symbols that touch (0 and 6) meet where the profile is high: also cut near the middle.
+    plans.append((w // 2,))
+    if max_parts >= 3 and (w >= 1.5 * height or w >= 2.3 * usual):
+        thirds = [cut_points(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
+                  for k in (1, 2)]
+        plans += [(a, b) for a in thirds[0] for b in thirds[1] if b - a >= min_piece]
+        plans.append((w // 3, (2 * w) // 3))
+    plans = list(dict.fromkeys(tuple(sorted(p)) for p in plans))
+    starts = sorted({c for p in plans for c in p})
+    if not starts:
+        return []
+    seams = _seams(mask, starts, reach)
     candidates: list[tuple[SymbolCrop, ...]] = []
-    seen: set[tuple[int, ...]] = set()
-
-    def add(starts: list[int]) -> None:
-        key = tuple(sorted(starts))
-        if key in seen:
-            return
-        seen.add(key)
-        seams = [_seam(mask, s, reach) for s in key]
-        if any(np.any(seams[i + 1] <= seams[i]) for i in range(len(seams) - 1)):
-            return
-        pieces = _cut(symbol, seams)
+    for plan in plans:
+        cuts = [seams[c] for c in plan]
+        if any(np.any(cuts[i + 1] <= cuts[i]) for i in range(len(cuts) - 1)):
+            continue
+        pieces = _cut(symbol, cuts)
         # Every piece must be symbol-sized: tall enough, or a bar (a touching minus) wide enough.
         if pieces and all(p.box[2] >= min_piece // 2 + 1 and (p.box[3] >= 0.2 * height or p.box[2] >= 0.25 * height)
                           for p in pieces):
             candidates.append(pieces)
-
-    for c in cut_points(min_piece, w - min_piece, 3):
-        add([c])
-    # Round symbols that touch (0 and 6) meet where the profile is high: also cut near the middle.
-    add([w // 2])
-    if max_parts >= 3 and (w >= 1.5 * height or w >= 2.3 * usual):
-        thirds = [cut_points(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
-                  for k in (1, 2)]
-        for a in thirds[0]:
-            for b in thirds[1]:
-                if b - a >= min_piece:
-                    add([a, b])
-        add([w // 3, (2 * w) // 3])
     return candidates

@@ -248,6 +248,18 @@ def test_ruled_and_squared_lines_are_removed_but_bars_stay() -> None:
                 assert (inside & truth).sum() >= 0.9 * truth.sum(), (kw, token)
 
 
+@pytest.mark.parametrize("text", ["1-1=0", "11+1=12", "7-1-1=5"])
+def test_bars_and_ones_of_a_tight_crop_are_no_rules(text: str) -> None:
+    # The bars of - = + line up across a tight crop, and a 1 spans most of its height: neither is a rule.
+    drawn = draw_tokens(text, height=60, stroke=4, gap=0.2)
+    x0, y0, w0, h0 = _box_of(drawn.mask)
+    crop = Drawn(drawn.ink[max(y0 - 6, 0) : y0 + h0 + 6, max(x0 - 6, 0) : x0 + w0 + 6])
+    pre = preprocess(render(crop, ink=(40, 40, 140)))
+    assert pre.rules_removed == 0
+    recall, precision = agreement(pre.mask, crop.mask)
+    assert recall > 0.97 and precision > 0.95
+
+
 def test_pencil_along_a_coloured_rule_is_kept() -> None:
     # A 4 whose crossbar lies on a blue rule as dark as the pencil: colour tells them apart.
     drawn = draw_tokens("4+4", height=60, stroke=3)
