@@ -355,3 +355,16 @@ def test_a_surely_read_blob_must_be_wider_to_be_split():
     assert whole_prior(1.5, 0.6) < 0.5 < whole_prior(1.5, 0.995)
     # Twice the usual width is several symbols however sure the reading of the whole.
     assert whole_prior(2.0, 0.999) < 0.2 and whole_prior(1.1, 0.3) >= 0.9
+
+
+def test_a_solid_wide_blob_is_equals_or_minus_not_a_point():
+    # An '=' whose bars ran together under blur, and a thick short '-': filled blobs the classifier calls '.'.
+    sure_dot = _probs(dot=0.999)
+    blurred_equals = Shape(0.64, 0.42, 0.1, 1, mask=np.ones((14, 21), bool))
+    assert _top(apply_layout_rules(sure_dot, blurred_equals, CLASSES)) == "="
+    thick_minus = Shape(0.45, 0.23, 0.1, 1, mask=np.ones((17, 33), bool))
+    assert _top(apply_layout_rules(sure_dot, thick_minus, CLASSES)) == "-"
+    # A hollow mark of the same size (a small 0 or 6 lying low) is left to the classifier.
+    ring = np.ones((14, 21), bool)
+    ring[3:-3, 4:-4] = False
+    assert _top(apply_layout_rules(_probs(d0=0.99), Shape(0.64, 0.42, 0.1, 1, mask=ring), CLASSES)) == "0"

@@ -286,3 +286,26 @@ def test_divide_drawn_like_a_percent_sign_is_one_symbol() -> None:
     # A decimal point beside a digit stays a symbol of its own.
     (line,) = read(render(draw_tokens("5.2-1", height=60, stroke=4)))
     assert [s.parts for s in line.symbols] == [1, 1, 1, 1, 1]
+
+
+def test_divide_whose_dot_runs_into_its_slanted_bar() -> None:
+    # The lower dot ran into the bar (one part, too short to be a bar); the upper dot reaches into the bar's box.
+    drawn = draw_tokens("8÷2", height=60, stroke=4)
+    _, (x0, y0, w0, h0) = drawn.boxes[1]
+    drawn.ink[:, x0 - 2 : x0 + w0 + 2] = 0
+    cx, cy = x0 + w0 // 2, y0 + h0 // 2
+    cv2.line(drawn.ink, (cx - 16, cy + 3), (cx + 16, cy - 3), 1.0, 4)
+    cv2.circle(drawn.ink, (cx - 10, cy - 8), 4, 1.0, -1)
+    cv2.circle(drawn.ink, (cx + 2, cy + 6), 4, 1.0, -1)
+    (line,) = read(render(drawn))
+    assert [s.parts for s in line.symbols] == [1, 2, 1]
+
+
+def test_broken_stroke_end_under_a_digit_joins_it() -> None:
+    # A 7 whose stem's end broke off and sits under it, a fifth of a line height below: part of the 7, no '.'.
+    drawn = draw_tokens("47", height=60, stroke=4)
+    _, (x7, y7, w7, h7) = drawn.boxes[1]
+    cx = x7 + w7 // 2
+    cv2.ellipse(drawn.ink, (cx, y7 + h7 + 16), (3, 5), 0, 0, 360, 1.0, -1)
+    (line,) = read(render(drawn))
+    assert [s.parts for s in line.symbols] == [1, 2]
