@@ -513,6 +513,14 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             length = (shown.max() - shown.min() + 1) * sw
             if length < 0.9 * w and length < 40.0 * stroke:
                 continue  # a straight stroke of writing (a 1 in a short crop), not a line across
+            # A rule runs on past the writing beside it; a row of bars stops where the writing does.
+            near_writing = np.flatnonzero(busy[:, j] & inside[:, j])
+            if len(near_writing):
+                outer = np.ones(n_strips, bool)
+                outer[max(near_writing.min() - 1, 0) : near_writing.max() + 2] = False
+                outer &= inside[:, j]
+                if outer.sum() >= 2 and (above[:, j] & outer).sum() < 2:
+                    continue
             span = np.zeros(n_strips, bool)
             span[shown.min() : shown.max() + 1] = True
             clean = inside[:, j] & ~busy[:, j] & span
