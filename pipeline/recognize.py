@@ -45,7 +45,10 @@ WHOLE_FLOOR = 0.6
 WHOLE_PRIOR_AT = (1.2, 1.6)
 #: The same for a blob whose unsplit reading fits at least SURE_WHOLE.
 SURE_PRIOR_AT = (1.5, 1.9)
-SURE_WHOLE = 0.98
+SURE_WHOLE = 0.995
+#: Symbols drawn narrower than a digit, and their width in usual symbol widths (generous: a 1 with a flag).
+NARROW = frozenset("1()/")
+NARROW_WIDTH = 0.75
 #: Symbols often drawn wider than a digit.
 WIDE = frozenset("+-×÷=")
 
@@ -329,8 +332,9 @@ class Recognizer:
                 ]
                 # Operators are drawn wider than digits: a blob read as one is compared with 1.5 usual widths.
                 whole_label = normalize_label(self.classes[int(np.argmax(weighted[0][0]))])
-                prior = whole_prior(options[0][0][0].box[2] / (usual * (1.5 if whole_label in WIDE else 1.0)),
-                                    float(weighted[0][0].max()))
+                # ... and a '1', a bracket or a slash narrower: a wide blob read as one is likely a pair.
+                expected = usual * (1.5 if whole_label in WIDE else (NARROW_WIDTH if whole_label in NARROW else 1.0))
+                prior = whole_prior(options[0][0][0].box[2] / expected, float(weighted[0][0].max()))
                 scores = [float(sum(np.log(max(float(wp.max()), 1e-12)) for wp in ws))
                           + math.log(prior if n == 0 else 1.0 - prior) for n, ws in enumerate(weighted)]
                 k = int(np.argmax(scores))
