@@ -180,6 +180,21 @@ def _cluster_lines(comps: list[_Comp], height: float, angle: float) -> list[list
         else:
             lines[-1].append(c)
         last = yc
+    # Lines whose bands overlap for most of the shorter one are one line (a tilt the angle missed).
+    merged: list[list[_Comp]] = []
+    for members in lines:
+        if merged:
+            prev = merged[-1]
+            top_a = np.median([lev(c, c.y) for c in prev])
+            bot_a = np.median([lev(c, c.y + c.h) for c in prev])
+            top_b = np.median([lev(c, c.y) for c in members])
+            bot_b = np.median([lev(c, c.y + c.h) for c in members])
+            overlap = min(bot_a, bot_b) - max(top_a, top_b)
+            if overlap >= 0.5 * min(bot_a - top_a, bot_b - top_b):
+                prev.extend(members)
+                continue
+        merged.append(list(members))
+    lines = merged
     bands = []
     for members in lines:
         tops = [lev(c, c.y) for c in members]
@@ -406,10 +421,23 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
     comps = [c for c in comps if c.area >= max(3.0, 0.25 * stroke * stroke)]
     if not comps:
         return []
-    sized = [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke] or [c.h for c in comps]
+
+    def at_border(c: _Comp) -> bool:
+        return c.x == 0 or c.y == 0 or c.x + c.w >= W or c.y + c.h >= H
+
+    # The writing's height, from parts shaped like symbols (not bars, not the edges of the image).
+    sized = [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h and not at_border(c)]
+    sized = sized or [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke] or [c.h for c in comps]
     height0 = float(np.percentile(sized, 75))
-    # Frame-sized parts (a page's edge, a table's border) are no symbol of any line.
-    comps = [c for c in comps if c.h <= 4.0 * height0 and not (c.w > 0.9 * W and c.h > 0.5 * H and len(comps) > 1)]
+    if len(comps) > 1:
+        # Frame-sized parts (a sheet's edge, a table's border, a shadow's edge at the border) and long
+        # thin strokes across the page (an underline, a rule's remnant) are no symbol of any line.
+        comps = [
+            c for c in comps
+            if c.h <= 3.0 * height0
+            and not (at_border(c) and (c.h > 1.5 * height0 or c.w > 4.0 * height0))
+            and not (c.w > 6.0 * height0 and c.h < 0.6 * height0)
+        ]
     if not comps:
         return []
     if angle is None:
