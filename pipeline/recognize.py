@@ -233,6 +233,12 @@ def typical_width(boxes: Sequence[tuple[int, int, int, int]], height: float) -> 
     return max(_median(widths) if widths else height, 0.5 * height)
 
 
+def expected_width(label: str, usual: float) -> float:
+    """How wide a symbol read as ``label`` is drawn, from the line's usual symbol width: operators wider (1.5×),
+    a '1', a bracket or a slash narrower (a wide blob read as a '1' is likely a '1' with a neighbour)."""
+    return usual * (1.5 if label in WIDE else (NARROW_WIDTH if label in NARROW else 1.0))
+
+
 def whole_prior(width_ratio: float, whole_fit: float = 0.0) -> float:
     """Prior that a blob offered for splitting is one symbol, from its width over the line's usual width.
 
@@ -330,11 +336,10 @@ class Recognizer:
                     ]
                     for parts, idx in options
                 ]
-                # Operators are drawn wider than digits: a blob read as one is compared with 1.5 usual widths.
+                # Operators are drawn wider than digits, a 1 or a bracket narrower (expected_width).
                 whole_label = normalize_label(self.classes[int(np.argmax(weighted[0][0]))])
-                # ... and a '1', a bracket or a slash narrower: a wide blob read as one is likely a pair.
-                expected = usual * (1.5 if whole_label in WIDE else (NARROW_WIDTH if whole_label in NARROW else 1.0))
-                prior = whole_prior(options[0][0][0].box[2] / expected, float(weighted[0][0].max()))
+                prior = whole_prior(options[0][0][0].box[2] / expected_width(whole_label, usual),
+                                    float(weighted[0][0].max()))
                 scores = [float(sum(np.log(max(float(wp.max()), 1e-12)) for wp in ws))
                           + math.log(prior if n == 0 else 1.0 - prior) for n, ws in enumerate(weighted)]
                 k = int(np.argmax(scores))

@@ -368,3 +368,13 @@ def test_a_solid_wide_blob_is_equals_or_minus_not_a_point():
     ring = np.ones((14, 21), bool)
     ring[3:-3, 4:-4] = False
     assert _top(apply_layout_rules(_probs(d0=0.99), Shape(0.64, 0.42, 0.1, 1, mask=ring), CLASSES)) == "0"
+
+
+def test_a_wide_blob_read_as_a_one_is_likely_a_pair():
+    from hdr_expr.pipeline.recognize import expected_width, whole_prior
+
+    usual = 40.0
+    assert expected_width("1", usual) < expected_width("7", usual) < expected_width("+", usual)
+    # A blob 1.4 usual widths wide, read surely: one '7', but a '1' with a neighbour ('=1', '-1').
+    assert whole_prior(56.0 / expected_width("7", usual), 0.999) > 0.5
+    assert whole_prior(56.0 / expected_width("1", usual), 0.999) < 0.5
