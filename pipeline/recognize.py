@@ -160,9 +160,9 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
     flat = (shape.height < 0.3 and shape.width >= 2.0 * shape.height and shape.width >= 0.2) or (
         shape.parts >= 2 and shape.height < 0.55 and shape.width >= 1.3 * shape.height and shape.width >= 0.25)
     small = not flat and shape.width < 0.3 and shape.height < 0.3
-    # A solid mark wider than high, well below a digit's height: a '=' whose bars ran together under blur or
-    # a thick '-' (the classifier reads such a blob as a sure '.').
-    solid = (not flat and not small and shape.parts == 1 and shape.mask is not None
+    # A solid mark wider than high, well below a digit's height, not low in the line: a '=' whose bars ran
+    # together under blur or a thick '-' (the classifier reads such a blob as a sure '.'); a big '.' sits low.
+    solid = (not flat and not small and shape.parts == 1 and shape.mask is not None and shape.centre <= 0.3
              and shape.width >= 1.3 * shape.height and shape.height < 0.45 and shape.width >= 0.25
              and float(np.count_nonzero(shape.mask)) >= 0.6 * shape.mask.size)
     if small:

@@ -381,3 +381,9 @@ def test_a_wide_blob_read_as_a_one_is_likely_a_pair():
     # A blob 1.4 usual widths wide, read surely: one '7', but a '1' with a neighbour ('=1', '-1').
     assert whole_prior(56.0 / expected_width("7", usual), 0.999) > 0.5
     assert whole_prior(56.0 / expected_width("1", usual), 0.999) < 0.5
+
+
+def test_a_big_low_point_stays_a_point():
+    # A decimal point drawn as a short thick dash sits low in the line: not a '-'.
+    low_dash = Shape(0.4, 0.23, 0.5, 1, mask=np.ones((7, 12), bool))
+    assert _top(apply_layout_rules(_probs(dot=0.99), low_dash, CLASSES)) == "."
