@@ -166,37 +166,43 @@ def background(img: np.ndarray, kernel: int, size: tuple[int, int] | None = None
     return bg
 
 
-def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, min_size: int = 8) -> np.ndarray:
+def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: int = 15, min_size: int = 8) -> np.ndarray:
     """Parts of an ink mask that are the dark side of a sheet's edge, not writing: the desk beyond a
     photographed page, where the background estimate still carries the paper's light.
 
-    Writing has paper all around it. Such a band has the desk on its far side: a good share of the pixels
-    just outside it are as dark as the band itself. Returns the mask of those parts (grown by a pixel).
+    Writing has paper all around it. Along a sheet's edge the mask has the desk on its far side: many of
+    the pixels just outside it are as dark as the mask itself. This is judged locally (within ``reach``
+    px), so writing that touches the edge's band through a rule keeps its own pixels. A mask that covers
+    third of a side of the image (the desk where the photo's edge cuts it) counts as well, near that side.
     """
     u8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
-    n, labels = cv2.connectedComponents(u8, connectivity=8)
-    if n <= 1:
-        return np.zeros(mask.shape, bool)
+    H, W = mask.shape
+    out = np.zeros(mask.shape, bool)
+    if not u8.any():
+        return out
+    k = (max(5, reach) | 1, max(5, reach) | 1)
     box = np.ones((3, 3), np.uint8)
-    grown = cv2.dilate(labels.astype(np.float32), box)  # the (largest) neighbouring part's label
     ring = (cv2.dilate(u8, box) > 0) & (u8 == 0)
-    idx = np.flatnonzero(u8)
-    lab = labels.ravel()[idx]
-    g = gray.ravel().astype(np.float32)
-    area = np.bincount(lab, minlength=n).astype(np.float64)
-    mean_ink = np.bincount(lab, weights=g[idx], minlength=n) / np.maximum(area, 1)
-    ridx = np.flatnonzero(ring)
-    rlab = grown.ravel()[ridx].astype(np.int64)
-    paper = bg.ravel().astype(np.float32)[ridx]
-    # A ring pixel "as dark as the part": closer to the part's grey than to the paper's.
-    as_dark = g[ridx] <= mean_ink[rlab] + 0.3 * np.maximum(paper - mean_ink[rlab], 0.0)
-    ring_n = np.bincount(rlab, minlength=n).astype(np.float64)
-    frac = np.bincount(rlab, weights=as_dark, minlength=n) / np.maximum(ring_n, 1)
-    edge = (frac > 0.3) & (area >= min_size)
-    edge[0] = False
-    if not edge.any():
-        return np.zeros(mask.shape, bool)
-    return cv2.dilate(edge[labels].view(np.uint8), box) > 0
+    g = gray.astype(np.float32)
+    m = u8.astype(np.float32)
+    ink_grey = cv2.boxFilter(g * m, -1, k, normalize=False) / np.maximum(cv2.boxFilter(m, -1, k, normalize=False), 1.0)
+    # A ring pixel "as dark as the ink near it": closer to that ink's grey than to the paper's.
+    as_dark = ring & (g <= ink_grey + 0.3 * np.maximum(bg.astype(np.float32) - ink_grey, 0.0))
+    ring_d = cv2.boxFilter(ring.astype(np.float32), -1, k)
+    dark_d = cv2.boxFilter(as_dark.astype(np.float32), -1, k)
+    out = (u8 > 0) & (dark_d > 0.35 * ring_d) & (ring_d > 0.02)
+    for side, band in ((u8[0], (slice(0, reach), slice(None))), (u8[-1], (slice(H - reach, H), slice(None))),
+                       (u8[:, 0], (slice(None), slice(0, reach))), (u8[:, -1], (slice(None), slice(W - reach, W)))):
+        if side.mean() >= 0.3:
+            out[band] |= u8[band] > 0
+    if not out.any():
+        return out
+    # Only sizeable stretches: a few stray ring pixels beside a blot are no sheet edge.
+    n, labels = cv2.connectedComponents(out.view(np.uint8), connectivity=8)
+    sizes = np.bincount(labels.ravel(), minlength=n)
+    big = sizes >= min_size
+    big[0] = False
+    return cv2.dilate(big[labels].view(np.uint8), box) > 0
 
 
 def ink_darkness(img: np.ndarray, bg: np.ndarray) -> np.ndarray:
@@ -255,6 +261,11 @@ def _thresholds(dark: np.ndarray) -> tuple[float, float, float, float] | None:
     # How dark the ink's cores are: a high percentile, so faint ruled lines (which can outnumber the ink's
     # pixels on squared paper) do not set it.
     level = float(np.searchsorted(cum, 0.97))
+    # ... unless the writing is a sliver of a large photo, lost among the paper's grain above the floor:
+    # then the darkest few hundred pixels tell.
+    top = max(30.0, 0.0005 * hist.sum())
+    from_top = np.cumsum(hist[::-1])
+    level = max(level, float(255 - np.searchsorted(from_top, top)))
     # Ink must stand well clear of the paper's noise and be at least faintly visible.
     if level < max(2.0 * floor, MIN_CONTRAST * 255.0):
         return None
@@ -702,7 +713,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             return nothing
         rough = _hysteresis(dark_s >= th[2], dark_s > th[1])
         # The dark side of a photographed sheet's edge is no ink, and must not set the thresholds.
-        edges = sheet_edges(rough, small, bg_s, min_size=int(4 * kernel))
+        edges = sheet_edges(rough, small, bg_s, reach=kernel, min_size=int(4 * kernel))
         if edges.any() and attempt < 2:
             desk_s |= edges
             continue
