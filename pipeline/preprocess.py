@@ -616,19 +616,28 @@ def remove_ruled_lines(
                 continue
             pos = rule.at(xs[cand].astype(np.float64))
             dist = ys[cand] - pos
-            # The line's thickness here, at full resolution: the rows about its place that the ink mask
-            # fills along most of its length (a rule found on a smaller copy is only known to a pixel or so).
-            near_rows = np.abs(dist) <= reach
-            bins = np.rint(dist[near_rows]).astype(np.int64) + int(reach) + 1
-            counts = np.bincount(bins, minlength=2 * int(reach) + 3)
-            centre = int(reach) + 1
-            peak = counts[max(centre - 2, 0) : centre + 3].max()
-            a = b = centre
-            while a - 1 >= 0 and counts[a - 1] >= 0.3 * peak:
+            # The line's thickness here, at full resolution (a rule found on a smaller copy is only known
+            # to a pixel or so): the offsets about its place where the darkness along it, taken as the
+            # median along its length (writing beside it is a small part of that length), stands high.
+            extent = W if axis == 0 else H
+            along = np.arange(0, extent, 2, dtype=np.float64)
+            centre_line = rule.at(along)
+            offs = np.arange(-int(reach), int(reach) + 1)
+            across_px = np.clip(np.rint(centre_line[None, :] + offs[:, None]).astype(np.int64), 0, h - 1)
+            along_px = np.broadcast_to(along.astype(np.int64)[None, :], across_px.shape)
+            samples = dark[across_px, along_px] if axis == 0 else dark[along_px, across_px]
+            profile = np.median(samples, axis=1).astype(np.float64)
+            centre = int(reach)
+            base = 0.5 * (profile[0] + profile[-1])
+            peak_at = centre - 2 + int(np.argmax(profile[centre - 2 : centre + 3]))
+            half_height = base + 0.5 * (profile[peak_at] - base)
+            a = b = peak_at
+            while a - 1 >= 0 and profile[a - 1] >= half_height:
                 a -= 1
-            while b + 1 < len(counts) and counts[b + 1] >= 0.3 * peak:
+            while b + 1 < len(profile) and profile[b + 1] >= half_height:
                 b += 1
-            lo_d, hi_d = min(a - centre, -rule.half) - 1.0, max(b - centre, rule.half) + 1.0
+            lo_d = max(min(a - centre, -rule.half), -rule.half - 3.0) - 1.0
+            hi_d = min(max(b - centre, rule.half), rule.half + 3.0) + 1.0
             keep = (dist >= lo_d - 0.5) & (dist <= hi_d + 0.5)
             sel, lp = cand[keep], pos[keep]
             if not len(sel):
@@ -647,25 +656,27 @@ def remove_ruled_lines(
             if not alone.any():
                 continue
             v = dark_flat[flat[sel]]
-            # The line's own darkness, measured along it in stretches (a shadow can fall across it).
-            # (Its core pixels, leaving out clearly dark ink, unless the line itself is that dark.)
-            core = alone & (np.abs(ly - lp) <= max(half - 1.0, 0.5))
-            light_core = core & ~solid_flat[flat[sel]]
-            if np.count_nonzero(light_core) >= 0.3 * np.count_nonzero(core) and light_core.any():
-                core = light_core
-            if not core.any():
-                core = alone
-            chunk = max(32, (W if axis == 0 else H) // 12)
-            bins = lx // chunk
-            local = _grouped_median(v[core], bins[core], int(bins.max()) + 1)
-            line_dark = float(np.median(v[core]))
-            local = np.where(np.isnan(local), line_dark, local)[bins]
-            margin = np.maximum(0.3 * ink_level, 0.5 * local)
+            # The line's own darkness, measured along it in stretches (a shadow can fall across it): the
+            # median of the darkness on its core rows, writing being a small part of each stretch. (Faint
+            # rules may not be in the mask at all; then only ink lies in the band, and it stays.)
+            chunk = max(32, extent // 12)
+            # (Per stretch, the darkest of the band's rows: the line may sit a pixel or two off the fit.)
+            core_rows = samples[max(int(centre + lo_d), 0) : min(int(centre + hi_d), len(offs) - 1) + 1]
+            n_chunks = int(extent // chunk) + 1
+            chunk_of = (along // chunk).astype(np.int64)
+            local_by_chunk = np.array([
+                float(np.median(core_rows[:, chunk_of == c], axis=1).max()) if np.any(chunk_of == c) else np.nan
+                for c in range(n_chunks)
+            ])
+            line_dark = float(np.median(core_rows, axis=1).max())
+            local_by_chunk = np.where(np.isnan(local_by_chunk), line_dark, local_by_chunk)
+            local = local_by_chunk[np.minimum(lx // chunk, n_chunks - 1)]
+            margin = np.maximum(0.15 * ink_level, 0.5 * local)
             # How much of a pixel is this line (1) rather than paper (0): by colour where the line has one.
             share: np.ndarray | float = 1.0
             if rgb_flat is not None and paper is not None:
                 c = _chroma(rgb_flat[flat[sel]])
-                strong_core = core & (v >= 0.7 * line_dark)
+                strong_core = alone & (v >= 0.7 * line_dark) & (np.abs(ly - lp) <= max(half - 1.0, 0.5))
                 if np.count_nonzero(strong_core) >= 10:
                     seg = np.median(c[strong_core], axis=0) - paper
                     norm2 = float(np.dot(seg, seg))

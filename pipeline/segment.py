@@ -229,7 +229,8 @@ def _cluster_lines(comps: list[_Comp], height: float, angle: float) -> list[list
     if group:
         groups.append(group)
     for g in groups:
-        if any(max(c.w, c.h) >= 0.5 * height for c in g):
+        # (Bars alone — a sheet's edge, a leftover rule — are no line: a line has a symbol of some height.)
+        if any(c.h >= 0.4 * height and max(c.w, c.h) >= 0.5 * height for c in g):
             lines.append(g)
     return lines
 
