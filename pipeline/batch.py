@@ -144,61 +144,6 @@ def list_tasks(files: Iterable[tuple[str, Path]]) -> Iterator[PageTask]:
 # ------------------------------------------------------------------------------------------------- one page
 
 
-def load_page(path: str | Path, page: int, *, name: str | None = None, pdf_dpi: int | None = None):
-    """Decode page ``page`` (1-based) of a file alone, without decoding the pages before it."""
-    from hdr_expr.pipeline import io
-
-    reader = getattr(io, "read_page", None)
-    if reader is not None:  # pipeline.io's own single-page reader, where it has one
-        return reader(path, page, name=name)
-    opened = io._open_source(path, name)
-    dpi = pdf_dpi or io.PDF_DPI
-    if opened.fmt == "pdf":
-        pdf = io._open_pdf(opened)
-        try:
-            if not 1 <= page <= len(pdf):
-                raise InputError(f"{opened.name}: has no page {page} (it has {len(pdf)})")
-            return _render_pdf_page(io, pdf, opened.name, page, dpi)
-        finally:
-            pdf.close()
-    im = io._pil_open(opened, io.MAX_PIXELS)
-    try:
-        n = io._frame_count(im) if opened.fmt == "tiff" else 1
-        if not 1 <= page <= n:
-            raise InputError(f"{opened.name}: has no page {page} (it has {n})")
-        if page > 1:
-            try:
-                im.seek(page - 1)
-            except (OSError, EOFError, ValueError) as exc:
-                raise InputError(f"{opened.name} (page {page}): corrupt TIFF page ({io._short(exc)})") from None
-        return io.Page(io._decode_frame(im, opened, page - 1, io.MAX_PIXELS), opened.name, page)
-    finally:
-        im.close()
-
-
-def _render_pdf_page(io, pdf, name: str, page: int, dpi: int):
-    import numpy as np
-    import pypdfium2 as pdfium
-
-    where = f"{name} (page {page})"
-    try:
-        pg = pdf[page - 1]
-        w_pt, h_pt = pg.get_size()
-        scale = dpi / 72.0
-        if w_pt * h_pt * scale * scale > io.MAX_PIXELS:  # poster-sized: render smaller rather than refuse
-            scale = (io.MAX_PIXELS / max(w_pt * h_pt, 1.0)) ** 0.5 * 0.999
-        if min(w_pt, h_pt) * scale < io.MIN_SIDE:
-            raise InputError(f"{where}: PDF page too small ({w_pt:.0f}×{h_pt:.0f} pt)")
-        bitmap = pg.render(scale=scale, fill_color=(255, 255, 255, 255), rev_byteorder=True)
-        arr = np.array(bitmap.to_numpy(), copy=True)
-        bitmap.close()
-        pg.close()
-    except pdfium.PdfiumError as exc:
-        raise InputError(f"{where}: cannot render PDF page ({io._short(exc)})") from None
-    rgb = io.image_to_rgb(arr[:, :, :3] if arr.ndim == 3 and arr.shape[2] == 4 else arr)
-    return io.Page(rgb, name, page)
-
-
 def error_record(file: str, page: int, error: str) -> Record:
     """The record of a page that could not be read (same schema as any other)."""
     from hdr_expr.pipeline.results import PageResult
@@ -212,10 +157,12 @@ def read_task(recognizer: Any, task: PageTask) -> Record:
     Failures are recorded rather than raised so that one bad page never stops a batch: an unreadable file, and
     also an unexpected exception inside recognition (recorded with its type, so it can be reported as a bug).
     """
+    from hdr_expr.pipeline.io import read_page
+
     if task.error is not None:
         return error_record(task.file, task.page, task.error)
     try:
-        page = load_page(task.path, task.page, name=task.file)
+        page = read_page(task.path, task.page, name=task.file)
         result = recognizer.read_image(page.image, file=task.file, page=task.page)
     except MemoryError:
         return error_record(task.file, task.page, f"{task.file} (page {task.page}): not enough memory to read it")

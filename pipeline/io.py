@@ -345,29 +345,34 @@ def _pdf_looks_pageless(opened: _Opened) -> bool:
     return bool(re.search(rb"/Count\s*0(?![0-9])", data)) and not re.search(rb"/Type\s*/Page(?![a-zA-Z])", data)
 
 
-def _pdf_pages(opened: _Opened, max_pixels: int, dpi: int) -> Iterator[Page]:
+def _render_pdf_page(pdf, name: str, index: int, max_pixels: int, dpi: int) -> Page:
+    """Render page ``index`` (0-based) of an open PDF."""
     import pypdfium2 as pdfium
 
+    where = f"{name} (page {index + 1})"
+    try:
+        page = pdf[index]
+        w_pt, h_pt = page.get_size()
+        scale = dpi / 72.0
+        # A poster-sized page is rendered at a lower resolution rather than refused.
+        if w_pt * h_pt * scale * scale > max_pixels:
+            scale = (max_pixels / max(w_pt * h_pt, 1.0)) ** 0.5 * 0.999
+        if min(w_pt, h_pt) * scale < MIN_SIDE:
+            raise InputError(f"{where}: PDF page too small ({w_pt:.0f}×{h_pt:.0f} pt)")
+        bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255), rev_byteorder=True)
+        arr = np.array(bitmap.to_numpy(), copy=True)
+        bitmap.close()
+        page.close()
+    except pdfium.PdfiumError as exc:
+        raise InputError(f"{where}: cannot render PDF page ({_short(exc)})") from None
+    return Page(image_to_rgb(arr[:, :, :3] if arr.ndim == 3 and arr.shape[2] == 4 else arr), name, index + 1)
+
+
+def _pdf_pages(opened: _Opened, max_pixels: int, dpi: int) -> Iterator[Page]:
     pdf = _open_pdf(opened)
     try:
         for index in range(len(pdf)):
-            where = f"{opened.name} (page {index + 1})"
-            try:
-                page = pdf[index]
-                w_pt, h_pt = page.get_size()
-                scale = dpi / 72.0
-                # A poster-sized page is rendered at a lower resolution rather than refused.
-                if w_pt * h_pt * scale * scale > max_pixels:
-                    scale = (max_pixels / max(w_pt * h_pt, 1.0)) ** 0.5 * 0.999
-                if min(w_pt, h_pt) * scale < MIN_SIDE:
-                    raise InputError(f"{where}: PDF page too small ({w_pt:.0f}×{h_pt:.0f} pt)")
-                bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255), rev_byteorder=True)
-                arr = np.array(bitmap.to_numpy(), copy=True)
-                bitmap.close()
-                page.close()
-            except pdfium.PdfiumError as exc:
-                raise InputError(f"{where}: cannot render PDF page ({_short(exc)})") from None
-            yield Page(image_to_rgb(arr[:, :, :3] if arr.ndim == 3 and arr.shape[2] == 4 else arr), opened.name, index + 1)
+            yield _render_pdf_page(pdf, opened.name, index, max_pixels, dpi)
     finally:
         pdf.close()
 
@@ -408,6 +413,40 @@ def iter_pages(
 def read_pages(source: str | Path | bytes, **kwargs: Any) -> list[Page]:
     """All pages at once (see :func:`iter_pages`)."""
     return list(iter_pages(source, **kwargs))
+
+
+def read_page(
+    source: str | Path | bytes,
+    page: int,
+    *,
+    name: str | None = None,
+    max_pixels: int = MAX_PIXELS,
+    pdf_dpi: int = PDF_DPI,
+) -> Page:
+    """Page ``page`` (1-based) of a source alone, without decoding the pages before it (batch workers read one
+    page each)."""
+    opened = _open_source(source, name)
+    if opened.fmt == "pdf":
+        pdf = _open_pdf(opened)
+        try:
+            if not 1 <= page <= len(pdf):
+                raise InputError(f"{opened.name}: has no page {page} (it has {len(pdf)})")
+            return _render_pdf_page(pdf, opened.name, page - 1, max_pixels, pdf_dpi)
+        finally:
+            pdf.close()
+    im = _pil_open(opened, max_pixels)
+    try:
+        n = _frame_count(im) if opened.fmt == "tiff" else 1
+        if not 1 <= page <= n:
+            raise InputError(f"{opened.name}: has no page {page} (it has {n})")
+        if page > 1:
+            try:
+                im.seek(page - 1)
+            except (OSError, EOFError, ValueError) as exc:
+                raise InputError(f"{opened.name} (page {page}): corrupt TIFF page ({_short(exc)})") from None
+        return Page(_decode_frame(im, opened, page - 1, max_pixels), opened.name, page)
+    finally:
+        im.close()
 
 
 def count_pages(source: str | Path | bytes, *, name: str | None = None) -> int:

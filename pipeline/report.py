@@ -123,10 +123,10 @@ def write_csv(records: Iterable[Record], path: str | Path) -> int:
 
 def default_image_loader(file: str, page: int) -> np.ndarray | None:
     """The page image from its file (as named in the record), or None when it cannot be read any more."""
-    from hdr_expr.pipeline.batch import load_page
+    from hdr_expr.pipeline.io import read_page
 
     try:
-        return load_page(file, page, name=file).image
+        return read_page(file, page, name=file).image
     except (InputError, OSError):
         return None
 

@@ -12,6 +12,7 @@ import pytest
 from batch_fixtures import save_jpeg, save_pdf, save_png, save_tiff, small_page
 from hdr_expr.errors import InputError
 from hdr_expr.pipeline import batch
+from hdr_expr.pipeline.io import read_page
 from hdr_expr.pipeline.batch import (
     BatchSummary,
     JsonlWriter,
@@ -20,7 +21,6 @@ from hdr_expr.pipeline.batch import (
     find_inputs,
     iter_records,
     list_tasks,
-    load_page,
     plan_batch,
     pool_records,
     read_done,
@@ -91,17 +91,17 @@ def test_list_tasks_counts_pages_and_records_unopenable_files(here: Path) -> Non
     assert [t.key for t in list_tasks(find_inputs(["./scans/"]))] == keys[:-1]
 
 
-def test_load_page_decodes_one_page_like_iter_pages(inputs: Path) -> None:
+def test_read_page_decodes_one_page_like_iter_pages(inputs: Path) -> None:
     for name, n in (("c.tif", 3), ("sub/d.pdf", 2), ("a.png", 1)):
         path = inputs / name
         every = list(iter_pages(path))
         assert len(every) == n
         for number in range(1, n + 1):
-            page = load_page(path, number, name="x")
+            page = read_page(path, number, name="x")
             assert page.page == number and page.file == "x"
             assert np.array_equal(page.image, every[number - 1].image)
         with pytest.raises(InputError, match=f"no page {n + 1}"):
-            load_page(path, n + 1)
+            read_page(path, n + 1)
 
 
 # ------------------------------------------------------------------------------------------- reading one task
