@@ -249,8 +249,9 @@ def _kind(c: _Comp, height: float, stroke: float) -> str:
     return "mid"
 
 
-def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float) -> bool:
-    """Whether two components of a line are parts of one symbol, from their boxes."""
+def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float, gap=None) -> bool:
+    """Whether two components of a line are parts of one symbol, from their boxes (and, for two strokes,
+    ``gap(a, b)``: the distance between their inks)."""
     ov = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
     if ov <= 0:
         return False
@@ -291,7 +292,9 @@ def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float) -> bool:
         bar, other = (a, b) if ka == "bar" else (b, a)
         # A bar through the other's middle column (+, a crossed 7) or at its top or bottom (the top of a 5);
         # a minus beside a digit overlaps it only at the edge.
-        crosses = bar.x <= other.cx <= bar.x + bar.w
+        # Crossing: the other's middle column meets the bar's middle half, at the other's middle height.
+        crosses = (bar.x + 0.25 * bar.w <= other.cx <= bar.x + 0.75 * bar.w
+                   and other.y + 0.2 * other.h <= bar.cy <= other.y + 0.8 * other.h)
         at_end = bar.cy <= other.y + 0.25 * other.h or bar.cy >= other.y + 0.75 * other.h
         on_top = bar.cy <= other.y + 0.15 * other.h and other.h >= 0.5 * height  # a 5's or 7's detached bar
         return (
@@ -299,8 +302,22 @@ def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float) -> bool:
             or (on_top and ov >= 0.2 * bar.w)
             or (crosses and ov >= 0.6 * narrow)
         )
-    # Two strokes (tall or mid): a broken 4, 5, × or +, or a stroke broken by faint ink.
-    return ov >= 0.6 * narrow
+    # Two strokes (tall or mid): a broken 4, 5, × or +, or a stroke broken by faint ink — whose inks come
+    # close somewhere (a bracket and the digit in its hollow overlap as boxes, their inks apart).
+    if ov < 0.6 * narrow:
+        return False
+    return gap is None or gap(a, b) <= max(2.0 * stroke, 0.15 * height)
+
+
+def _ink_gap(labels: np.ndarray, a: _Comp, b: _Comp) -> float:
+    """Smallest distance in pixels between the inks of two components."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+    window = labels[y0:y1, x0:x1]
+    not_a = (window != a.label).astype(np.uint8)
+    dist = cv2.distanceTransform(not_a, cv2.DIST_L2, 3)
+    on_b = window == b.label
+    return float(dist[on_b].min()) if on_b.any() else float("inf")
 
 
 def _group_symbols(labels: np.ndarray, members: list[_Comp], height: float, stroke: float) -> list[SymbolCrop]:
@@ -318,7 +335,7 @@ def _group_symbols(labels: np.ndarray, members: list[_Comp], height: float, stro
             b = members[j]
             if b.x >= a.x + a.w:
                 break
-            if _belong_together(a, b, height, stroke):
+            if _belong_together(a, b, height, stroke, gap=lambda p, q: _ink_gap(labels, p, q)):
                 parent[find(j)] = find(i)
     _group_divides(members, height, stroke, find, parent)
     groups: dict[int, list[_Comp]] = {}
