@@ -2,25 +2,29 @@
 
 The steps, each a small function over numpy arrays:
 
-1. :func:`is_light_on_dark` — polarity from thin structures: strokes are thin, so the sign of the image's
-   deviation from its local median (an edge-preserving background) says whether the writing is darker or
-   lighter than its ground. Page edges and shadows are not thin and barely answer. Light-on-dark images
-   (a blackboard, a canvas export) are inverted and then treated like paper.
-2. :func:`background` — the paper's colour under the light of each place: a grey-level closing (max-pool,
-   then a 3×3 closing) at a small scale, smoothed and scaled back up. Its kernel is a few stroke widths, so
-   strokes and dots vanish from it while shadows and gradients stay.
-3. :func:`ink_darkness` — per channel, how much darker than the local paper a pixel is, taking the strongest
-   channel: blue, red and pencil-grey ink all stand out, and tinted paper divides out.
-4. Hysteresis thresholds from the image's own statistics (paper noise floor, typical ink contrast): pixels a
-   little darker than the paper are kept only where they touch clearly dark ones, so paper texture, JPEG
-   noise and faint smudges drop out while blurred stroke edges stay.
-5. :func:`remove_ruled_lines` — long straight thin lines (notebook rules, squared paper, a margin, a printed
-   frame) are found by projection at their dominant angle and erased, except where a stroke crosses them or
-   ink clearly darker than the line lies on it.
-6. Specks a few pixels large are dropped; the segmenter judges what is left relative to each line's size.
+1. :func:`is_light_on_dark` — writing is the minority of the pixels wherever it is: tiles of the image vote
+   with the sign of their grey levels' skewness. Light-on-dark images (a blackboard, a canvas export) are
+   inverted and then treated like paper. One channel is kept: the darkest of R, G, B, so that blue, red and
+   pencil-grey ink all stand out.
+2. :func:`background` — the paper's brightness under the light of each place: a grey-level closing a few
+   stroke widths wide (its kernel follows the strokes measured on a first pass), done at a small scale.
+   Strokes and dots vanish from it; shadows, gradients and tinted paper stay, and divide out in
+   :func:`ink_darkness` (0 = paper, 255 = black).
+3. Hysteresis thresholds from the image's own statistics (the paper's noise floor, the ink cores' darkness):
+   pixels a little darker than the paper are kept only where they touch clearly dark ones, and only where
+   they stand out from the *local* noise in grey levels too (a dark desk or a deep shadow is noisier).
+4. :func:`sheet_edges` — the dark side of a photographed sheet's edge (the desk, where the background still
+   carries the paper's light) is no ink and must not set the thresholds.
+5. :func:`find_rules` / :func:`remove_ruled_lines` — long straight lines (notebook rules, squared paper, a
+   margin, a printed frame), even faint, blurred, broken, tilted or slightly bent ones, are found from the
+   strip profiles of the darkness and erased, except where a stroke crosses or rests on them, or ink
+   clearly darker than the rule (or of another colour) lies along it. A row of written bars or the stem of
+   a 1 is no rule: a rule also shows on blank paper and runs on past the writing.
+6. Specks of a few pixels are dropped; the segmenter judges what is left relative to each line's size.
 
-Heavy analysis (polarity, background, statistics, angles) runs on a downscaled copy of large images; the mask
-itself is thresholded at full resolution so that boxes and shapes stay in page pixels.
+Heavy analysis (polarity, background, statistics, rules) runs on a copy of at most ``ANALYSIS_PIXELS``; the
+mask itself is thresholded at full resolution, so boxes and shapes stay in page pixels. Skew is estimated
+(:attr:`Preprocessed.angle`) but not applied: the segmenter levels component positions instead.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class Preprocessed:
 
     mask: np.ndarray  # bool H×W, True = ink, in page pixels
     inverted: bool  # the page was light writing on a dark ground
-    angle: float  # dominant text angle in degrees (counter-clockwise positive, image y down); not applied
+    angle: float  # the writing's angle in degrees, positive = lines rising to the right; not applied
     stroke: float  # typical stroke width in page pixels (0 when no ink)
     contrast: float  # typical ink darkness in [0, 1] relative to the paper (0 when no ink)
     rules_removed: int  # ruled/grid lines erased
@@ -334,8 +338,9 @@ def _projection_angle(ys: np.ndarray, xs: np.ndarray, angles: np.ndarray) -> tup
 
 
 def estimate_skew(mask: np.ndarray, max_angle: float = 10.0, max_points: int = 3_000) -> float:
-    """Dominant angle of the writing (degrees, positive = text rising to the right in image coordinates ...
-    i.e. the angle to rotate the page counter-clockwise to level it) from the sharpness of its projection."""
+    """The writing's dominant angle in degrees, from the sharpness of its row projection: positive when the
+    lines rise to the right (the page is turned counter-clockwise; ``cv2.getRotationMatrix2D(c, -angle, 1)``
+    levels it)."""
     flat = np.flatnonzero(mask)
     if len(flat) < 20:
         return 0.0
