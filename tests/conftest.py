@@ -171,3 +171,18 @@ def tiny_symbol_model(tmp_path_factory, tiny_digit_model: Path, mnist_dir: Path)
                   eval_synth_per_class=5, test_limit=500, workers=1, cache=False, progress=False,
                   log=lambda _m: None)
     return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium (Playwright over Debian's chromium); skips with the reason where there is none."""
+    from browser_helpers import CHROMIUM_ARGS, chromium_path
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium) for the browser tests")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

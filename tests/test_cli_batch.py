@@ -17,7 +17,7 @@ import pytest
 from batch_fixtures import draw_worksheet, save_pdf, save_png, save_tiff, small_page, worksheet_lines
 from hdr_expr.pipeline.batch import iter_records
 from hdr_expr.pipeline.report import verdict
-from test_report import COLOURS, browser, open_report  # noqa: F401 - browser is a fixture
+from test_report import COLOURS, open_report
 
 CLI = [sys.executable, "-c", "from hdr_expr.cli.app import main; main()"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -9,15 +9,15 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import os
 import re
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+
+from browser_helpers import screenshot_path
 
 from hdr_expr.pipeline.report import (
     csv_rows,
@@ -134,37 +134,6 @@ def test_big_scans_are_shrunk_and_boxes_stay_in_percent(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------- HTML (browser)
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def chromium_path() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium) for the browser test")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def screenshot_path(tmp_path: Path, name: str) -> Path:
-    keep = os.environ.get("HDR_EXPR_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        return Path(keep) / name
-    return tmp_path / name
-
 
 def open_report(browser, path: Path):
     page = browser.new_page(viewport={"width": 1200, "height": 900})

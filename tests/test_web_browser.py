@@ -9,52 +9,21 @@ Skips with the reason where Playwright or Chromium is missing (``.ci/run`` insta
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette", reason="the web extra is not installed (pip install 'hdr-expr[web]')")
 
+from browser_helpers import screenshot_path  # noqa: E402
 from web_helpers import draw_image, layout, png_bytes, serving, text_width  # noqa: E402
 
 from hdr_expr.pipeline.recognize import Recognizer  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 RESULT = "#lines [data-testid=summary]"
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("HDR_EXPR_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def screenshot_path(tmp_path: Path, name: str) -> Path:
-    keep = os.environ.get("HDR_EXPR_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        return Path(keep) / name
-    return tmp_path / name
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium) for the browser tests")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
