@@ -1110,8 +1110,27 @@ class Condition:
                 "digit_px": round(self.digit_px, 1), "sources": list(self.sources), **self.tags}
 
 
+class _Encoded:
+    """An image kept as the file bytes it would be written as (``data``, ``format``: "png" or "jpeg")."""
+
+    data: bytes
+    format: str
+
+    @property
+    def suffix(self) -> str:
+        return ".jpg" if self.format == "jpeg" else ".png"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the file (the suffix is added where ``path`` has none)."""
+        p = Path(path)
+        if p.suffix == "":
+            p = p.with_suffix(self.suffix)
+        p.write_bytes(self.data)
+        return p
+
+
 @dataclass(frozen=True)
-class ExpressionSample:
+class ExpressionSample(_Encoded):
     """One expression image: ``image`` (RGB uint8, as decoded from ``data``), the encoded file, its truth."""
 
     index: int
@@ -1120,17 +1139,6 @@ class ExpressionSample:
     format: str
     truth: Truth
     condition: Condition
-
-    @property
-    def suffix(self) -> str:
-        return ".jpg" if self.format == "jpeg" else ".png"
-
-    def save(self, path: str | Path) -> Path:
-        p = Path(path)
-        if p.suffix == "":
-            p = p.with_suffix(self.suffix)
-        p.write_bytes(self.data)
-        return p
 
 
 def _rng(seed: int, index: int, kind: int) -> np.random.Generator:
@@ -1199,7 +1207,7 @@ class WorksheetLine:
 
 
 @dataclass(frozen=True)
-class WorksheetSample:
+class WorksheetSample(_Encoded):
     index: int
     image: np.ndarray
     data: bytes
@@ -1207,17 +1215,6 @@ class WorksheetSample:
     lines: tuple[WorksheetLine, ...]
     photo: bool
     tags: dict
-
-    @property
-    def suffix(self) -> str:
-        return ".jpg" if self.format == "jpeg" else ".png"
-
-    def save(self, path: str | Path) -> Path:
-        p = Path(path)
-        if p.suffix == "":
-            p = p.with_suffix(self.suffix)
-        p.write_bytes(self.data)
-        return p
 
 
 def make_worksheet(material: Material, seed: int, index: int, *, photo: bool | None = None) -> WorksheetSample:
