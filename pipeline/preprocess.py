@@ -186,12 +186,19 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
         return out
     k = (max(5, reach) | 1, max(5, reach) | 1)
     box = np.ones((3, 3), np.uint8)
-    ring = (cv2.dilate(u8, box) > 0) & (u8 == 0)
+    # The ring a little way out (blurred writing still has its own grey right beside it; paper soon).
+    d = 3
+    ring = (cv2.dilate(u8, np.ones((2 * d + 1, 2 * d + 1), np.uint8)) > 0) & (
+        cv2.dilate(u8, np.ones((2 * d - 1, 2 * d - 1), np.uint8)) == 0)
     g = gray.astype(np.float32)
     m = u8.astype(np.float32)
-    ink_grey = cv2.boxFilter(g * m, -1, k, normalize=False) / np.maximum(cv2.boxFilter(m, -1, k, normalize=False), 1.0)
-    # A ring pixel "as dark as the ink near it": closer to that ink's grey than to the paper's.
-    as_dark = ring & (g <= ink_grey + 0.3 * np.maximum(bg.astype(np.float32) - ink_grey, 0.0))
+    count = np.maximum(cv2.boxFilter(m, -1, k, normalize=False), 1.0)
+    ink_grey = cv2.boxFilter(g * m, -1, k, normalize=False) / count
+    # The paper's brightness where that ink is (a shadow dims both; beside a sheet's edge, the background
+    # still carries the paper's light there).
+    ink_paper = cv2.boxFilter(bg.astype(np.float32) * m, -1, k, normalize=False) / count
+    # A ring pixel "as dark as the ink near it": closer to that ink's grey than to its paper's.
+    as_dark = ring & (g <= ink_grey + 0.4 * np.maximum(ink_paper - ink_grey, 0.0))
     ring_d = cv2.boxFilter(ring.astype(np.float32), -1, k)
     dark_d = cv2.boxFilter(as_dark.astype(np.float32), -1, k)
     out = (u8 > 0) & (dark_d > 0.35 * ring_d) & (ring_d > 0.02)
@@ -497,12 +504,16 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         ext = np.pad(spread, ((0, 0), (off, off)), mode="edge")
         busy = np.maximum(ext[:, : n], ext[:, 2 * off :]) > 2.0 * thr
         score_row = support * strength
-        candidates = [j for j in np.flatnonzero(support >= min_fraction)
-                      if score_row[j] >= score_row[max(j - gap, 0) : j + gap + 1].max()]
+        # Strongest rows first; a row of writing beside a rule may out-score it, fail the tests below, and
+        # must not hide it.
+        rows_ok = np.flatnonzero(support >= min_fraction)
+        candidates = rows_ok[np.argsort(-score_row[rows_ok], kind="stable")]
         t = math.tan(math.radians(a))
         shifts = np.rint(centres * t).astype(np.int64)
         pz = np.where(inside, p, -np.inf)
         for j in candidates:
+            if any(abs(r.across[middle] - (j - reach + shifts[middle])) <= gap for r in found):
+                continue
             # Follow the line strip by strip: the peak within two rows of the aligned row.
             lo, hi = max(j - 2, 0), min(j + 3, n)
             local = pz[:, lo:hi]
