@@ -511,9 +511,39 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         t = math.tan(math.radians(a))
         shifts = np.rint(centres * t).astype(np.int64)
         pz = np.where(inside, p, -np.inf)
+        rejected: list[int] = []
         for j in candidates:
             if any(abs(r.across[middle] - (j - reach + shifts[middle])) <= gap for r in found):
                 continue
+            if any(abs(j - q) <= 1 for q in rejected):
+                continue  # the next row of a row of writing already turned down
+            # (Only between the first and last strips where it shows: a sheet may not fill the photo.)
+            shown = np.flatnonzero(above[:, j])
+            length = (shown.max() - shown.min() + 1) * sw
+            if length < 0.9 * w and length < 40.0 * stroke:
+                rejected.append(j)
+                continue  # a straight stroke of writing (a 1 in a short crop), not a line across
+            # A rule runs on past the writing beside it; a row of bars stops where the writing does.
+            near_writing = np.flatnonzero(busy[:, j] & inside[:, j])
+            if len(near_writing):
+                outer = np.ones(n_strips, bool)
+                outer[max(near_writing.min() - 1, 0) : near_writing.max() + 2] = False
+                outer &= inside[:, j]
+                if outer.sum() >= 2 and (above[:, j] & outer).sum() < 2:
+                    rejected.append(j)
+                    continue
+            span = np.zeros(n_strips, bool)
+            span[shown.min() : shown.max() + 1] = True
+            clean = inside[:, j] & ~busy[:, j] & span
+            if clean.sum() >= 3:
+                if above[clean, j].mean() < 0.75:
+                    rejected.append(j)
+                    continue  # it does not show on blank paper: a row of writing (bars of - = +)
+            else:
+                vals = p[above[:, j], j]
+                if support[j] < 0.9 or float(np.std(vals)) > 0.5 * float(np.mean(vals)):
+                    rejected.append(j)
+                    continue  # writing all along: only an even, unbroken line counts
             # Follow the line strip by strip: the peak within two rows of the aligned row.
             lo, hi = max(j - 2, 0), min(j + 3, n)
             local = pz[:, lo:hi]
@@ -535,29 +565,6 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             across = np.polyval(coef, centres / w) - reach
             if any(abs(r.across[middle] - across[middle]) <= gap for r in found):
                 continue  # found already (at another angle)
-            # (Only between the first and last strips where it shows: a sheet may not fill the photo.)
-            shown = np.flatnonzero(above[:, j])
-            length = (shown.max() - shown.min() + 1) * sw
-            if length < 0.9 * w and length < 40.0 * stroke:
-                continue  # a straight stroke of writing (a 1 in a short crop), not a line across
-            # A rule runs on past the writing beside it; a row of bars stops where the writing does.
-            near_writing = np.flatnonzero(busy[:, j] & inside[:, j])
-            if len(near_writing):
-                outer = np.ones(n_strips, bool)
-                outer[max(near_writing.min() - 1, 0) : near_writing.max() + 2] = False
-                outer &= inside[:, j]
-                if outer.sum() >= 2 and (above[:, j] & outer).sum() < 2:
-                    continue
-            span = np.zeros(n_strips, bool)
-            span[shown.min() : shown.max() + 1] = True
-            clean = inside[:, j] & ~busy[:, j] & span
-            if clean.sum() >= 3:
-                if above[clean, j].mean() < 0.75:
-                    continue  # it does not show on blank paper: a row of writing (bars of - = +)
-            else:
-                vals = p[above[:, j], j]
-                if support[j] < 0.9 or float(np.std(vals)) > 0.5 * float(np.mean(vals)):
-                    continue  # writing all along: only an even, unbroken line counts
             if np.median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
                 continue  # a faint darkening of the image's own edge row
             # Thickness: rows around the peak above half its height, in the mean aligned profile.
@@ -678,12 +685,16 @@ def remove_ruled_lines(
             chunk = max(32, extent // 12)
             # (Per stretch, the darkest of the band's rows: the line may sit a pixel or two off the fit.)
             core_rows = samples[max(int(centre + lo_d), 0) : min(int(centre + hi_d), len(offs) - 1) + 1]
-            n_chunks = int(extent // chunk) + 1
-            chunk_of = (along // chunk).astype(np.int64)
-            local_by_chunk = np.array([
-                float(np.median(core_rows[:, chunk_of == c], axis=1).max()) if np.any(chunk_of == c) else np.nan
-                for c in range(n_chunks)
-            ])
+            per = max(1, chunk // 2)  # samples per stretch (one every 2 px)
+            full = core_rows.shape[1] // per
+            medians = []
+            if full:
+                medians.append(np.median(core_rows[:, : full * per].reshape(len(core_rows), full, per), axis=2))
+            if core_rows.shape[1] > full * per:
+                medians.append(np.median(core_rows[:, full * per :], axis=1)[:, None])
+            local_by_chunk = np.concatenate(medians, axis=1).max(axis=0)
+            chunk = per * 2
+            n_chunks = len(local_by_chunk)
             line_dark = float(np.median(core_rows, axis=1).max())
             local_by_chunk = np.where(np.isnan(local_by_chunk), line_dark, local_by_chunk)
             local = local_by_chunk[np.minimum(lx // chunk, n_chunks - 1)]
@@ -739,8 +750,15 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         if th is None:
             return nothing
         rough = _hysteresis(dark_s >= th[2], dark_s > th[1])
-        # The dark side of a photographed sheet's edge is no ink, and must not set the thresholds.
-        edges = sheet_edges(rough, small, bg_s, reach=kernel, min_size=int(4 * kernel))
+        # The dark side of a photographed sheet's edge is no ink, and must not set the thresholds. (Only
+        # worth looking for where something is far darker than the paper: a desk, a deep shadow.)
+        edges = desk_s[:0]
+        if attempt == 0:
+            paper = float(np.percentile(bg_s[:: max(1, bg_s.shape[0] // 100), :: max(1, bg_s.shape[1] // 100)], 90))
+            border = max(rough[0].mean(), rough[-1].mean(), rough[:, 0].mean(), rough[:, -1].mean())
+            look = bool(np.count_nonzero(bg_s < 0.6 * paper) >= 0.002 * bg_s.size or border >= 0.3)
+        if look:
+            edges = sheet_edges(rough, small, bg_s, reach=kernel, min_size=int(4 * kernel))
         if edges.any() and attempt < 2:
             desk_s |= edges
             continue
