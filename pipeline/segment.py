@@ -455,6 +455,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
             if c.h <= 3.0 * height0
             and not (at_border(c) and (c.h > 1.5 * height0 or c.w > 4.0 * height0))
             and not (c.w > 6.0 * height0 and c.h < 0.6 * height0)
+            and not (at_border(c) and min(c.w, c.h) < max(2.0, 0.6 * stroke))  # a sliver of an edge
         ]
     if not comps:
         return []
