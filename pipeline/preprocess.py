@@ -425,7 +425,7 @@ def _coarse_angle(profiles: np.ndarray, centres: np.ndarray) -> float:
     prof = prof[:, : h // 2 * 2].reshape(s // 2, h // 2, 2).mean(axis=2)
     cen = centres[: s // 2 * 2].reshape(-1, 2).mean(axis=1) / 2.0  # in half-rows
     n_s, n = prof.shape
-    reach = int(math.ceil(cen[-1] * math.tan(math.radians(8.5)))) + 2
+    reach = int(math.ceil(cen[-1] * math.tan(math.radians(MAX_RULE_ANGLE)))) + 2
     padded = np.pad(prof, ((0, 0), (reach, reach)), mode="edge")
     idx_s = np.arange(n_s)[None, :, None]
     rows = np.arange(n)[None, None, :]
@@ -441,6 +441,10 @@ def _coarse_angle(profiles: np.ndarray, centres: np.ndarray) -> float:
     return best(np.arange(coarse - 0.75, coarse + 0.76, 0.25))
 
 
+#: The steepest rule looked for (the searches reach 8.75°), with a margin: the profiles are padded for it.
+MAX_RULE_ANGLE = 10.0
+
+
 def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_fraction: float,
                 near: float | None) -> tuple[list[Rule], float]:
     h, w = d.shape
@@ -451,7 +455,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     profiles = d[:, : n_strips * sw].reshape(h, n_strips, sw).mean(axis=2).T  # strips × rows
     centres = (np.arange(n_strips) + 0.5) * sw
     # Aligned row j is the line through row j − reach at the left edge: a tilted line may leave the image.
-    reach = int(math.ceil(w * math.tan(math.radians(8.5)))) + 4
+    reach = int(math.ceil(w * math.tan(math.radians(MAX_RULE_ANGLE)))) + 4
     n = h + 2 * reach
     outside = -1e6
     padded = np.pad(profiles, ((0, 0), (2 * reach, 2 * reach)), constant_values=outside)
@@ -479,6 +483,8 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         mid = _coarse_angle(profiles, centres)
     else:
         mid = near
+    # The search around it stays inside the angles the padding was made for (a coarse 8.75° + 0.2°).
+    mid = float(np.clip(mid, -MAX_RULE_ANGLE + 0.5, MAX_RULE_ANGLE - 0.5))
     angle = best(np.arange(mid - 0.2, mid + 0.21, 0.1))
     g0 = aligned(np.array([angle]))[0]
     p0 = peaks(g0)

@@ -355,3 +355,19 @@ def test_mnist_expression_photo() -> None:
     assert recall > 0.9 and precision > 0.9
     n, _ = cv2.connectedComponents(pre.mask.astype(np.uint8))
     assert 6 <= n - 1 <= 9  # each digit one part, perhaps one broken
+
+
+@pytest.mark.parametrize("angle", [8.6, 8.9, 9.3, -8.9])
+def test_steep_rules_near_the_search_limit_do_not_break_the_search(angle):
+    """Rules tilted past the coarse search's last step once indexed past the padded profiles (IndexError)."""
+    from hdr_expr.pipeline.preprocess import find_rules
+
+    h, w = 500, 1200
+    dark = np.zeros((h, w), np.float32)
+    t = np.tan(np.radians(angle))
+    for y0 in range(-300, h + 300, 40):
+        xs = np.arange(w)
+        ys = np.rint(y0 - xs * t).astype(int)
+        ok = (ys >= 0) & (ys < h)
+        dark[ys[ok], xs[ok]] = 120.0
+    find_rules(dark, stroke=1.5, ink_level=200.0)  # must not raise
