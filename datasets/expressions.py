@@ -342,12 +342,14 @@ class RealFile:
 
 @dataclass
 class Material:
-    """Where symbols come from: MNIST test digits, held-out real files per symbol, the synthesizer."""
+    """Where symbols come from: MNIST test digits, held-out real files per symbol, the synthesizer (or, with
+    ``split="train"``, MNIST training digits and the real sets' train files: material to train on)."""
 
-    mnist_x: np.ndarray | None = None  # uint8 N×28×28 (test split)
+    mnist_x: np.ndarray | None = None  # uint8 N×28×28 (test split, or train)
     mnist_by_digit: dict[str, np.ndarray] = field(default_factory=dict)  # digit -> indices into mnist_x
     real: dict[str, list[RealFile]] = field(default_factory=dict)  # symbol -> held-out files
     notes: list[str] = field(default_factory=list)
+    split: str = "test"
 
     def sources_for(self, symbol: str) -> list[str]:
         out = []
@@ -363,6 +365,14 @@ class Material:
         for files in self.real.values():
             for f in files:
                 per_set[f.set_name] = per_set.get(f.set_name, 0) + 1
+        if self.split != "test":
+            return {
+                "split": self.split,
+                "mnist_train_digits": 0 if self.mnist_x is None else int(len(self.mnist_x)),
+                "real_train_files": per_set,
+                "synthetic": "stroke synthesizer (TRAIN and WIDE ranges)",
+                "notes": list(self.notes),
+            }
         return {
             "mnist_test_digits": 0 if self.mnist_x is None else int(len(self.mnist_x)),
             "real_held_out_files": per_set,
@@ -379,8 +389,9 @@ def default_shared_dir() -> Path:
     return Path(__file__).resolve().parents[1].parent / "shared"
 
 
-def _held_out_listing(root: Path) -> list[RealFile]:
-    """Held-out files of every folder-per-class set under ``root`` (cached on disk by the listing)."""
+def _held_out_listing(root: Path, *, held_out: bool = True) -> list[RealFile]:
+    """Held-out files of every folder-per-class set under ``root`` (cached on disk by the listing); with
+    ``held_out=False``, the train files instead."""
     from hdr_expr.datasets.importers import IMAGE_SUFFIXES, cache_dir, folder_class, is_held_out
 
     entries: list[tuple[str, Path, str, int]] = []
@@ -417,25 +428,25 @@ def _held_out_listing(root: Path) -> list[RealFile]:
             os.replace(tmp, cache)
         except OSError:
             pass
-    return [RealFile(s, f, c) for s, f, c, _ in entries if f.relative_to(root).as_posix() in held]
+    return [RealFile(s, f, c) for s, f, c, _ in entries if (f.relative_to(root).as_posix() in held) == held_out]
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_material(mnist_dir: str | None, symbols_dir: str | None) -> Material:
-    m = Material()
+def _cached_material(mnist_dir: str | None, symbols_dir: str | None, split: str = "test") -> Material:
+    m = Material(split=split)
     if mnist_dir is not None:
         from hdr_expr.datasets.mnist import load_mnist
 
         try:
-            x, y = load_mnist("test", mnist_dir)
+            x, y = load_mnist(split, mnist_dir)
             m.mnist_x = x
             m.mnist_by_digit = {str(d): np.flatnonzero(y == d) for d in range(10)}
         except DataError as exc:
-            m.notes.append(f"MNIST test digits not used: {exc}")
+            m.notes.append(f"MNIST {split} digits not used: {exc}")
     if symbols_dir is not None:
         root = Path(symbols_dir)
         if root.is_dir():
-            for f in _held_out_listing(root):
+            for f in _held_out_listing(root, held_out=split == "test"):
                 m.real.setdefault(f.symbol, []).append(f)
         else:
             m.notes.append(f"real sets not used: {root} not found")
@@ -448,16 +459,21 @@ def load_material(
     mnist_dir: str | Path | None = None,
     symbols_dir: str | Path | None = None,
     synth_only: bool = False,
+    split: str = "test",
 ) -> Material:
     """The held-out material. By default from ``shared`` (:func:`default_shared_dir`):
     ``datasets/mnist`` and ``datasets/handwritten-symbols``. A source that is missing is left out (and said in
-    ``notes``); the synthesizer is always there. ``synth_only`` uses the synthesizer alone."""
+    ``notes``); the synthesizer is always there. ``synth_only`` uses the synthesizer alone. ``split="train"``
+    gives the training material instead (for models trained on composed lines; never for the benchmark)."""
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', not {split!r}")
     if synth_only:
-        return Material(notes=["synthesizer only"])
+        return Material(notes=["synthesizer only"], split=split)
     base = Path(shared) if shared is not None else default_shared_dir()
     md = Path(mnist_dir) if mnist_dir is not None else base / "datasets" / "mnist"
     sd = Path(symbols_dir) if symbols_dir is not None else base / "datasets" / "handwritten-symbols"
-    m = _cached_material(str(md.resolve()) if md.is_dir() else None, str(sd.resolve()) if sd.is_dir() else None)
+    m = _cached_material(str(md.resolve()) if md.is_dir() else None, str(sd.resolve()) if sd.is_dir() else None,
+                         split)
     if not md.is_dir():
         m.notes.append(f"MNIST not found in {md}")
     return m
@@ -701,13 +717,15 @@ def _draw_piece(symbol: str, source: str, material: Material, rng: np.random.Gen
 # ============================================================================================ composing
 @dataclass(frozen=True)
 class Composition:
-    """A line of ink: ``ink`` float32 (ink bright), the baseline row, symbol boxes (x, y, w, h) in it."""
+    """A line of ink: ``ink`` float32 (ink bright), the baseline row, symbol boxes (x, y, w, h) in it, and
+    ``owner``: which symbol (index into ``boxes``, -1 none) each pixel's ink belongs to."""
 
     ink: np.ndarray
     baseline: float
     boxes: tuple[tuple[int, int, int, int], ...]
     sources: tuple[str, ...]
     touching: int  # pairs of neighbours whose ink touches
+    owner: np.ndarray | None = None
 
 
 def _mix(material: Material, rng: np.random.Generator) -> dict[str, float]:
@@ -789,11 +807,13 @@ def compose_line(
     x1 = max(xx + p.ink.shape[1] for xx, p in zip(xs, pieces))
     xmin = min(xs)
     canvas = np.zeros((y1 - y0, x1 - xmin), np.float32)
+    owner = np.full(canvas.shape, -1, np.int16)
     boxes = []
-    for xx, t, p in zip(xs, tops, pieces):
+    for k, (xx, t, p) in enumerate(zip(xs, tops, pieces)):
         r, c = t - y0, xx - xmin
         h, w = p.ink.shape
         region = canvas[r : r + h, c : c + w]
+        owner[r : r + h, c : c + w][(p.ink > 0.2) & (p.ink >= region)] = k
         np.maximum(region, p.ink, out=region)
         boxes.append((c, r, w, h))
     touched = 0
@@ -808,7 +828,7 @@ def compose_line(
         nb = cv2.connectedComponents((pieces[i + 1].ink > 0.5).astype(np.uint8))[0] - 1
         if cv2.connectedComponents(sub)[0] - 1 < na + nb:
             touched += 1
-    return Composition(canvas, float(-y0), tuple(boxes), tuple(p.source for p in pieces), touched)
+    return Composition(canvas, float(-y0), tuple(boxes), tuple(p.source for p in pieces), touched, owner)
 
 
 # ============================================================================================ rendering
@@ -1170,7 +1190,18 @@ def make_expression(
     digit_px = float(np.exp(rng.uniform(np.log(26), np.log(72))))
     pen = max(1.6, digit_px * rng.uniform(0.05, 0.11))
     comp = compose_line(labels, material, rng, digit_px=digit_px, pen=pen, touching=touch)
+    r, _ = render_line(comp, rng, style, photo=photo, digit_px=digit_px)
+    cond = Condition(photo=photo, style=style, touching=comp.touching > 0, digit_px=digit_px,
+                     sources=comp.sources, tags=r.tags)
+    return ExpressionSample(index, r.image, r.data, r.format, truth, cond)
+
+
+def render_line(comp: Composition, rng: np.random.Generator, style: str, *, photo: bool,
+                digit_px: float) -> tuple[Rendered, np.ndarray]:
+    """A composed line as an image: in a larger frame for photo-like styles, with margins for clean ones.
+    Also returns the composition's owner map carried into the image (nearest pixel; -1 where no symbol)."""
     h, w = comp.ink.shape
+    owner = comp.owner if comp.owner is not None else np.full((h, w), -1, np.int16)
     if photo:
         small = rng.random() < 0.15  # writing that fills a small part of a large photo
         fill = rng.uniform(0.1, 0.25) if small else rng.uniform(0.35, 0.85)
@@ -1186,10 +1217,12 @@ def make_expression(
         mx = int(rng.uniform(0.4, 1.6) * digit_px)
         my = int(rng.uniform(0.4, 1.2) * digit_px)
         padded = np.pad(comp.ink, ((my, my), (mx, mx)))
+        owner = np.pad(owner, ((my, my), (mx, mx)), constant_values=-1)
         r = render(padded, rng, style, digit_px=digit_px)
-    cond = Condition(photo=photo, style=style, touching=comp.touching > 0, digit_px=digit_px,
-                     sources=comp.sources, tags=r.tags)
-    return ExpressionSample(index, r.image, r.data, r.format, truth, cond)
+    ih, iw = r.image.shape[:2]
+    carried = cv2.warpPerspective((owner + 1).astype(np.float32), r.matrix.astype(np.float64), (iw, ih),
+                                  flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return r, carried.astype(np.int16) - 1
 
 
 def expression_set(material: Material, n: int, seed: int = 0, start: int = 0) -> Iterator[ExpressionSample]:
