@@ -194,8 +194,12 @@ def _default_cold_image() -> Path | None:
 def _model_info(model: str | None) -> dict:
     from hdr_expr.models.card import load_model_dir
 
+    from hdr_expr.pipeline.verify import load_verifier
+
     md = load_model_dir(model)
-    return {"path": str(md.path), "name": md.card.get("name"), "classes": len(md.classes)}
+    v = load_verifier()
+    return {"path": str(md.path), "name": md.card.get("name"), "classes": len(md.classes),
+            "verifier": str(v.model_dir.path) if v is not None else None}
 
 
 def _provenance() -> dict:

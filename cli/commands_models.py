@@ -1,4 +1,4 @@
-"""``hdr-expr train digits|symbols`` and ``hdr-expr evaluate``: thin wrappers over :mod:`hdr_expr.models.train`
+"""``hdr-expr train digits|symbols|verifier`` and ``hdr-expr evaluate``: thin wrappers over :mod:`hdr_expr.models.train`
 and :mod:`hdr_expr.models.evaluate`. TensorFlow is imported inside the commands, never at import time."""
 
 from __future__ import annotations
@@ -183,6 +183,10 @@ def train_symbols_cmd(
                                      help="Mix in the real sets' digits too."),
     real_repeat: int = typer.Option(1, "--real-repeat", min=1,
                                     help="How many times each real image appears in the mix (weighs real hands more)."),
+    composed_lines: int = typer.Option(0, "--composed-lines", min=0,
+                                       help="Also the symbols the segmenter cuts from N lines composed of training "
+                                            "material, most rendered as scans and photos (symbols as the "
+                                            "pipeline sees them)."),
     eval_synthetic: Optional[int] = typer.Option(None, "--eval-synthetic", min=0,
                                                  help="Held-out synthetic images per class to measure on "
                                                       "(default 500; 0: none)."),
@@ -217,9 +221,47 @@ def train_symbols_cmd(
         operator_target=operator_target, min_synth_operators=min_synth_operators, synth_digits=synth_digits,
         real_digits=real_digits, real_repeat=real_repeat, mix_seed=seed, augment_fraction=augment_fraction,
         eval_synth_per_class=eval_synthetic, quantize=quantize.value, test_limit=test_limit, workers=workers,
-        log=_log,
+        composed_lines=composed_lines, log=_log,
     )
     _summary(out, card)
+
+
+@train_app.command("verifier")
+def train_verifier_cmd(
+    out: Path = typer.Option(Path("runs/verifier"), "--out", help="Model directory to write."),
+    lines: int = typer.Option(20000, "--lines", min=10, help="Composed lines to take proposals from (a tenth "
+                                                              "validates)."),
+    epochs: int = typer.Option(12, "--epochs", min=1),
+    batch_size: int = typer.Option(256, "--batch-size", min=1),
+    lr: float = typer.Option(2e-3, "--lr", min=0.0, help="Adam, cosine decay from this rate."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the composed lines and the training."),
+    rendered: float = typer.Option(0.5, "--rendered", min=0.0, max=1.0,
+                                   help="Share of the lines rendered as scans, drawings and photos and read by "
+                                        "the real preprocessing (the others are thresholded ink)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes generating the lines."),
+    shared: Optional[Path] = typer.Option(None, "--shared", help="Shared data folder holding datasets/mnist and "
+                                                                 "datasets/handwritten-symbols (default: "
+                                                                 "$HDR_EXPR_SHARED or ../shared)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+) -> None:
+    """Train the segmentation verifier: is a proposed crop exactly one symbol?
+
+    Its data are the segmenter's own proposals (crops, pieces of splits, merged runs) on lines composed from
+    training material (MNIST train digits, the real sets' train splits, the synthesizer), labelled from where
+    each symbol's ink lies. Install the result with `HDR_EXPR_VERIFIER=DIR` or by copying it to models/verifier.
+    """
+    from hdr_expr.models.verifier import train_verifier
+
+    _check_out(out, force)
+    _quiet_tensorflow()
+    card = train_verifier(out, lines=lines, epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed,
+                          rendered=rendered, workers=workers, shared=shared, log=_log)
+    m = card.get("metrics", {})
+    typer.echo(f"wrote {out} (model.tflite {_mb(out / 'model.tflite')})")
+    typer.echo(f"validation accuracy {m.get('validation_accuracy', 0):.2%} (crops as segmented "
+               f"{m.get('validation_accuracy_as_segmented', 0):.2%}, split pieces "
+               f"{m.get('validation_accuracy_split_pieces', 0):.2%}, merged runs "
+               f"{m.get('validation_accuracy_merged_runs', 0):.2%})")
 
 
 @app.command("evaluate")

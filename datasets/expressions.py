@@ -350,6 +350,7 @@ class Material:
     real: dict[str, list[RealFile]] = field(default_factory=dict)  # symbol -> held-out files
     notes: list[str] = field(default_factory=list)
     split: str = "test"
+    checksums: dict = field(default_factory=dict)  # what a model card names: MNIST files' MD5s, real listings
 
     def sources_for(self, symbol: str) -> list[str]:
         out = []
@@ -371,6 +372,7 @@ class Material:
                 "mnist_train_digits": 0 if self.mnist_x is None else int(len(self.mnist_x)),
                 "real_train_files": per_set,
                 "synthetic": "stroke synthesizer (TRAIN and WIDE ranges)",
+                "checksums": dict(self.checksums),
                 "notes": list(self.notes),
             }
         return {
@@ -438,7 +440,11 @@ def _cached_material(mnist_dir: str | None, symbols_dir: str | None, split: str 
         from hdr_expr.datasets.mnist import load_mnist
 
         try:
-            x, y = load_mnist(split, mnist_dir)
+            from hdr_expr.datasets.mnist import mnist_sources
+
+            x, y = load_mnist(split, mnist_dir)  # checked against the canonical MD5s
+            m.checksums["mnist"] = [f"{f['name']}:md5:{f['md5_uncompressed']}" for f in mnist_sources(mnist_dir)
+                                    if f["name"].startswith("train" if split == "train" else "t10k")]
             m.mnist_x = x
             m.mnist_by_digit = {str(d): np.flatnonzero(y == d) for d in range(10)}
         except DataError as exc:
@@ -448,6 +454,9 @@ def _cached_material(mnist_dir: str | None, symbols_dir: str | None, split: str 
         if root.is_dir():
             for f in _held_out_listing(root, held_out=split == "test"):
                 m.real.setdefault(f.symbol, []).append(f)
+            m.checksums["real_files"] = hashlib.sha256("\n".join(
+                sorted(f"{f.set_name}/{f.path.relative_to(root).as_posix()}" for fs in m.real.values() for f in fs)
+            ).encode()).hexdigest()
         else:
             m.notes.append(f"real sets not used: {root} not found")
     return m

@@ -33,6 +33,7 @@ from hdr_expr.pipeline.assemble import assemble_candidates, normalize_label
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
+from hdr_expr.pipeline.verify import Verifier, line_middle, load_verifier, verifier_input
 
 #: Alternatives kept per symbol in the results (besides the chosen label), and the least probability shown.
 MAX_ALTERNATIVES = 3
@@ -46,6 +47,8 @@ WHOLE_PRIOR_AT = (1.2, 1.6)
 #: The same for a blob whose unsplit reading fits at least SURE_WHOLE.
 SURE_PRIOR_AT = (1.5, 1.9)
 SURE_WHOLE = 0.995
+#: Weight of the segmentation verifier's log-probability against the classifier's in a path's score.
+VERIFIER_WEIGHT = 1.0
 #: Symbols drawn narrower than a digit, and their width in usual symbol widths (generous: a 1 with a flag).
 NARROW = frozenset("1()/")
 NARROW_WIDTH = 0.75
@@ -110,13 +113,6 @@ def _long_bars(mask: np.ndarray) -> int:
 
     n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return int(sum(stats[i, cv2.CC_STAT_WIDTH] >= 0.5 * mask.shape[1] for i in range(1, n)))
-
-
-def _line_frame(boxes: Sequence[tuple[int, int, int, int]], height: float) -> float:
-    """The line's mid-height (page y): the median centre of its tall symbols, or of all of them."""
-    tall = [y + h / 2.0 for _, y, _, h in boxes if h >= 0.6 * height]
-    centres = tall or [y + h / 2.0 for _, y, _, h in boxes]
-    return _median(centres)
 
 
 def symbol_shape(box, mask: np.ndarray, parts: int, mid_y: float, height: float) -> Shape:
@@ -275,12 +271,21 @@ class Recognizer:
 
     ``latex=False`` leaves each line's ``latex`` unset, which spares the sympy import (most of a cold start)
     where LaTeX is not shown, as in the CLI's text output. ``classifier`` replaces the model (tests, wrappers).
+    ``verifier``: the segmentation verifier (a :class:`Verifier` or a model directory; default the shipped one,
+    see :func:`load_verifier`); ``False`` reads without one (crops are then kept or split by a width prior).
     """
 
     def __init__(self, model: str | Path | None = None, *, threads: int | None = None, latex: bool = True,
-                 classifier: Classifier | None = None):
+                 classifier: Classifier | None = None, verifier: Verifier | str | Path | bool | None = None):
         self.latex = latex
         self.classifier = classifier or load_classifier(model, threads=threads)
+        if verifier is None or verifier is True:
+            verifier = load_verifier(None, threads)
+        elif verifier is False:
+            verifier = None
+        elif not isinstance(verifier, Verifier):
+            verifier = load_verifier(str(Path(verifier).resolve()), threads)
+        self.verifier: Verifier | None = verifier
         self.classes = self.classifier.classes
         self._index = {normalize_label(c): i for i, c in enumerate(self.classes)}
 
@@ -294,61 +299,99 @@ class Recognizer:
 
     def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
         from hdr_expr.pipeline.preprocess import ink_mask
-        from hdr_expr.pipeline.segment import segment_page, split_candidates, usual_width
+        from hdr_expr.pipeline.segment import VERIFIED_SPLIT_USUAL, line_readings, segment_page
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
         lines = segment_page(ink_mask(rgb))
 
-        # Every crop of the page, whole symbols and the parts of every proposed split, in one batch.
-        crops: list[np.ndarray] = []
-        plans = []  # per line, per symbol: [(parts (SymbolCrops), batch indices)], first = the symbol unsplit
+        # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
+        # and classified in one batch; the verifier judges the same crops in one batch of its own.
+        verifier = self.verifier
+        normalized: list[np.ndarray] = []
+        views: list[np.ndarray] = []
+        plans = []  # per line: its readings and, per reading, the batch index of each part
         for line in lines:
-            line_plan = []
-            for sym in line.symbols:
-                options = [((sym,), [len(crops)])]
-                crops.append(sym.mask)
-                for split in split_candidates(sym, line):
-                    options.append((tuple(split), list(range(len(crops), len(crops) + len(split)))))
-                    crops.extend(part.mask for part in split)
-                line_plan.append(options)
-            plans.append(line_plan)
-        batch = np.stack([normalize_symbol(m) for m in crops]) if crops else np.zeros((0, 28, 28), np.float32)
+            height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
+            mid_y = line_middle([s.box for s in line.symbols], height)
+            readings = (line_readings(line, max_merge=3, split_usual=VERIFIED_SPLIT_USUAL) if verifier is not None
+                        else line_readings(line, max_merge=1))
+            if verifier is None:
+                readings = [r for r in readings if r.end - r.start == 1]
+            indices = []
+            for r in readings:
+                idx = []
+                for part in r.parts:
+                    idx.append(len(normalized))
+                    norm = normalize_symbol(part.mask)
+                    normalized.append(norm)
+                    if verifier is not None:
+                        views.append(verifier_input(part.mask, part.box, height, mid_y, normalized=norm))
+                indices.append(idx)
+            plans.append((line, height, mid_y, readings, indices))
+        batch = np.stack(normalized) if normalized else np.zeros((0, 28, 28), np.float32)
         probs = self.classifier.predict(batch)
+        whole = verifier.p_whole(np.stack(views)) if views else None
 
         results = []
-        for line, line_plan in zip(lines, plans):
-            height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
-            mid_y = _line_frame([s.box for s in line.symbols], height)
-            # The width a blob is judged by: the line's usual symbol width, but no less than WHOLE_FLOOR line
-            # heights (a line of narrow 1s and 7s must not make every 2 look like two symbols).
-            usual = max(usual_width(line), WHOLE_FLOOR * height)
-            chosen: list[tuple[object, np.ndarray]] = []
-            for options in line_plan:
-                # A split is kept where its parts, each read on its own and weighed by its size and place
-                # (unnormalized: a speck at mid-height is neither a likely '.' nor a likely '·'), explain the
-                # ink better than the whole does: the product of the parts' best fits against the whole's.
-                weighted = [
-                    [
-                        apply_layout_rules(probs[i], symbol_shape(part.box, part.mask, part.parts, mid_y, height),
-                                           self.classes, normalize=False)
-                        for part, i in zip(parts, idx)
-                    ]
-                    for parts, idx in options
-                ]
-                # Operators are drawn wider than digits, a 1 or a bracket narrower (expected_width).
-                whole_label = normalize_label(self.classes[int(np.argmax(weighted[0][0]))])
-                prior = whole_prior(options[0][0][0].box[2] / expected_width(whole_label, usual),
-                                    float(weighted[0][0].max()))
-                scores = [float(sum(np.log(max(float(wp.max()), 1e-12)) for wp in ws))
-                          + math.log(prior if n == 0 else 1.0 - prior) for n, ws in enumerate(weighted)]
-                k = int(np.argmax(scores))
-                best = [(part, wp / wp.sum() if wp.sum() > 0 else probs[i])
-                        for part, wp, i in zip(options[k][0], weighted[k], options[k][1])]
-                chosen.extend(best)  # the segmenter's reading order; a split's parts are left to right
+        for line, height, mid_y, readings, indices in plans:
+            chosen = self._best_path(line, height, mid_y, readings, indices, probs, whole)
             results.append(self._line_result(line, chosen))
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
+
+    def _best_path(self, line, height, mid_y, readings, indices, probs, whole) -> list[tuple[object, np.ndarray]]:
+        """The segmentation of a line that explains its ink best: a path of readings from its first crop to its
+        last maximizing the sum of each part's log fit (its best label's layout-weighted probability) and, with
+        a verifier, VERIFIER_WEIGHT × the log of the verifier's belief that the part is one whole symbol.
+        Without a verifier, crops are only kept or split, judged by a width prior (:func:`whole_prior`)."""
+        from hdr_expr.pipeline.segment import usual_width
+
+        usual = max(usual_width(line), WHOLE_FLOOR * height)
+        n = len(line.symbols)
+        weighted = {}
+        score = []
+        prior_at: dict[int, float] = {}
+        for r, idx in zip(readings, indices):
+            total = 0.0
+            for part, i in zip(r.parts, idx):
+                wp = apply_layout_rules(probs[i], symbol_shape(part.box, part.mask, part.parts, mid_y, height),
+                                        self.classes, normalize=False)
+                weighted[i] = wp
+                total += math.log(max(float(wp.max()), 1e-12))
+                if whole is not None:
+                    total += VERIFIER_WEIGHT * math.log(min(max(float(whole[i]), 1e-4), 1.0))
+            if whole is None:
+                if len(r.parts) == 1 and r.start not in prior_at:
+                    # The crop unsplit (always the first reading of its place): operators are drawn wider
+                    # than digits, a 1 or a bracket narrower (expected_width).
+                    wp = weighted[idx[0]]
+                    label = normalize_label(self.classes[int(np.argmax(wp))])
+                    prior_at[r.start] = whole_prior(r.parts[0].box[2] / expected_width(label, usual),
+                                                    float(wp.max()))
+                    total += math.log(prior_at[r.start])
+                else:
+                    total += math.log(1.0 - prior_at.get(r.start, 0.5))
+            score.append(total)
+        best = [-math.inf] * (n + 1)
+        back: list[int] = [-1] * (n + 1)
+        best[0] = 0.0
+        for k in sorted(range(len(readings)), key=lambda k: readings[k].end):
+            r = readings[k]
+            if best[r.start] > -math.inf and best[r.start] + score[k] > best[r.end]:
+                best[r.end] = best[r.start] + score[k]
+                back[r.end] = k
+        path = []
+        j = n
+        while j > 0 and back[j] >= 0:
+            path.append(back[j])
+            j = readings[back[j]].start
+        chosen: list[tuple[object, np.ndarray]] = []
+        for k in reversed(path):
+            for part, i in zip(readings[k].parts, indices[k]):
+                wp = weighted[i]
+                chosen.append((part, wp / wp.sum() if wp.sum() > 0 else probs[i]))
+        return chosen
 
     def _line_result(self, line, chosen) -> LineResult:
         cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]

@@ -26,6 +26,8 @@ Box = tuple[int, int, int, int]  # x, y, width, height in page pixels
 
 #: A blob is offered for splitting when it is this many usual symbol widths wide and this many line heights.
 SPLIT_USUAL = 1.3
+#: With the segmentation verifier to reject wrong cuts, blobs this many usual widths wide are offered.
+VERIFIED_SPLIT_USUAL = 1.1
 SPLIT_HEIGHT = 0.95
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
 LINE_BREAK_GAP = 3.0
@@ -494,8 +496,25 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
                 LineCrops(_union_box([s.box for s in part]), tuple(part), _line_height(part) or line_h,
                           line_stroke, float(angle))
             )
+    result = _drop_corner_marks(result, H, W)
     result.sort(key=lambda ln: (ln.box[1] + ln.box[3] / 2.0 + (ln.box[0] + ln.box[2] / 2.0) * t, ln.box[0]))
     return _order_rows(result, t)
+
+
+#: A line of at most CORNER_SYMBOLS symbols within CORNER_MARGIN of the image's size from its edge is the
+#: edge of a sheet, a shadow or the table beyond in a photo, not writing — where the page has real lines.
+CORNER_SYMBOLS = 2
+CORNER_MARGIN = 0.03
+
+
+def _drop_corner_marks(lines: list[LineCrops], H: int, W: int) -> list[LineCrops]:
+    def at_edge(ln: LineCrops) -> bool:
+        x, y, w, h = ln.box
+        mx, my = CORNER_MARGIN * W, CORNER_MARGIN * H
+        return x <= mx or y <= my or x + w >= W - mx or y + h >= H - my
+
+    keep = [ln for ln in lines if not (len(ln.symbols) <= CORNER_SYMBOLS and at_edge(ln))]
+    return keep if any(len(ln.symbols) > CORNER_SYMBOLS for ln in keep) else lines
 
 
 def _split_row(symbols: list[SymbolCrop], height: float) -> list[list[SymbolCrop]]:
@@ -611,7 +630,8 @@ def usual_width(line: LineCrops) -> float:
     return float(min(max(med, 0.45 * height), 0.9 * height))
 
 
-def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) -> list[tuple[SymbolCrop, ...]]:
+def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
+                     split_usual: float = SPLIT_USUAL) -> list[tuple[SymbolCrop, ...]]:
     """Alternative segmentations of a blob that may be 2–3 touching symbols; empty when it looks like one.
 
     A blob is a candidate when it is tall enough to hold digits and wider than one symbol of its line. Cuts
@@ -623,7 +643,7 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
     usual = usual_width(line)
     # Wide for its line (two digits side by side are ~1.4–2× the usual width, narrower than the line is
     # high when the digits are narrow), or wide for its own height.
-    wide = (w >= SPLIT_USUAL * usual and w >= SPLIT_HEIGHT * height) or (w >= 0.95 * height and w >= 1.1 * h)
+    wide = (w >= split_usual * usual and w >= SPLIT_HEIGHT * height) or (w >= 0.95 * height and w >= 1.1 * h)
     if h < 0.45 * height or not wide:
         return []
     mask = symbol.mask
@@ -688,3 +708,75 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) ->
                           for p in pieces):
             candidates.append(pieces)
     return candidates
+
+
+# ------------------------------------------------------------------------------------------------ readings
+
+#: A run of neighbouring crops is offered as one symbol (a digit drawn in strokes that the grouping rules left
+#: apart) when it is at most this many usual symbol widths wide and line heights high, with gaps under
+#: MERGE_GAP line heights.
+MERGE_WIDTH = 1.6
+MERGE_HEIGHT = 1.6
+MERGE_GAP = 0.25
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way to read the crops ``start … end-1`` of a line: as ``parts`` (one merged symbol, the crop
+    itself, or the pieces of a split)."""
+
+    start: int
+    end: int
+    parts: tuple[SymbolCrop, ...]
+
+
+def merge_crops(crops: list[SymbolCrop]) -> SymbolCrop:
+    """Several crops as one symbol: the union of their inks in the union of their boxes."""
+    box = _union_box([c.box for c in crops])
+    x0, y0, w, h = box
+    mask = np.zeros((h, w), bool)
+    for c in crops:
+        cx, cy, cw, ch = c.box
+        mask[cy - y0 : cy - y0 + ch, cx - x0 : cx - x0 + cw] |= c.mask
+    return SymbolCrop(box, mask, sum(c.parts for c in crops))
+
+
+def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLIT_USUAL) -> list[Reading]:
+    """Every reading of a line's crops that the recognizer weighs: each crop whole, each of its splits
+    (:func:`split_candidates`), runs of 2…``max_merge`` neighbours merged where they are close and small
+    enough together to be one symbol, and (``max_merge`` ≥ 2) a split whose first or last piece is merged with
+    the neighbour on that side. A path through them from crop 0 to the last is a segmentation. ``split_usual``:
+    how many usual symbol widths a crop must span to be offered for splitting."""
+    syms = list(line.symbols)
+    height = line.height or 1.0
+    usual = max(usual_width(line), 0.6 * height)
+    out: list[Reading] = []
+
+    def mergeable(crops: list[SymbolCrop]) -> bool:
+        box = _union_box([c.box for c in crops])
+        return box[2] <= MERGE_WIDTH * usual and box[3] <= MERGE_HEIGHT * height
+
+    for i, s in enumerate(syms):
+        out.append(Reading(i, i + 1, (s,)))
+        for split in split_candidates(s, line, split_usual=split_usual):
+            out.append(Reading(i, i + 1, tuple(split)))
+            if max_merge < 2:
+                continue
+            # A neighbour that belongs with the piece next to it: the free bar of a '=' whose other bar
+            # touches the digit beside it.
+            if i > 0 and split[0].box[0] - (syms[i - 1].box[0] + syms[i - 1].box[2]) <= MERGE_GAP * height \
+                    and mergeable([syms[i - 1], split[0]]):
+                out.append(Reading(i - 1, i + 1, (merge_crops([syms[i - 1], split[0]]), *split[1:])))
+            if i + 1 < len(syms) and syms[i + 1].box[0] - (split[-1].box[0] + split[-1].box[2]) <= MERGE_GAP * height \
+                    and mergeable([split[-1], syms[i + 1]]):
+                out.append(Reading(i, i + 2, (*split[:-1], merge_crops([split[-1], syms[i + 1]]))))
+    for i in range(len(syms)):
+        right = syms[i].box[0] + syms[i].box[2]
+        for j in range(i + 1, min(len(syms), i + max_merge)):
+            if syms[j].box[0] - right > MERGE_GAP * height:
+                break
+            right = max(right, syms[j].box[0] + syms[j].box[2])
+            if not mergeable(syms[i : j + 1]):
+                break
+            out.append(Reading(i, j + 1, (merge_crops(syms[i : j + 1]),)))
+    return out

@@ -97,7 +97,7 @@ def test_train_symbols_cli(tiny_digit_model, mnist_dir, tmp_path, symbol_folder_
         "train", "symbols", "--from", tiny_digit_model, "--out", tmp_path / "sym", "--data-dir", mnist_dir,
         "--real-data", real, "--mnist-limit", "300", "--operator-target", "20", "--min-synth-operators", "10",
         "--synth-digits", "5", "--eval-synthetic", "2", "--head-epochs", "1", "--epochs", "1", "--workers", "1",
-        "--test-limit", "300",
+        "--test-limit", "300", "--composed-lines", "6",
     )
     assert result.exit_code == 0, result.stderr
     assert "recipe head: 1 epoch(s)" in result.stdout and "recipe finetune: 1 epoch(s)" in result.stdout
@@ -106,6 +106,24 @@ def test_train_symbols_cli(tiny_digit_model, mnist_dir, tmp_path, symbol_folder_
     card = json.loads((tmp_path / "sym" / "card.json").read_text())
     assert len(card["classes"]) == 19 and card["data_mix"]["mnist_limit"] == 300
     assert card["metrics"]["mnist_test_images"] == 300
+    composed = [src for src in card["data_sources"] if src["name"] == "composed-lines"]
+    assert len(composed) == 1 and composed[0]["images"] > 10 and composed[0]["details"]["lines"] == 6
+
+
+def test_train_verifier_cli(tmp_path, run_cli):
+    from hdr_expr.pipeline.verify import Verifier
+
+    result = run_cli("train", "verifier", "--out", tmp_path / "v", "--lines", "30", "--epochs", "1",
+                     "--workers", "1", "--shared", tmp_path / "nothing-here")
+    assert result.exit_code == 0, result.stderr
+    assert "validation accuracy" in result.stdout
+    card = json.loads((tmp_path / "v" / "card.json").read_text())
+    assert card["classes"] == ["whole", "other"] and card["data"]["lines"] == {"train": 27, "validation": 3}
+    assert any("not found" in n for n in card["data"]["material"]["notes"])  # synthesizer only, and said so
+    v = Verifier(tmp_path / "v")
+    assert v.p_whole(np.zeros((2, 28, 28, 2), np.float32)).shape == (2,)
+    again = run_cli("train", "verifier", "--out", tmp_path / "v", "--lines", "30")
+    assert again.exit_code == InputError.exit_code and "--force" in again.stderr
 
 
 def test_train_symbols_needs_from(tmp_path, run_cli):

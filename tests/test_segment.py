@@ -309,3 +309,15 @@ def test_broken_stroke_end_under_a_digit_joins_it() -> None:
     cv2.ellipse(drawn.ink, (cx, y7 + h7 + 16), (3, 5), 0, 0, 360, 1.0, -1)
     (line,) = read(render(drawn))
     assert [s.parts for s in line.symbols] == [1, 2]
+
+
+def test_a_mark_at_the_photo_edge_is_no_line_where_there_is_writing() -> None:
+    mask = np.zeros((400, 900), bool)
+    for i in range(6):  # a line of six digit-sized blobs in the middle
+        cv2.rectangle(mask.view(np.uint8), (200 + 60 * i, 180), (230 + 60 * i, 230), 1, 3)
+    cv2.line(mask.view(np.uint8), (6, 40), (8, 75), 1, 3)  # a sheet's corner: a short stroke at the edge
+    lines = segment_page(mask)
+    assert len(lines) == 1 and len(lines[0].symbols) == 6
+    alone = np.zeros((400, 900), bool)
+    cv2.line(alone.view(np.uint8), (6, 40), (8, 75), 1, 3)
+    assert len(segment_page(alone)) == 1  # nothing else on the page: it is kept (and read)
