@@ -173,8 +173,16 @@ def build_symbol_mix(
     workers: int | None = None,
     cache: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    composed_lines: int = 0,
+    shared: str | Path | None = None,
 ) -> Mix:
     """Build the training mix (see the module notes for the ratios).
+
+    ``composed_lines``: also the whole symbols that recognition's own segmenter cuts from that many lines
+    composed of training material (MNIST train, the real sets' train splits, the synthesizer; ``shared`` says
+    where the first two are), 70% of them rendered as scans, drawings and photos and preprocessed as
+    recognition does (:mod:`hdr_expr.datasets.segments`): symbols as the pipeline sees them, with their
+    photographed strokes and neighbours' overlaps.
 
     ``real_dirs``: real sets in either layout (folder per class, or HASYv2); only their train split is used.
     ``mnist_limit``: the first N MNIST train images only (quick runs). ``real_digits``: include the real sets'
@@ -227,6 +235,24 @@ def build_symbol_mix(
         xs.append(sx)
         ys.append(sy)
         srcs.append(_synth_source(f"synthetic-{ranges.name}", "train", sy, seed, ranges))
+    if composed_lines > 0:
+        from hdr_expr.datasets.expressions import load_material
+        from hdr_expr.datasets.segments import GENERATOR_VERSION, segment_examples
+
+        if progress:
+            progress("composed lines", 0, composed_lines)
+        material = load_material(shared, split="train")
+        line_seed = int(seed) + 0x11E5
+        ex = segment_examples(material, composed_lines, line_seed, rendered=0.7, workers=max(1, workers or 1))
+        cx, cy = ex.symbol_crops()
+        if progress:
+            progress("composed lines", composed_lines, composed_lines)
+        xs.append(cx)
+        ys.append(cy)
+        srcs.append(Source(name="composed-lines", kind="composed", split="train", images=int(len(cy)),
+                           counts=_counts(cy), details={"generator": GENERATOR_VERSION, "lines": composed_lines,
+                                                        "seed": line_seed, "rendered_share": 0.7,
+                                                        "material": material.describe()}))
     if not xs:
         raise DataError("the mix is empty: no MNIST images, no real sets and nothing to synthesize")
 

@@ -389,6 +389,7 @@ def train_symbols(
     workers: int | None = None,
     cache: bool = True,
     progress: bool | None = None,
+    composed_lines: int = 0,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> dict[str, Any]:
     """Widen a digit model's head to the symbol classes, train the head, fine-tune the whole network, and write
@@ -402,6 +403,8 @@ def train_symbols(
     split and the held-out synthetic set (``eval_synth_per_class`` per class, other seed, WIDE ranges).
     ``test_limit``: measure on the first N MNIST test images only (quick checks; the card says how many).
     ``cache``: let the importers cache normalized real sets (see :mod:`hdr_expr.datasets.importers`).
+    ``composed_lines``: mix in the symbols segmented from that many composed training lines (see
+    :func:`~hdr_expr.datasets.mix.build_symbol_mix`).
     """
     from hdr_expr.datasets import mix as mixes
     from hdr_expr.errors import ModelError
@@ -418,7 +421,7 @@ def train_symbols(
     mix = mixes.build_symbol_mix(
         real_data, mnist_dir=data_dir, mnist_limit=mnist_limit, real_digits=real_digits, real_repeat=real_repeat,
         operator_target=operator_target, min_synth_operators=min_synth_operators, synth_digits=synth_digits,
-        seed=mix_seed, workers=workers, cache=cache, progress=_stage_logger(log),
+        seed=mix_seed, workers=workers, cache=cache, progress=_stage_logger(log), composed_lines=composed_lines,
     )
     mnist_test = mixes.eval_mnist(data_dir)
     if test_limit:
