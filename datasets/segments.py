@@ -19,13 +19,13 @@ import numpy as np
 
 from hdr_expr.datasets.expressions import STYLES_PHOTO, Material, compose_line, random_labels, render_line
 from hdr_expr.pipeline.segment import VERIFIED_SPLIT_USUAL, line_readings, segment_page
-from hdr_expr.pipeline.verify import line_middle, verifier_input
+from hdr_expr.pipeline.verify import verifier_input
 from hdr_expr.symbols import SYMBOL_CLASSES
 
 SYMBOL_INDEX = {c: i for i, c in enumerate(SYMBOL_CLASSES)}
 
 #: Recorded on the verifier's card.
-GENERATOR_VERSION = "segments-v3"
+GENERATOR_VERSION = "segments-v4"
 #: Styles of the rendered lines and how often each is drawn.
 STYLES = ("scan", "canvas", "canvas-dark", "photo", "blackboard")
 STYLE_P = (0.3, 0.08, 0.07, 0.45, 0.1)
@@ -114,7 +114,6 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
     kinds: list[int] = []
     symbols: list[int] = []
     for line in segment_page(mask):
-        mid = line_middle([s.box for s in line.symbols], line.height)
         seen: set[tuple] = set()
         for r in line_readings(line, split_usual=VERIFIED_SPLIT_USUAL):  # as recognition proposes them
             kind = 2 if r.end - r.start > 1 else (1 if len(r.parts) > 1 else 0)
@@ -123,6 +122,7 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
                 if key in seen:
                     continue
                 seen.add(key)
+                mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
                 xs.append(verifier_input(part.mask, part.box, line.height, mid))
                 k = _whole_symbol(part, owner, totals)
                 ys.append(0 if k >= 0 else 1)

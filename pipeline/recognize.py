@@ -33,7 +33,7 @@ from hdr_expr.pipeline.assemble import assemble_candidates, normalize_label
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
-from hdr_expr.pipeline.verify import Verifier, line_middle, load_verifier, verifier_input
+from hdr_expr.pipeline.verify import Verifier, load_verifier, verifier_input
 
 #: Alternatives kept per symbol in the results (besides the chosen label), and the least probability shown.
 MAX_ALTERNATIVES = 3
@@ -313,7 +313,6 @@ class Recognizer:
         plans = []  # per line: its readings and, per reading, the batch index of each part
         for line in lines:
             height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
-            mid_y = line_middle([s.box for s in line.symbols], height)
             readings = (line_readings(line, max_merge=3, split_usual=VERIFIED_SPLIT_USUAL) if verifier is not None
                         else line_readings(line, max_merge=1))
             if verifier is None:
@@ -326,21 +325,22 @@ class Recognizer:
                     norm = normalize_symbol(part.mask)
                     normalized.append(norm)
                     if verifier is not None:
-                        views.append(verifier_input(part.mask, part.box, height, mid_y, normalized=norm))
+                        mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
+                        views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm))
                 indices.append(idx)
-            plans.append((line, height, mid_y, readings, indices))
+            plans.append((line, height, readings, indices))
         batch = np.stack(normalized) if normalized else np.zeros((0, 28, 28), np.float32)
         probs = self.classifier.predict(batch)
         whole = verifier.p_whole(np.stack(views)) if views else None
 
         results = []
-        for line, height, mid_y, readings, indices in plans:
-            chosen = self._best_path(line, height, mid_y, readings, indices, probs, whole)
+        for line, height, readings, indices in plans:
+            chosen = self._best_path(line, height, readings, indices, probs, whole)
             results.append(self._line_result(line, chosen))
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 
-    def _best_path(self, line, height, mid_y, readings, indices, probs, whole) -> list[tuple[object, np.ndarray]]:
+    def _best_path(self, line, height, readings, indices, probs, whole) -> list[tuple[object, np.ndarray]]:
         """The segmentation of a line that explains its ink best: a path of readings from its first crop to its
         last maximizing the sum of each part's log fit (its best label's layout-weighted probability) and, with
         a verifier, VERIFIER_WEIGHT × the log of the verifier's belief that the part is one whole symbol.
@@ -355,6 +355,7 @@ class Recognizer:
         for r, idx in zip(readings, indices):
             total = 0.0
             for part, i in zip(r.parts, idx):
+                mid_y = line.middle_at(part.box[0] + part.box[2] / 2.0)
                 wp = apply_layout_rules(probs[i], symbol_shape(part.box, part.mask, part.parts, mid_y, height),
                                         self.classes, normalize=False)
                 weighted[i] = wp

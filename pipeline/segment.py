@@ -57,6 +57,18 @@ class LineCrops:
     stroke: float = 0.0  # median stroke width of its ink, px
     angle: float = 0.0  # the page's skew angle (degrees, counter-clockwise) the line was levelled with
 
+    def middle_at(self, x: float) -> float:
+        """The line's mid-height at page column ``x``: the median centre of its tall (digit-like) symbols,
+        levelled by the skew angle (a decimal point at the end of a tilted line is judged where it is)."""
+        tall = [s for s in self.symbols if s.box[3] >= 0.6 * self.height] or list(self.symbols)
+        if not tall:
+            return self.box[1] + self.box[3] / 2.0
+        t = math.tan(math.radians(self.angle))
+        levelled = sorted(s.box[1] + s.box[3] / 2.0 + (s.box[0] + s.box[2] / 2.0) * t for s in tall)
+        n = len(levelled)
+        med = levelled[n // 2] if n % 2 else 0.5 * (levelled[n // 2 - 1] + levelled[n // 2])
+        return med - x * t
+
     def baseline_at(self, x: float) -> float:
         """Where the bottom of a digit-like symbol is expected at page column ``x`` (follows the skew)."""
         bx, by, bw, bh = self.box
@@ -154,11 +166,14 @@ def _estimate_angle(comps: list[_Comp], height: float) -> float:
     xs = np.array([c.cx for c in tall])
     ys = np.array([c.y + c.h for c in tall], np.float64)
     best, best_score = 0.0, -1.0
+    close_at = 0.2 * height
     for a in np.arange(-10.0, 10.01, 0.5):
         t = math.tan(math.radians(a))
-        lev = np.sort(ys + xs * t)
-        # How many pairs of neighbours sit within a fifth of a symbol height of each other.
-        score = float(np.count_nonzero(np.diff(lev) < 0.2 * height))
+        d = np.diff(np.sort(ys + xs * t))
+        # How many pairs of neighbours sit within a fifth of a symbol height of each other; among angles
+        # where as many do (a single line: all of them, at any small angle), the one where they sit closest.
+        close = d[d < close_at]
+        score = float(len(close)) - (0.5 * float(np.mean(np.square(close / close_at))) if len(close) else 0.0)
         if score > best_score + 1e-9 or (abs(score - best_score) < 1e-9 and abs(a) < abs(best)):
             best, best_score = float(a), score
     return best

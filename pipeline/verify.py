@@ -28,16 +28,6 @@ SIZE = 28
 CLASSES = ("whole", "other")
 
 
-def line_middle(boxes, height: float) -> float:
-    """A line's mid-height (page y): the median centre of its tall symbols (at least 0.6 ``height``), or of all."""
-    tall = sorted(y + h / 2.0 for _, y, _, h in boxes if h >= 0.6 * height)
-    centres = tall or sorted(y + h / 2.0 for _, y, _, h in boxes)
-    if not centres:
-        return 0.0
-    n = len(centres)
-    return centres[n // 2] if n % 2 else 0.5 * (centres[n // 2 - 1] + centres[n // 2])
-
-
 def line_view(mask: np.ndarray, box: tuple[int, int, int, int], height: float, mid_y: float) -> np.ndarray:
     """The crop at its line's scale (the line's symbol height → LINE_PX), centred horizontally, placed
     vertically by its centre's offset from the line's middle; float32 28×28, clipped at the frame."""

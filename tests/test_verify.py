@@ -10,7 +10,7 @@ from hdr_expr.datasets.expressions import Material, make_expression
 from hdr_expr.datasets.segments import _label, line_examples, segment_examples
 from hdr_expr.pipeline.recognize import Recognizer
 from hdr_expr.pipeline.segment import LineCrops, SymbolCrop, line_readings, merge_crops
-from hdr_expr.pipeline.verify import LINE_PX, Verifier, line_middle, line_view, load_verifier, verifier_input
+from hdr_expr.pipeline.verify import LINE_PX, Verifier, line_view, load_verifier, verifier_input
 
 SYNTH = Material(notes=["synthesizer only (tests)"], split="train")
 
@@ -21,8 +21,12 @@ def _crop(x, y, w, h) -> SymbolCrop:
 
 # ------------------------------------------------------------------------------------------------ inputs
 def test_line_view_keeps_size_and_place_relative_to_the_line():
-    mid = line_middle([(0, 100, 30, 40), (40, 100, 30, 40), (80, 130, 20, 8)], 40.0)
+    crops = tuple(_crop(*b) for b in [(0, 100, 30, 40), (40, 100, 30, 40), (80, 130, 20, 8), (120, 100, 30, 40)])
+    line = LineCrops((0, 100, 150, 40), crops, height=40.0, stroke=3.0)
+    mid = line.middle_at(0.0)
     assert mid == 120.0  # the tall symbols' centres; the small mark does not count
+    tilted = LineCrops((0, 100, 150, 40), crops, height=40.0, stroke=3.0, angle=5.0)
+    assert tilted.middle_at(100.0) < tilted.middle_at(0.0)  # rising to the right: higher (smaller y) there
     digit = line_view(np.ones((40, 30), bool), (0, 100, 30, 40), 40.0, mid)
     rows, cols = np.nonzero(digit > 0.5)
     assert abs((rows.max() - rows.min() + 1) - LINE_PX) <= 1  # a line height is LINE_PX high
