@@ -107,7 +107,7 @@ def test_train_symbols_cli(tiny_digit_model, mnist_dir, tmp_path, symbol_folder_
     assert len(card["classes"]) == 19 and card["data_mix"]["mnist_limit"] == 300
     assert card["metrics"]["mnist_test_images"] == 300
     composed = [src for src in card["data_sources"] if src["name"] == "composed-lines"]
-    assert len(composed) == 1 and composed[0]["images"] > 10 and composed[0]["details"]["lines"] == 6
+    assert len(composed) == 1 and composed[0]["images"] > 10 and composed[0]["lines"] == 6
 
 
 def test_train_verifier_cli(tmp_path, run_cli):

@@ -37,7 +37,8 @@ def test_sample_files_and_truths():
     assert len(worksheet) == 1 and len(worksheet[0]["lines"]) >= 8
 
 
-WORKSHEET_MIN_EXACT = 8
+#: What the reader gets right on the worksheet sample today (9 of 10: one line has a 6 read as 5); raise it as it improves.
+WORKSHEET_MIN_EXACT = 9
 
 
 def _read(name: str) -> tuple[list, list]:
