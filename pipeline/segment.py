@@ -29,6 +29,8 @@ SPLIT_USUAL = 1.3
 #: With the segmentation verifier to reject wrong cuts, blobs this many usual widths wide are offered.
 VERIFIED_SPLIT_USUAL = 1.1
 SPLIT_HEIGHT = 0.95
+#: How far (line heights) a cut may drift sideways from its start column, one column per row at most.
+SEAM_REACH = 0.12
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
 LINE_BREAK_GAP = 3.0
 
@@ -668,7 +670,7 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
     profile = mask.sum(axis=0).astype(np.float32)
     smooth = np.convolve(profile, np.ones(3, np.float32) / 3.0, mode="same")
     min_piece = max(int(0.12 * height), int(2 * stroke), 2)
-    reach = max(2, int(0.12 * height))
+    reach = max(2, int(SEAM_REACH * height))
 
     def cut_points(lo: int, hi: int, k: int) -> list[int]:
         """Up to k cut columns in [lo, hi), at least min_piece apart: the ends of the stretches where the
