@@ -66,11 +66,6 @@ def _degrade(ink: np.ndarray, rng: np.random.Generator, digit_px: float) -> np.n
     return mask
 
 
-def _label(part, owner: np.ndarray, totals: np.ndarray) -> int:
-    """0 when the part is one whole symbol (see the module's rule), else 1."""
-    return 0 if _whole_symbol(part, owner, totals) >= 0 else 1
-
-
 def _whole_symbol(part, owner: np.ndarray, totals: np.ndarray) -> int:
     """The index of the symbol the part is, whole; -1 when it is none whole."""
     x, y, w, h = part.box

@@ -100,13 +100,6 @@ def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
     return slant, float(bulge)
 
 
-def _median(values: Sequence[float]) -> float:
-    """Median of a short list. (``np.median`` imports ``numpy.ma`` on first use: 30–45 ms of a cold start.)"""
-    v = sorted(float(x) for x in values)
-    n = len(v)
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
-
-
 def _long_bars(mask: np.ndarray) -> int:
     """How many of a symbol's parts span at least half its width."""
     import cv2
@@ -222,13 +215,6 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
     return (p / s).astype(np.float32) if s > 0 else probs.astype(np.float32)
 
 
-def typical_width(boxes: Sequence[tuple[int, int, int, int]], height: float) -> float:
-    """A line's usual symbol width: the median width of its tall (digit-like) symbols, at least half a line
-    height (a line of 1s must not make every 0 look like two symbols)."""
-    widths = [w for _, _, w, h in boxes if h >= 0.6 * height] or [w for _, _, w, _ in boxes]
-    return max(_median(widths) if widths else height, 0.5 * height)
-
-
 def expected_width(label: str, usual: float) -> float:
     """How wide a symbol read as ``label`` is drawn, from the line's usual symbol width: operators wider (1.5×),
     a '1', a bracket or a slash narrower (a wide blob read as a '1' is likely a '1' with a neighbour)."""
@@ -315,18 +301,19 @@ class Recognizer:
             height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
             readings = (line_readings(line, max_merge=3, split_usual=VERIFIED_SPLIT_USUAL) if verifier is not None
                         else line_readings(line, max_merge=1))
-            if verifier is None:
-                readings = [r for r in readings if r.end - r.start == 1]
             indices = []
+            batch_index: dict[int, int] = {}  # a piece shared by two readings is read once
             for r in readings:
                 idx = []
                 for part in r.parts:
-                    idx.append(len(normalized))
-                    norm = normalize_symbol(part.mask)
-                    normalized.append(norm)
-                    if verifier is not None:
-                        mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
-                        views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm))
+                    if id(part) not in batch_index:
+                        batch_index[id(part)] = len(normalized)
+                        norm = normalize_symbol(part.mask)
+                        normalized.append(norm)
+                        if verifier is not None:
+                            mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
+                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm))
+                    idx.append(batch_index[id(part)])
                 indices.append(idx)
             plans.append((line, height, readings, indices))
         batch = np.stack(normalized) if normalized else np.zeros((0, 28, 28), np.float32)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hdr_expr.datasets.expressions import Material, make_expression
-from hdr_expr.datasets.segments import _label, line_examples, segment_examples
+from hdr_expr.datasets.segments import _whole_symbol, line_examples, segment_examples
 from hdr_expr.pipeline.recognize import Recognizer
 from hdr_expr.pipeline.segment import LineCrops, SymbolCrop, line_readings, merge_crops
 from hdr_expr.pipeline.verify import LINE_PX, Verifier, line_view, load_verifier, verifier_input
@@ -66,11 +66,11 @@ def test_labels_from_the_owner_map():
         m = owner[:, x0:x1] >= 0
         return SymbolCrop((x0, 0, x1 - x0, 20), m, 1)
 
-    assert _label(part(0, 13), owner, totals) == 0  # the digit alone: whole
-    assert _label(part(13, 17), owner, totals) == 0  # the point alone: whole
-    assert _label(part(0, 17), owner, totals) == 1  # digit + point merged: not one symbol
-    assert _label(part(0, 7), owner, totals) == 1  # half a digit
-    assert _label(part(0, 31), owner, totals) == 1  # two digits
+    assert _whole_symbol(part(0, 13), owner, totals) == 0  # the digit alone: whole, symbol 0
+    assert _whole_symbol(part(13, 17), owner, totals) == 1  # the point alone: whole, symbol 1
+    assert _whole_symbol(part(0, 17), owner, totals) == -1  # digit + point merged: not one symbol
+    assert _whole_symbol(part(0, 7), owner, totals) == -1  # half a digit
+    assert _whole_symbol(part(0, 31), owner, totals) == -1  # two digits
 
 
 def test_composed_lines_give_both_labels_deterministically():
