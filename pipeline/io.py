@@ -295,9 +295,47 @@ def _decode_frame(im, opened: _Opened, index: int, max_pixels: int) -> np.ndarra
     return image_to_rgb(turned)
 
 
+#: An EXIF orientation tag that asks for no turn.
+_UPRIGHT = (None, 0, 1)
+
+
+def _fast_decode(im, opened: _Opened, max_pixels: int) -> np.ndarray | None:
+    """A plain 8-bit PNG or JPEG decoded by OpenCV (three times faster than Pillow here), or None where
+    Pillow must do it: other formats and modes, transparency keys, a turn asked by EXIF, or a file that
+    looks cut short (Pillow then says so)."""
+    if opened.fmt not in ("png", "jpeg") or im.mode not in ("L", "RGB", "RGBA") or "transparency" in im.info:
+        return None
+    if opened.fmt == "jpeg":
+        try:
+            if im.getexif().get(0x0112) not in _UPRIGHT:
+                return None
+        except (OSError, SyntaxError, ValueError, KeyError, TypeError):
+            return None
+    _check_size(int(im.size[0]), int(im.size[1]), max_pixels, opened.name)
+    try:
+        data = opened.data if opened.data is not None else opened.path.read_bytes()
+    except OSError:
+        return None
+    tail = data[-32:].rstrip(b"\0\r\n ")
+    if (opened.fmt == "jpeg" and not tail.endswith(b"\xff\xd9")) or (opened.fmt == "png" and b"IEND" not in tail):
+        return None
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if arr is None or arr.dtype != np.uint8 or arr.shape[:2] != (im.size[1], im.size[0]):
+        return None
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return image_to_rgb(arr)
+
+
 def _raster_pages(opened: _Opened, max_pixels: int) -> Iterator[Page]:
     im = _pil_open(opened, max_pixels)
     try:
+        fast = _fast_decode(im, opened, max_pixels)
+        if fast is not None:
+            yield Page(fast, opened.name, 1)
+            return
         n = _frame_count(im) if opened.fmt == "tiff" else 1
         for index in range(n):
             if index:

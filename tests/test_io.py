@@ -53,6 +53,27 @@ def test_png_rgb_round_trip(tmp_path: Path) -> None:
     assert page.file == str(path) and page.page == 1 and page.size == (120, 60)
 
 
+def test_opencv_decode_matches_pillow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain PNG and JPEG (grey, RGB, RGBA) go through OpenCV for speed; the pixels are Pillow's."""
+    from hdr_expr.pipeline import io as pio
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, rng.integers(0, 256, (37, 53), dtype=np.uint8)])
+    files = {"rgb.png": (rgb, "PNG"), "rgba.png": (rgba, "PNG"), "grey.png": (rgb[:, :, 0], "PNG"),
+             "rgb.jpg": (rgb, "JPEG"), "grey.jpg": (rgb[:, :, 1], "JPEG")}
+    for name, (arr, fmt) in files.items():
+        Image.fromarray(arr).save(tmp_path / name, format=fmt)
+    used = []
+    real = pio._fast_decode
+    monkeypatch.setattr(pio, "_fast_decode", lambda *a: used.append(real(*a)) or used[-1])
+    fast = {name: _one(tmp_path / name).image for name in files}
+    assert all(u is not None for u in used) and len(used) == len(files)
+    monkeypatch.setattr(pio, "_fast_decode", lambda *a: None)
+    for name in files:
+        assert np.array_equal(fast[name], _one(tmp_path / name).image), name
+
+
 def test_transparent_png_is_laid_on_white(tmp_path: Path) -> None:
     rgba = np.zeros((60, 120, 4), np.uint8)  # fully transparent black ground
     cv2.line(rgba, (10, 30), (100, 30), (0, 0, 0, 255), 4)  # opaque black ink
