@@ -226,6 +226,36 @@ def train_symbols_cmd(
     _summary(out, card)
 
 
+@train_app.command("export")
+def train_export_cmd(
+    model: Path = typer.Option(..., "--model", help="The symbol model directory to export again."),
+    out: Path = typer.Option(..., "--out", help="Model directory to write."),
+    quantize: QuantizeName = typer.Option(..., "--quantize", help="LiteRT export."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files."),
+    real_data: List[Path] = typer.Option([], "--real-data",
+                                         help="A real symbol set whose held-out split the card measures; "
+                                              "repeatable."),
+    eval_synthetic: Optional[int] = typer.Option(None, "--eval-synthetic", min=0,
+                                                 help="Held-out synthetic images per class (default 500; 0: none)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes importing real sets."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+) -> None:
+    """Export a trained symbol model's LiteRT file again with another quantization (dynamic-int8 reads about
+    three times faster on CPU than float16 and is half the size); every figure on the card is measured anew.
+    """
+    from hdr_expr.models import train as tr
+    from hdr_expr.models.card import load_model_dir
+
+    _check_out(out, force)
+    if out.resolve() == model.resolve():
+        raise InputError("--out must be another folder than --model")
+    load_model_dir(model)
+    _quiet_tensorflow()
+    card = tr.requantize_symbols(model, out, quantize=quantize.value, data_dir=data_dir, real_data=real_data,
+                                 eval_synth_per_class=eval_synthetic, workers=workers, log=_log)
+    _summary(out, card)
+
+
 @train_app.command("verifier")
 def train_verifier_cmd(
     out: Path = typer.Option(Path("runs/verifier"), "--out", help="Model directory to write."),

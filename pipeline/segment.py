@@ -787,6 +787,8 @@ def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLI
             if i + 1 < len(syms) and syms[i + 1].box[0] - (split[-1].box[0] + split[-1].box[2]) <= MERGE_GAP * height \
                     and mergeable([split[-1], syms[i + 1]]):
                 out.append(Reading(i, i + 2, (*split[:-1], merge_crops([split[-1], syms[i + 1]]))))
+    if max_merge >= 2:
+        out += _bar_readings(syms, line)
     for i in range(len(syms)):
         right = syms[i].box[0] + syms[i].box[2]
         for j in range(i + 1, min(len(syms), i + max_merge)):
@@ -796,4 +798,50 @@ def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLI
             if not mergeable(syms[i : j + 1]):
                 break
             out.append(Reading(i, j + 1, (merge_crops(syms[i : j + 1]),)))
+    return out
+
+
+def _is_bar(crop: SymbolCrop, height: float) -> bool:
+    """A free flat stroke: a '-' or one bar of a '=' whose other bar touches something."""
+    w, h = crop.box[2], crop.box[3]
+    return crop.parts == 1 and h <= 0.35 * height and w >= 1.5 * h and w >= 0.2 * height
+
+
+def _bar_readings(syms: list[SymbolCrop], line: LineCrops) -> list[Reading]:
+    """Readings for a '=' one of whose bars touches the symbol beside it: a free bar whose span overlaps a
+    neighbouring crop's is merged with that crop's part above or below it, cut off by a seam at the bar's end.
+    (The crop need not look wide: a bar joined to a digit's side adds little width.)"""
+    height = line.height or 1.0
+    reach = max(2, int(SEAM_REACH * height))
+    out: list[Reading] = []
+    for j, bar in enumerate(syms):
+        if not _is_bar(bar, height):
+            continue
+        bx0, bx1 = bar.box[0], bar.box[0] + bar.box[2]
+        for i in (j - 1, j + 1):
+            if not 0 <= i < len(syms):
+                continue
+            s = syms[i]
+            x0, w = s.box[0], s.box[2]
+            min_piece = max(int(0.12 * height), 2)
+            overlap = min(bx1, x0 + w) - max(bx0, x0)
+            if s.box[3] < 0.45 * height or overlap < 0.3 * bar.box[2]:
+                continue
+            # The bar lies at the crop's left end (cut at the bar's right end) or at its right end.
+            if bx0 <= x0 + 0.25 * w:
+                cut, bar_first = bx1 - x0, True
+            elif bx1 >= x0 + 0.75 * w:
+                cut, bar_first = bx0 - x0, False
+            else:
+                continue
+            if not min_piece <= cut <= w - min_piece:
+                continue
+            pieces = _cut(s, [_seams(s.mask, [cut], reach)[cut]])
+            if pieces is None:
+                continue
+            bar_piece, rest = (pieces[0], pieces[1]) if bar_first else (pieces[1], pieces[0])
+            if bar_piece.box[3] > 0.5 * height or rest.box[3] < 0.45 * height:
+                continue
+            parts = sorted([merge_crops([bar, bar_piece]), rest], key=lambda c: c.box[0])
+            out.append(Reading(min(i, j), max(i, j) + 1, tuple(parts)))
     return out

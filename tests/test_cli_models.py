@@ -126,6 +126,29 @@ def test_train_verifier_cli(tmp_path, run_cli):
     assert again.exit_code == InputError.exit_code and "--force" in again.stderr
 
 
+def test_train_export_requantizes_and_measures_again(tiny_symbol_model, mnist_dir, tmp_path, run_cli):
+    from hdr_expr.pipeline.classify import Classifier
+
+    real = tiny_symbol_model.parent / "real"
+    out = tmp_path / "int8"
+    result = run_cli("train", "export", "--model", tiny_symbol_model, "--out", out, "--quantize", "dynamic-int8",
+                     "--data-dir", mnist_dir, "--real-data", real, "--eval-synthetic", "2", "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    card = json.loads((out / "card.json").read_text())
+    parent = json.loads((tiny_symbol_model / "card.json").read_text())
+    assert card["tflite_quantization"] == "dynamic-int8" and card["exported_from"]["files"] == parent["files"]
+    assert card["classes"] == parent["classes"] and card["recipe"] == parent["recipe"]
+    m = card["metrics"]
+    assert m["mnist_test_images"] == parent["metrics"]["mnist_test_images"] == 500
+    assert m["keras_tflite_agreement"] >= 0.98 and m["synthetic_held_out"]["images"] == 2 * 19
+    assert "real" in m["real_held_out"]
+    assert (out / "model.tflite").stat().st_size < 0.7 * (tiny_symbol_model / "model.tflite").stat().st_size
+    assert Classifier(out).predict(np.zeros((3, 28, 28), np.float32)).shape == (3, 19)
+    again = run_cli("train", "export", "--model", tiny_symbol_model, "--out", tiny_symbol_model,
+                    "--quantize", "float16", "--force")
+    assert again.exit_code == InputError.exit_code and "another folder" in again.stderr
+
+
 def test_train_symbols_needs_from(tmp_path, run_cli):
     result = run_cli("train", "symbols", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "--from" in result.stderr and "Traceback" not in result.stderr

@@ -321,3 +321,23 @@ def test_a_mark_at_the_photo_edge_is_no_line_where_there_is_writing() -> None:
     alone = np.zeros((400, 900), bool)
     cv2.line(alone.view(np.uint8), (6, 40), (8, 75), 1, 3)
     assert len(segment_page(alone)) == 1  # nothing else on the page: it is kept (and read)
+
+
+def test_equals_whose_upper_bar_touches_the_next_digit_gets_a_reading() -> None:
+    from hdr_expr.pipeline.segment import line_readings
+
+    mask = np.zeros((130, 320), np.uint8)
+    cv2.line(mask, (40, 28), (40, 92), 1, 5)  # a 1, for the line's height
+    cv2.line(mask, (150, 72), (196, 72), 1, 5)  # the free lower bar
+    cv2.line(mask, (150, 52), (208, 52), 1, 5)  # the upper bar, running into the 9's bowl
+    cv2.circle(mask, (228, 46), 18, 1, 5)
+    cv2.line(mask, (245, 48), (240, 94), 1, 5)
+    (line,) = segment_page(mask.astype(bool))
+    assert len(line.symbols) == 3  # 1, the lower bar, the upper bar joined to the 9
+    readings = line_readings(line)
+    fits = [r for r in readings if r.end - r.start == 2 and len(r.parts) == 2 and r.parts[0].parts == 2]
+    assert fits, [(r.start, r.end, [p.box for p in r.parts]) for r in readings]
+    eq, nine = fits[0].parts
+    assert iou(eq.box, (148, 50, 63, 25)) > 0.7 and iou(nine.box, (208, 26, 42, 71)) > 0.7
+    # Without merging (the reader with no verifier), no such reading is offered.
+    assert not [r for r in line_readings(line, max_merge=1) if len(r.parts) == 2 and r.parts[0].parts == 2]
