@@ -204,10 +204,24 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
     ring_d = cv2.boxFilter(ring.astype(np.float32), -1, k)
     dark_d = cv2.boxFilter(as_dark.astype(np.float32), -1, k)
     out = (u8 > 0) & (dark_d > 0.35 * ring_d) & (ring_d > 0.02)
-    for side, band in ((u8[0], (slice(0, reach), slice(None))), (u8[-1], (slice(H - reach, H), slice(None))),
-                       (u8[:, 0], (slice(None), slice(0, reach))), (u8[:, -1], (slice(None), slice(W - reach, W)))):
-        if side.mean() >= 0.3:
-            out[band] |= u8[band] > 0
+    n, labels = cv2.connectedComponents(u8, connectivity=8)
+    if out.any():
+        # ... but only in parts whose own ring has some of that darkness: a digit written close to the
+        # sheet's edge has paper all around it, though the desk lies within reach.
+        near = cv2.dilate(labels.astype(np.float32), np.ones((2 * d + 1, 2 * d + 1), np.uint8)).astype(np.int64)
+        own_ring = near[ring]
+        rung = np.bincount(own_ring, minlength=n).astype(np.float64)
+        dark_share = np.bincount(own_ring, weights=as_dark[ring], minlength=n) / np.maximum(rung, 1.0)
+        out &= (dark_share >= 0.1)[labels]
+    for side, edge, band in ((u8[0], labels[0], (slice(0, reach), slice(None))),
+                             (u8[-1], labels[-1], (slice(H - reach, H), slice(None))),
+                             (u8[:, 0], labels[:, 0], (slice(None), slice(0, reach))),
+                             (u8[:, -1], labels[:, -1], (slice(None), slice(W - reach, W)))):
+        if side.mean() >= 0.3:  # the parts that run off this side, near it
+            touching = np.zeros(n, bool)
+            touching[edge] = True
+            touching[0] = False
+            out[band] |= touching[labels[band]]
     if not out.any():
         return out
     # Only sizeable stretches: a few stray ring pixels beside a blot are no sheet edge.

@@ -371,3 +371,20 @@ def test_steep_rules_near_the_search_limit_do_not_break_the_search(angle):
         ok = (ys >= 0) & (ys < h)
         dark[ys[ok], xs[ok]] = 120.0
     find_rules(dark, stroke=1.5, ink_level=200.0)  # must not raise
+
+
+def test_digit_close_to_the_sheet_edge_is_kept_and_the_desk_dropped() -> None:
+    # A photographed sheet whose right edge runs down the frame with the desk beyond it; the answer's
+    # last digit is written a few pixels from that edge (it used to go with the desk).
+    drawn = draw_tokens("3×60=180", height=36, stroke=3, size=(380, 230), origin=(80, 175))
+    last = drawn.boxes[-1][1]
+    edge = last[0] + last[2] + 10
+    image = render(drawn, gradient=0.3, noise=3, seed=1).astype(np.float32)
+    image[:, edge:] = (95, 70, 50)  # the desk
+    image = cv2.GaussianBlur(image, (0, 0), 1.2)
+    image = np.clip(image, 0, 255).astype(np.uint8)[:, : edge + 40]
+    mask = preprocess(image).mask
+    x, y, w, h = last
+    truth = drawn.mask[y : y + h, x : x + w]
+    assert (mask[y : y + h, x : x + w] & truth).sum() > 0.8 * truth.sum()
+    assert mask[:, edge + 3 :].sum() == 0  # nothing of the desk
