@@ -561,6 +561,11 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
                 if above[clean, j].mean() < 0.75:
                     rejected.append(j)
                     continue  # it does not show on blank paper: a row of writing (bars of - = +)
+                vals = p[clean, j]
+                q25, q75 = np.percentile(vals, [25, 75])
+                if clean.sum() >= 4 and q25 < 0.2 * q75 and vals.max() >= 0.5 * ink_level:
+                    rejected.append(j)
+                    continue  # as dark as the ink in some blank stretches, absent in others: bars in a row
             else:
                 vals = p[above[:, j], j]
                 if support[j] < 0.9 or float(np.std(vals)) > 0.5 * float(np.mean(vals)):

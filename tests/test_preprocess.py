@@ -388,3 +388,18 @@ def test_digit_close_to_the_sheet_edge_is_kept_and_the_desk_dropped() -> None:
     truth = drawn.mask[y : y + h, x : x + w]
     assert (mask[y : y + h, x : x + w] & truth).sum() > 0.8 * truth.sum()
     assert mask[:, edge + 3 :].sum() == 0  # nothing of the desk
+
+
+def test_minus_signs_in_a_row_across_a_tight_scan_are_no_rule() -> None:
+    # Bars at one height spread along a line that fills the crop: no rule runs on past the writing to tell
+    # them apart by, but a rule is even on blank paper, and these are ink-dark bars with gaps between.
+    drawn = draw_tokens("9-8-7=-6", height=48, stroke=3, size=(560, 125))
+    ys, xs = np.nonzero(drawn.mask)
+    y0, x0 = ys.min() - 25, xs.min() - 12
+    image = render(drawn)[y0 : ys.max() + 25, x0 : xs.max() + 12]
+    pre = preprocess(image)
+    assert pre.rules_removed == 0
+    for token, (x, y, w, h) in drawn.boxes:
+        if token == "-":
+            kept = pre.mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w].sum()
+            assert kept > 0.8 * drawn.mask[y : y + h, x : x + w].sum()
