@@ -138,7 +138,9 @@ def is_light_on_dark(gray: np.ndarray) -> bool:
     if not lively.any():
         return float(np.median(g)) < 96.0
     skew = third[lively] / np.maximum(var[lively], 1e-6) ** 1.5
-    vote = float(np.clip(skew, -3.0, 3.0).sum())
+    # Strokes are a thin minority (strong skew); the edge of a board, a desk or a shadow splits a tile more
+    # evenly (weak skew): only the skew beyond 1 counts, so a board's frame does not outvote its writing.
+    vote = float((np.sign(skew) * np.clip(np.abs(skew) - 1.0, 0.0, 4.0)).sum())
     if abs(vote) < 0.5:
         return float(np.median(g)) < 96.0
     return vote > 0.0

@@ -403,3 +403,18 @@ def test_minus_signs_in_a_row_across_a_tight_scan_are_no_rule() -> None:
         if token == "-":
             kept = pre.mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w].sum()
             assert kept > 0.8 * drawn.mask[y : y + h, x : x + w].sum()
+
+
+def test_small_chalk_writing_on_a_board_with_its_dark_frame_in_the_photo() -> None:
+    # The board's edge against the darker wall makes many tiles with a darker minority; the chalk's few
+    # tiles must still win the polarity vote.
+    page = Drawn(np.zeros((390, 650), np.float32))
+    draw_tokens("66÷3=", height=28, stroke=3, canvas=page, origin=(330, 80))
+    board = render(page, paper=(45, 80, 60), ink=(215, 220, 210), noise=3, seed=2)
+    photo = np.full((430, 700, 3), (22, 24, 22), np.uint8)
+    photo[15:405, 20:670] = board
+    photo[:, :] = cv2.GaussianBlur(photo, (0, 0), 0.8)
+    assert is_light_on_dark(photo)
+    pre = preprocess(photo)
+    recall, _ = agreement(pre.mask[15:405, 20:670], page.mask, tol=2)
+    assert pre.inverted and recall > 0.9
