@@ -28,8 +28,8 @@ left-hand side's (``0.5`` equals ``1/2``). ``expression`` (ASCII) and ``latex`` 
 part whose value ``value`` is; the written answer is ``answer``.
 
 A line that does not parse is kept with its text and the reason. Where the classifier's first choices do not
-parse, :func:`assemble_candidates` searches its alternatives best-first (the product of the chosen
-probabilities) for the most probable sequence that does.
+parse, or read oddly (:func:`oddities`: ``05``, ``(4+3)17``), :func:`assemble_candidates` searches their alternatives
+best-first (the product of the chosen probabilities) for the most probable plain sequence that parses.
 """
 
 from __future__ import annotations
@@ -403,12 +403,34 @@ def assemble(labels: Sequence[str], *, latex: bool = True) -> Assembly:
 Candidates = Sequence[tuple[str, float]]
 
 
+#: How much less likely an odd but grammatical reading is (log units per oddity; see :func:`oddities`).
+ODDITY_PENALTY = 3.0
+
+
+def oddities(labels: Sequence[str]) -> int:
+    """How many things a line holds that the grammar allows but people do not write: a number with a leading
+    zero (``05``, not ``0.5``), a number right after a closing bracket (``(4+3)17``: a ``/`` read as ``1``),
+    a number that starts with its decimal point (``.65``: a speck read as ``.``)."""
+    n = 0
+    for i, c in enumerate(labels):
+        prev = labels[i - 1] if i else ""
+        starts = not (prev.isdigit() or prev == ".")
+        if c == "0" and starts and i + 1 < len(labels) and labels[i + 1].isdigit():
+            n += 1
+        elif (c.isdigit() or c == ".") and prev == ")":
+            n += 1
+        elif c == "." and starts:
+            n += 1
+    return n
+
+
 def best_parse(candidates: Sequence[Candidates], *, max_tries: int = 400) -> tuple[int, ...] | None:
-    """Indices (one per position) of the most probable label sequence that parses, or None.
+    """Indices (one per position) of the best label sequence that parses, or None: the most probable one, less
+    ODDITY_PENALTY per :func:`oddities` (a sure but odd reading still wins over an unlikely plain one).
 
     ``candidates[i]`` lists position i's labels with their probabilities, most probable first. Sequences are
     tried best-first by the product of their probabilities (a lazy k-best enumeration over the positions), at
-    most ``max_tries`` of them.
+    most ``max_tries`` of them; the search stops as soon as no sequence left can beat the best found.
     """
     n = len(candidates)
     if n == 0:
@@ -420,11 +442,17 @@ def best_parse(candidates: Sequence[Candidates], *, max_tries: int = 400) -> tup
     heap = [(-sum(row[0] for row in logp), start)]
     seen = {start}
     tries = 0
+    best: tuple[float, tuple[int, ...]] | None = None
     while heap and tries < max_tries:
         cost, idx = heapq.heappop(heap)
+        if best is not None and -cost <= best[0]:
+            break  # the penalty only lowers scores: nothing less probable can win
         tries += 1
-        if parses([candidates[i][k][0] for i, k in enumerate(idx)]):
-            return idx
+        labels = [candidates[i][k][0] for i, k in enumerate(idx)]
+        if parses(labels):
+            score = -cost - ODDITY_PENALTY * oddities(labels)
+            if best is None or score > best[0]:
+                best = (score, idx)
         for i in range(n):
             k = idx[i] + 1
             if k < len(logp[i]):
@@ -432,15 +460,18 @@ def best_parse(candidates: Sequence[Candidates], *, max_tries: int = 400) -> tup
                 if nxt not in seen:
                     seen.add(nxt)
                     heapq.heappush(heap, (cost + logp[i][idx[i]] - logp[i][k], nxt))
-    return None
+    return best[1] if best is not None else None
 
 
 def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 400, latex: bool = True) -> Assembly:
-    """Like :func:`assemble` on the first choices; where those do not parse, on the most probable sequence of
-    alternatives that does (``repaired=True``). If none does, the first choices with the parse error."""
+    """Like :func:`assemble` on the first choices; where those do not parse or read oddly, on the best sequence
+    of alternatives that parses (:func:`best_parse`; ``repaired=True`` when it differs). If none parses, the
+    first choices with the parse error."""
     top = [c[0][0] if c else "?" for c in candidates]
     first = assemble(top, latex=latex)
-    if first.error is None or not first.error.startswith("cannot read"):
+    if first.error is not None and not first.error.startswith("cannot read"):
+        return first  # it parses (a division by zero, say)
+    if first.error is None and not oddities(top):
         return first
     idx = best_parse(candidates, max_tries=max_tries)
     if idx is None:

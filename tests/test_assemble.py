@@ -13,6 +13,7 @@ from hdr_expr.pipeline.assemble import (
     assemble,
     assemble_candidates,
     best_parse,
+    oddities,
     format_value,
     parse,
     parses,
@@ -229,6 +230,26 @@ def test_unrepairable_line_keeps_first_choices():
     assert a.text == "3+=" and a.error.startswith("cannot read") and not a.repaired
     assert best_parse(cands) is None
     assert best_parse([]) is None
+
+
+@pytest.mark.parametrize("text, n", [
+    ("05", 1), ("0.5", 0), ("105", 0), ("0", 0), ("3+0", 0),
+    ("(4+3)17", 1), ("(4+3)(1)", 0), (".65", 1), ("1.65", 0), ("2+.5", 1), ("05+(1)2", 2),
+])
+def test_oddities(text, n):
+    assert oddities(list(text)) == n
+
+
+def test_repair_of_an_odd_reading():
+    # "(4+3)17" parses (implicit multiplication) but people write "(4+3)/7": a close second wins.
+    sure = [[(c, 0.99)] for c in "(4+3)"]
+    cands = sure + [[("1", 0.7), ("/", 0.3)], [("7", 0.99)]]
+    a = assemble_candidates(cands)
+    assert a.text == "(4+3)/7" and a.repaired and a.value == "1"
+    # A sure odd reading is kept: the penalty is not a ban.
+    cands = sure + [[("1", 0.9999), ("/", 0.0001)], [("7", 0.99)]]
+    a = assemble_candidates(cands)
+    assert a.text == "(4+3)17" and not a.repaired
 
 
 def test_importing_is_cheap():
