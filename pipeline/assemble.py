@@ -29,7 +29,10 @@ part whose value ``value`` is; the written answer is ``answer``.
 
 A line that does not parse is kept with its text and the reason. Where the classifier's first choices do not
 parse, or read oddly (:func:`oddities`: ``05``, ``(4+3)17``), :func:`assemble_candidates` searches their alternatives
-best-first (the product of the chosen probabilities) for the most probable plain sequence that parses.
+best-first (the product of the chosen probabilities) for the most probable plain sequence that parses. Where
+the line's written answer does not hold, :func:`agreeing_reading` tries the classifier's structural alternatives
+(``1`` for ``/``, ``-`` for ``=``, never one digit or one operation for another) for a reading whose answer
+holds, as a person reading an ambiguous stroke would.
 """
 
 from __future__ import annotations
@@ -471,10 +474,70 @@ def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 40
     first = assemble(top, latex=latex)
     if first.error is not None and not first.error.startswith("cannot read"):
         return first  # it parses (a division by zero, say)
-    if first.error is None and not oddities(top):
-        return first
-    idx = best_parse(candidates, max_tries=max_tries)
-    if idx is None:
+    idx: tuple[int, ...] | None = tuple(0 for _ in candidates)
+    if first.error is not None or oddities(top):
+        idx = best_parse(candidates, max_tries=max_tries)
+        if idx is None:
+            return first
+    agreed = agreeing_reading(candidates, idx)
+    if agreed is not None:
+        idx = agreed
+    if not any(idx):
         return first
     fixed = assemble([candidates[i][k][0] for i, k in enumerate(idx)], latex=latex)
-    return replace(fixed, repaired=any(idx))
+    return replace(fixed, repaired=True)
+
+
+#: How much more likely a reading is when its written answer holds (log units; see :func:`agreeing_reading`).
+AGREEMENT_BONUS = 4.0
+#: The least probability an alternative needs to be tried for agreement, and how many places are tried.
+AGREEMENT_MIN_P = 0.01
+AGREEMENT_PLACES = 5
+
+
+def _shape_swap(label: str, other: str) -> bool:
+    """Whether reading ``other`` instead of ``label`` changes the line's structure rather than a number or an
+    operation: a digit for a non-digit (``1`` / ``/``, ``1`` / ``(``) or the other way, or ``-`` for ``=``.
+    Swaps among digits or among ``+ - × ÷`` are never made for agreement: they could turn a pupil's wrong
+    answer into a right one."""
+    return label.isdigit() != other.isdigit() or (label, other) == ("-", "=")
+
+
+def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int]) -> tuple[int, ...] | None:
+    """A reading whose written answer holds, where the chosen one (``idx``) has no answer or a wrong one and the
+    classifier's alternatives allow it; None where none is likely enough.
+
+    People read an ambiguous stroke so that the line makes sense (``9/9=1``, not ``919=1``); a misread that
+    happens to make a line's arithmetic come out right is rare. So a reading whose answer holds gets
+    AGREEMENT_BONUS, and wins where that outweighs its lower probability. Only structural swaps are tried
+    (:func:`_shape_swap`), at the AGREEMENT_PLACES places where they are likeliest."""
+    labels = [candidates[i][k][0] for i, k in enumerate(idx)]
+    places = []
+    for i, c in enumerate(candidates):
+        for k, (lab, p) in enumerate(c):
+            if k != idx[i] and p >= AGREEMENT_MIN_P and _shape_swap(labels[i], lab):
+                places.append((p / max(c[idx[i]][1], 1e-12), i, k))
+    if not places:
+        return None
+    base = assemble(labels, latex=False)
+    if base.error is not None or base.correct is True:
+        return None
+    places = sorted(places, reverse=True)[:AGREEMENT_PLACES]
+    best: tuple[float, tuple[int, ...]] | None = None
+    for mask in range(1, 1 << len(places)):
+        chosen = [places[b] for b in range(len(places)) if mask >> b & 1]
+        if len({i for _, i, _ in chosen}) < len(chosen):
+            continue  # two alternatives for one place
+        trial = list(idx)
+        for _, i, k in chosen:
+            trial[i] = k
+        trial_labels = [candidates[i][k][0] for i, k in enumerate(trial)]
+        if oddities(trial_labels):
+            continue
+        a = assemble(trial_labels, latex=False)
+        if a.correct is not True:
+            continue
+        gain = sum(math.log(ratio) for ratio, _, _ in chosen) + AGREEMENT_BONUS
+        if gain > 0 and (best is None or gain > best[0]):
+            best = (gain, tuple(trial))
+    return best[1] if best is not None else None

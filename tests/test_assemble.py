@@ -13,6 +13,7 @@ from hdr_expr.pipeline.assemble import (
     assemble,
     assemble_candidates,
     best_parse,
+    agreeing_reading,
     oddities,
     format_value,
     parse,
@@ -250,6 +251,33 @@ def test_repair_of_an_odd_reading():
     cands = sure + [[("1", 0.9999), ("/", 0.0001)], [("7", 0.99)]]
     a = assemble_candidates(cands)
     assert a.text == "(4+3)17" and not a.repaired
+
+
+def _sure(text):
+    return [[(c, 0.99)] for c in text]
+
+
+def test_agreement_reads_an_ambiguous_stroke_so_that_the_answer_holds():
+    # '919=1' parses, but the middle stroke could be a '/': '9/9=1' holds, so it is read that way.
+    cands = _sure("9") + [[("1", 0.8), ("/", 0.18)]] + _sure("9=1")
+    a = assemble_candidates(cands)
+    assert a.text == "9/9=1" and a.correct is True and a.repaired
+    # A '-' that may be the '=' of an answer that holds.
+    cands = _sure("905-8+9") + [[("-", 0.69), ("=", 0.16), (".", 0.15)]] + _sure("906")
+    assert assemble_candidates(cands).text == "905-8+9=906"
+
+
+def test_agreement_never_turns_a_wrong_answer_right_by_a_digit_or_an_operation():
+    # A pupil's wrong answer stays wrong: digits and + - × ÷ are not swapped to make it hold.
+    cands = _sure("7+5=1") + [[("3", 0.7), ("2", 0.3)]]
+    a = assemble_candidates(cands)
+    assert a.text == "7+5=13" and a.correct is False and not a.repaired
+    cands = _sure("6") + [[("÷", 0.7), ("-", 0.3)]] + _sure("3=3")
+    assert assemble_candidates(cands).text == "6÷3=3"
+    # Too unlikely an alternative is not tried; a line that holds already is left alone.
+    cands = _sure("9") + [[("1", 0.995), ("/", 0.005)]] + _sure("9=1")
+    assert assemble_candidates(cands).text == "919=1"
+    assert agreeing_reading(_sure("9") + [[("/", 0.6), ("1", 0.4)]] + _sure("9=1"), [0] * 5) is None
 
 
 def test_importing_is_cheap():
