@@ -30,9 +30,9 @@ part whose value ``value`` is; the written answer is ``answer``.
 A line that does not parse is kept with its text and the reason. Where the classifier's first choices do not
 parse, or read oddly (:func:`oddities`: ``05``, ``(4+3)17``), :func:`assemble_candidates` searches their alternatives
 best-first (the product of the chosen probabilities) for the most probable plain sequence that parses. Where
-the line's written answer does not hold, :func:`agreeing_reading` tries the classifier's structural alternatives
-(``1`` for ``/``, ``-`` for ``=``, never one digit or one operation for another) for a reading whose answer
-holds, as a person reading an ambiguous stroke would.
+the line's written answer does not hold, :func:`agreeing_reading` tries the classifier's structural
+alternatives (``1`` for ``/``, an ``=`` where there was none; never one digit or one operation for another)
+for a reading whose answer holds, as a person reading an ambiguous stroke would.
 """
 
 from __future__ import annotations
@@ -497,10 +497,10 @@ AGREEMENT_PLACES = 5
 
 def _shape_swap(label: str, other: str) -> bool:
     """Whether reading ``other`` instead of ``label`` changes the line's structure rather than a number or an
-    operation: a digit for a non-digit (``1`` / ``/``, ``1`` / ``(``) or the other way, or ``-`` for ``=``.
-    Swaps among digits or among ``+ - × ÷`` are never made for agreement: they could turn a pupil's wrong
-    answer into a right one."""
-    return label.isdigit() != other.isdigit() or (label, other) == ("-", "=")
+    operation: a digit for a non-digit (``1`` / ``/``, ``1`` / ``(``) or the other way, or an ``=`` where the
+    line had none (a line that has one cannot take a second). Swaps among digits or among ``+ - × ÷`` are never
+    made for agreement: they could turn a pupil's wrong answer into a right one."""
+    return label.isdigit() != other.isdigit() or other == "="
 
 
 def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int]) -> tuple[int, ...] | None:

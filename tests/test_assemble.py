@@ -262,9 +262,11 @@ def test_agreement_reads_an_ambiguous_stroke_so_that_the_answer_holds():
     cands = _sure("9") + [[("1", 0.8), ("/", 0.18)]] + _sure("9=1")
     a = assemble_candidates(cands)
     assert a.text == "9/9=1" and a.correct is True and a.repaired
-    # A '-' that may be the '=' of an answer that holds.
+    # A '-' that may be the '=' of an answer that holds; an '=' read as another operator.
     cands = _sure("905-8+9") + [[("-", 0.69), ("=", 0.16), (".", 0.15)]] + _sure("906")
     assert assemble_candidates(cands).text == "905-8+9=906"
+    cands = _sure("21+(-51)") + [[("÷", 0.8), ("=", 0.2)]] + _sure("-30")
+    assert assemble_candidates(cands).text == "21+(-51)=-30"
 
 
 def test_agreement_never_turns_a_wrong_answer_right_by_a_digit_or_an_operation():
