@@ -413,7 +413,8 @@ ODDITY_PENALTY = 3.0
 def oddities(labels: Sequence[str]) -> int:
     """How many things a line holds that the grammar allows but people do not write: a number with a leading
     zero (``05``, not ``0.5``), a number right after a closing bracket (``(4+3)17``: a ``/`` read as ``1``),
-    a number that starts with its decimal point (``.65``: a speck read as ``.``)."""
+    a number that starts with its decimal point (``.65``: a speck read as ``.``), a minus right after a minus
+    (``6--1``: people bracket a negative number, ``6-(-1)``)."""
     n = 0
     for i, c in enumerate(labels):
         prev = labels[i - 1] if i else ""
@@ -423,6 +424,8 @@ def oddities(labels: Sequence[str]) -> int:
         elif (c.isdigit() or c == ".") and prev == ")":
             n += 1
         elif c == "." and starts:
+            n += 1
+        elif c == "-" and prev == "-":
             n += 1
     return n
 
