@@ -313,7 +313,9 @@ class Recognizer:
                         normalized.append(norm)
                         if verifier is not None:
                             mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
-                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm, ink=ink))
+                            source = [(c.mask, c.box) for c in line.symbols[r.start : r.end]] if ink is not None else ()
+                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm, ink=ink,
+                                                        source=source))
                     idx.append(batch_index[id(part)])
                 indices.append(idx)
             plans.append((line, height, readings, indices))
