@@ -120,8 +120,7 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
                     continue
                 seen.add(key)
                 mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
-                source = [(c.mask, c.box) for c in line.symbols[r.start : r.end]] if ink is not None else ()
-                xs.append(verifier_input(part.mask, part.box, line.height, mid, ink=ink, source=source))
+                xs.append(verifier_input(part.mask, part.box, line.height, mid, ink=ink))
                 k = _whole_symbol(part, owner, totals)
                 ys.append(0 if k >= 0 else 1)
                 kinds.append(kind)

@@ -313,9 +313,7 @@ class Recognizer:
                         normalized.append(norm)
                         if verifier is not None:
                             mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
-                            source = [(c.mask, c.box) for c in line.symbols[r.start : r.end]] if ink is not None else ()
-                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm, ink=ink,
-                                                        source=source))
+                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm, ink=ink))
                     idx.append(batch_index[id(part)])
                 indices.append(idx)
             plans.append((line, height, readings, indices))

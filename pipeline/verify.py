@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -53,11 +52,10 @@ def line_view(mask: np.ndarray, box: tuple[int, int, int, int], height: float, m
 
 
 def context_view(ink: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], height: float,
-                 mid_y: float, source: Sequence[tuple[np.ndarray, tuple[int, int, int, int]]] = ()) -> np.ndarray:
+                 mid_y: float) -> np.ndarray:
     """The ink around a crop, less the crop's own, in :func:`line_view`'s frame (same scale and place): what
     lies beside and above or below it within about a line height. ``ink`` is the page's kept ink (boolean,
-    page coordinates); ``source``: the segmented crops (mask, box) the proposal was made from, also left out —
-    a piece of a split does not see its sibling pieces, which every split has, right or wrong. Float32 28×28."""
+    page coordinates); float32 28×28."""
     out = np.zeros((SIZE, SIZE), np.float32)
     h, w = mask.shape
     if h == 0 or w == 0:
@@ -76,14 +74,13 @@ def context_view(ink: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, in
     c, d = max(x0, 0), min(x0 + ww, W)
     if b > a and d > c:
         window[a - y0 : b - y0, c - x0 : d - x0] = ink[a:b, c:d]
-    # Less the crop's own ink (and that of the crops it was made from).
-    for m, (bx, by, bw, bh) in [(mask, box), *source]:
-        oy, ox = by - y0, bx - x0
-        ya, yb = max(oy, 0), min(oy + bh, wh)
-        xa, xb = max(ox, 0), min(ox + bw, ww)
-        if yb > ya and xb > xa:
-            own = m[ya - oy : yb - oy, xa - ox : xb - ox]
-            window[ya:yb, xa:xb][own] = 0
+    # Less the crop's own ink.
+    oy, ox = box[1] - y0, box[0] - x0
+    ya, yb = max(oy, 0), min(oy + h, wh)
+    xa, xb = max(ox, 0), min(ox + w, ww)
+    if yb > ya and xb > xa:
+        own = mask[ya - oy : yb - oy, xa - ox : xb - ox]
+        window[ya:yb, xa:xb][own] = 0
     if not window.any():
         return out
     return np.clip(cv2.resize(window.astype(np.float32), (SIZE, SIZE), interpolation=cv2.INTER_AREA), 0.0, 1.0)
@@ -101,15 +98,14 @@ def page_ink(shape: tuple[int, int], lines) -> np.ndarray:
 
 
 def verifier_input(mask: np.ndarray, box: tuple[int, int, int, int], height: float, mid_y: float,
-                   normalized: np.ndarray | None = None, ink: np.ndarray | None = None,
-                   source: Sequence[tuple[np.ndarray, tuple[int, int, int, int]]] = ()) -> np.ndarray:
+                   normalized: np.ndarray | None = None, ink: np.ndarray | None = None) -> np.ndarray:
     """The verifier's input for one crop: 28×28×2 (the crop normalized, :func:`line_view`), and with the
     page's kept ``ink`` a third channel, :func:`context_view` (``normalized``: the crop's
-    :func:`normalize_symbol`, if at hand; ``source``: the crops the proposal was made from)."""
+    :func:`normalize_symbol`, if at hand)."""
     norm = normalize_symbol(mask) if normalized is None else normalized
     views = [norm, line_view(mask, box, height, mid_y)]
     if ink is not None:
-        views.append(context_view(ink, mask, box, height, mid_y, source))
+        views.append(context_view(ink, mask, box, height, mid_y))
     return np.stack(views, axis=-1)
 
 

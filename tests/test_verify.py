@@ -67,11 +67,6 @@ def test_context_view_shows_the_neighbours_in_the_line_views_frame():
     assert context_view(ink, crops[2].mask, crops[2].box, 40.0, mid).max() == 0
     x = verifier_input(crops[1].mask, crops[1].box, 40.0, mid, ink=ink)
     assert x.shape == (28, 28, 3) and np.array_equal(x[:, :, 2], ctx)
-    # A piece of a split does not see its sibling: the crop it was cut from is left out too.
-    left = SymbolCrop((0, 100, 15, 40), np.ones((40, 15), bool), 1)
-    assert context_view(ink, left.mask, left.box, 40.0, mid).max() > 0.5  # the other half, beside it
-    alone = context_view(ink, left.mask, left.box, 40.0, mid, source=[(crops[0].mask, crops[0].box)])
-    assert 0 < alone.sum() < 0.2 * ctx.sum()  # only the dot is left
 
 
 def test_readings_offer_merges_of_close_crops_only():
