@@ -269,8 +269,6 @@ def train_verifier_cmd(
                                    help="Share of the lines rendered as scans, drawings and photos and read by "
                                         "the real preprocessing (the others are thresholded ink)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes generating the lines."),
-    context: bool = typer.Option(True, "--context/--no-context",
-                                 help="A third input channel: the crop's surroundings on the page."),
     shared: Optional[Path] = typer.Option(None, "--shared", help="Shared data folder holding datasets/mnist and "
                                                                  "datasets/handwritten-symbols (default: "
                                                                  "$HDR_EXPR_SHARED or ../shared)."),
@@ -287,7 +285,7 @@ def train_verifier_cmd(
     _check_out(out, force)
     _quiet_tensorflow()
     card = train_verifier(out, lines=lines, epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed,
-                          rendered=rendered, workers=workers, context=context, shared=shared, log=_log)
+                          rendered=rendered, workers=workers, shared=shared, log=_log)
     m = card.get("metrics", {})
     typer.echo(f"wrote {out} (model.tflite {_mb(out / 'model.tflite')})")
     typer.echo(f"validation accuracy {m.get('validation_accuracy', 0):.2%} (crops as segmented "

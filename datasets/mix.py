@@ -243,8 +243,7 @@ def build_symbol_mix(
             progress("composed lines", 0, composed_lines)
         material = load_material(shared, split="train")
         line_seed = int(seed) + 0x11E5
-        ex = segment_examples(material, composed_lines, line_seed, rendered=0.7, workers=max(1, workers or 1),
-                              context=False)
+        ex = segment_examples(material, composed_lines, line_seed, rendered=0.7, workers=max(1, workers or 1))
         cx, cy = ex.symbol_crops()
         if progress:
             progress("composed lines", composed_lines, composed_lines)

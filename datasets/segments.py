@@ -19,13 +19,13 @@ import numpy as np
 
 from hdr_expr.datasets.expressions import STYLES_PHOTO, Material, compose_line, random_labels, render_line
 from hdr_expr.pipeline.segment import VERIFIED_SPLIT_USUAL, line_readings, segment_page
-from hdr_expr.pipeline.verify import page_ink, verifier_input
+from hdr_expr.pipeline.verify import verifier_input
 from hdr_expr.symbols import SYMBOL_CLASSES
 
 SYMBOL_INDEX = {c: i for i, c in enumerate(SYMBOL_CLASSES)}
 
 #: Recorded on the verifier's card.
-GENERATOR_VERSION = "segments-v5"
+GENERATOR_VERSION = "segments-v4"
 #: Styles of the rendered lines and how often each is drawn.
 STYLES = ("scan", "canvas", "canvas-dark", "photo", "blackboard")
 STYLE_P = (0.3, 0.08, 0.07, 0.45, 0.1)
@@ -81,7 +81,7 @@ def _whole_symbol(part, owner: np.ndarray, totals: np.ndarray) -> int:
     return k if purity >= PURITY and coverage >= COVERAGE and max(others, default=0.0) < OTHER_SHARE else -1
 
 
-def line_examples(material: Material, rng: np.random.Generator, rendered: float = 0.5, context: bool = True
+def line_examples(material: Material, rng: np.random.Generator, rendered: float = 0.5
                   ) -> tuple[list[np.ndarray], list[int], list[int], list[int]]:
     """One composed line's proposals: (inputs 28×28×2, labels 0 whole / 1 other, kinds, and for a whole
     symbol its SYMBOL_CLASSES index, else -1). A share ``rendered``
@@ -108,9 +108,7 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
     ys: list[int] = []
     kinds: list[int] = []
     symbols: list[int] = []
-    lines = segment_page(mask)
-    ink = page_ink(mask.shape, lines) if context else None
-    for line in lines:
+    for line in segment_page(mask):
         seen: set[tuple] = set()
         for r in line_readings(line, split_usual=VERIFIED_SPLIT_USUAL):  # as recognition proposes them
             kind = 2 if r.end - r.start > 1 else (1 if len(r.parts) > 1 else 0)
@@ -120,7 +118,7 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
                     continue
                 seen.add(key)
                 mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
-                xs.append(verifier_input(part.mask, part.box, line.height, mid, ink=ink))
+                xs.append(verifier_input(part.mask, part.box, line.height, mid))
                 k = _whole_symbol(part, owner, totals)
                 ys.append(0 if k >= 0 else 1)
                 kinds.append(kind)
@@ -131,12 +129,12 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
 _WORK: dict = {}
 
 
-def _chunk(args: tuple[int, int, int, float, bool]) -> tuple[list[np.ndarray], list[int], list[int], list[int]]:
-    start, stop, seed, rendered, context = args
+def _chunk(args: tuple[int, int, int, float]) -> tuple[list[np.ndarray], list[int], list[int], list[int]]:
+    start, stop, seed, rendered = args
     out: tuple[list, list, list, list] = ([], [], [], [])
     for i in range(start, stop):
         rng = np.random.default_rng(np.random.SeedSequence([0x5E6, int(seed), i]))
-        a, b, c, d = line_examples(_WORK["material"], rng, rendered, context)
+        a, b, c, d = line_examples(_WORK["material"], rng, rendered)
         out[0].extend(v.astype(np.float16) for v in a)
         out[1].extend(b)
         out[2].extend(c)
@@ -145,14 +143,14 @@ def _chunk(args: tuple[int, int, int, float, bool]) -> tuple[list[np.ndarray], l
 
 
 def segment_examples(material: Material, lines: int, seed: int, rendered: float = 0.5,
-                     workers: int = 1, context: bool = True) -> SegmentExamples:
+                     workers: int = 1) -> SegmentExamples:
     """Labelled proposals from ``lines`` composed lines (seeded per line: the same seed gives the same data,
     whatever ``workers``; more than one worker forks processes, where the platform can)."""
     import multiprocessing as mp
 
     _WORK["material"] = material
     step = 50
-    jobs = [(a, min(a + step, lines), seed, rendered, context) for a in range(0, lines, step)]
+    jobs = [(a, min(a + step, lines), seed, rendered) for a in range(0, lines, step)]
     if workers > 1 and "fork" in mp.get_all_start_methods():
         with mp.get_context("fork").Pool(workers) as pool:
             parts = pool.map(_chunk, jobs)
@@ -162,6 +160,6 @@ def segment_examples(material: Material, lines: int, seed: int, rendered: float 
     ys = [v for p in parts for v in p[1]]
     kinds = [v for p in parts for v in p[2]]
     symbols = [v for p in parts for v in p[3]]
-    x = np.stack(xs) if xs else np.zeros((0, 28, 28, 3 if context else 2), np.float16)
+    x = np.stack(xs) if xs else np.zeros((0, 28, 28, 2), np.float16)
     return SegmentExamples(x, np.asarray(ys, np.uint8), np.asarray(kinds, np.uint8), lines,
                            np.asarray(symbols, np.int8))

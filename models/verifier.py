@@ -1,7 +1,6 @@
 """The segmentation verifier: a small CNN saying whether a proposed crop is exactly one symbol.
 
-Input: the 28×28 channels of :func:`hdr_expr.pipeline.verify.verifier_input` (three with the context view,
-two without); output: softmax over
+Input: the two 28×28 channels of :func:`hdr_expr.pipeline.verify.verifier_input`; output: softmax over
 ("whole", "other"). Trained on :mod:`hdr_expr.datasets.segments` (the segmenter's own proposals on composed
 lines of training material); the last tenth of the generated lines validates.
 """
@@ -18,14 +17,14 @@ import numpy as np
 VERIFIER_NAME = "hdr-expr-verifier"
 
 
-def build_verifier(channels: int = 3):
+def build_verifier():
     """Conv 16@3×3 → pool → Conv 32@3×3 → pool → Conv 64@3×3 → pool → Dense 64 → Dropout 0.3 → Dense 2."""
     import keras
     from keras import layers
 
     return keras.Sequential(
         [
-            keras.Input(shape=(28, 28, channels), name="crop"),
+            keras.Input(shape=(28, 28, 2), name="crop"),
             layers.Conv2D(16, 3, padding="same", activation="relu"),
             layers.MaxPooling2D(2),
             layers.Conv2D(32, 3, padding="same", activation="relu"),
@@ -52,12 +51,10 @@ def train_verifier(
     seed: int = 0,
     rendered: float = 0.5,
     workers: int = 1,
-    context: bool = True,
     shared: str | Path | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> dict[str, Any]:
-    """Generate the data, train, export float16 LiteRT, measure, and write the model directory. ``context``:
-    the third input channel, the crop's surroundings (:func:`~hdr_expr.pipeline.verify.context_view`)."""
+    """Generate the data, train, export float16 LiteRT, measure, and write the model directory."""
     from hdr_expr.datasets.expressions import load_material
     from hdr_expr.datasets.segments import COVERAGE, GENERATOR_VERSION, OTHER_SHARE, PURITY, segment_examples
     from hdr_expr.models.card import KERAS_FILE, TFLITE_FILE, write_model_card
@@ -71,16 +68,15 @@ def train_verifier(
     t0 = time.perf_counter()
     n_val = max(1, lines // 10)
     # Generated before TensorFlow is imported: the worker processes fork.
-    train = segment_examples(material, lines - n_val, seed, rendered, workers, context=context)
-    val = segment_examples(material, n_val, seed + 1_000_003, rendered, workers, context=context)
+    train = segment_examples(material, lines - n_val, seed, rendered, workers)
+    val = segment_examples(material, n_val, seed + 1_000_003, rendered, workers)
     gen_s = time.perf_counter() - t0
     log(f"generated {len(train.y)} train / {len(val.y)} validation proposals from {lines} lines in {gen_s:.0f} s")
 
     import keras
 
     keras.utils.set_random_seed(seed)
-    channels = 3 if context else 2
-    model = build_verifier(channels)
+    model = build_verifier()
     steps = epochs * int(np.ceil(len(train.y) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
@@ -97,11 +93,9 @@ def train_verifier(
         "task": "segment-verifier",
         "classes": list(CLASSES),
         "architecture": "conv16@3x3-pool, conv32@3x3-pool, conv64@3x3-pool, dense64-relu, dropout0.3, dense2-softmax",
-        "input": {"shape": [28, 28, channels], "channels": [
+        "input": {"shape": [28, 28, 2], "channels": [
             "hdr_expr.pipeline.normalize.normalize_symbol of the crop",
-            f"hdr_expr.pipeline.verify.line_view: the crop at its line's scale (symbol height {LINE_PX:g} px)",
-            *(["hdr_expr.pipeline.verify.context_view: the page's other kept ink in the line view's frame"]
-              if context else [])]},
+            f"hdr_expr.pipeline.verify.line_view: the crop at its line's scale (symbol height {LINE_PX:g} px)"]},
         "data": {
             "generator": f"hdr_expr.datasets.segments ({GENERATOR_VERSION}): proposals of segment_page + "
                          "line_readings on lines composed by hdr_expr.datasets.expressions.compose_line",

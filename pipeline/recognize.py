@@ -33,7 +33,7 @@ from hdr_expr.pipeline.assemble import assemble_candidates, normalize_label
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
-from hdr_expr.pipeline.verify import Verifier, load_verifier, page_ink, verifier_input
+from hdr_expr.pipeline.verify import Verifier, load_verifier, verifier_input
 
 #: Alternatives kept per symbol in the results (besides the chosen label), and the least probability shown.
 MAX_ALTERNATIVES = 3
@@ -294,7 +294,6 @@ class Recognizer:
         # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
         # and classified in one batch; the verifier judges the same crops in one batch of its own.
         verifier = self.verifier
-        ink = page_ink((h, w), lines) if verifier is not None and verifier.channels >= 3 else None
         normalized: list[np.ndarray] = []
         views: list[np.ndarray] = []
         plans = []  # per line: its readings and, per reading, the batch index of each part
@@ -313,7 +312,7 @@ class Recognizer:
                         normalized.append(norm)
                         if verifier is not None:
                             mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
-                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm, ink=ink))
+                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm))
                     idx.append(batch_index[id(part)])
                 indices.append(idx)
             plans.append((line, height, readings, indices))

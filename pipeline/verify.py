@@ -7,9 +7,7 @@ for each proposal it gives the probability that it is one whole symbol, neither 
 
 It sees two 28×28 channels: the crop normalized as the classifier sees it (:func:`normalize_symbol`: cut
 edges and squeezed pairs show there) and the crop at the scale of its line, placed where it sits relative to
-the line's middle (:func:`line_view`: how wide and tall it is for this writing, how high it sits). Models
-with three input channels also see the crop's surroundings (:func:`context_view`): the other ink of the page
-in the same frame, so that a piece cut from a stroke that goes on, or a dot beside a digit, shows as such.
+the line's middle (:func:`line_view`: how wide and tall it is for this writing, how high it sits).
 """
 
 from __future__ import annotations
@@ -51,62 +49,11 @@ def line_view(mask: np.ndarray, box: tuple[int, int, int, int], height: float, m
     return out
 
 
-def context_view(ink: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], height: float,
-                 mid_y: float) -> np.ndarray:
-    """The ink around a crop, less the crop's own, in :func:`line_view`'s frame (same scale and place): what
-    lies beside and above or below it within about a line height. ``ink`` is the page's kept ink (boolean,
-    page coordinates); float32 28×28."""
-    out = np.zeros((SIZE, SIZE), np.float32)
-    h, w = mask.shape
-    if h == 0 or w == 0:
-        return out
-    s = LINE_PX / max(float(height), 1.0)
-    nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
-    top = int(round(SIZE / 2.0 + ((box[1] + box[3] / 2.0) - mid_y) * s - nh / 2.0))
-    left = int(round(SIZE / 2.0 - nw / 2.0))
-    # The page window that the frame shows, at the line's scale, the crop's centre where line_view puts it.
-    x0 = int(round(box[0] + w / 2.0 - (left + nw / 2.0) / s))
-    y0 = int(round(box[1] + h / 2.0 - (top + nh / 2.0) / s))
-    ww = wh = max(1, int(round(SIZE / s)))
-    window = np.zeros((wh, ww), np.uint8)
-    H, W = ink.shape
-    a, b = max(y0, 0), min(y0 + wh, H)
-    c, d = max(x0, 0), min(x0 + ww, W)
-    if b > a and d > c:
-        window[a - y0 : b - y0, c - x0 : d - x0] = ink[a:b, c:d]
-    # Less the crop's own ink.
-    oy, ox = box[1] - y0, box[0] - x0
-    ya, yb = max(oy, 0), min(oy + h, wh)
-    xa, xb = max(ox, 0), min(ox + w, ww)
-    if yb > ya and xb > xa:
-        own = mask[ya - oy : yb - oy, xa - ox : xb - ox]
-        window[ya:yb, xa:xb][own] = 0
-    if not window.any():
-        return out
-    return np.clip(cv2.resize(window.astype(np.float32), (SIZE, SIZE), interpolation=cv2.INTER_AREA), 0.0, 1.0)
-
-
-def page_ink(shape: tuple[int, int], lines) -> np.ndarray:
-    """The ink the segmenter kept on a page (every line's symbol crops), boolean in page coordinates: the
-    surroundings :func:`context_view` shows (specks and texture the segmenter dropped are not in it)."""
-    ink = np.zeros(shape[:2], bool)
-    for line in lines:
-        for sym in line.symbols:
-            x, y, w, h = sym.box
-            ink[y : y + h, x : x + w] |= sym.mask
-    return ink
-
-
 def verifier_input(mask: np.ndarray, box: tuple[int, int, int, int], height: float, mid_y: float,
-                   normalized: np.ndarray | None = None, ink: np.ndarray | None = None) -> np.ndarray:
-    """The verifier's input for one crop: 28×28×2 (the crop normalized, :func:`line_view`), and with the
-    page's kept ``ink`` a third channel, :func:`context_view` (``normalized``: the crop's
-    :func:`normalize_symbol`, if at hand)."""
+                   normalized: np.ndarray | None = None) -> np.ndarray:
+    """The verifier's 28×28×2 input for one crop (``normalized``: its :func:`normalize_symbol`, if at hand)."""
     norm = normalize_symbol(mask) if normalized is None else normalized
-    views = [norm, line_view(mask, box, height, mid_y)]
-    if ink is not None:
-        views.append(context_view(ink, mask, box, height, mid_y))
-    return np.stack(views, axis=-1)
+    return np.stack([norm, line_view(mask, box, height, mid_y)], axis=-1)
 
 
 def default_verifier_path() -> Path:
@@ -117,8 +64,7 @@ def default_verifier_path() -> Path:
 
 
 class Verifier:
-    """A verifier model directory's LiteRT model: ``p_whole(N×28×28×C) → N`` probabilities. ``channels`` is
-    how many input channels the model reads (2, or 3 with the context view); wider inputs are cut to it."""
+    """A verifier model directory's LiteRT model: ``p_whole(N×28×28×2) → N`` probabilities."""
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None):
         from hdr_expr.pipeline.classify import Classifier
@@ -129,12 +75,11 @@ class Verifier:
 
             raise ModelError(f"{self._model.model_dir.path} is not a verifier model (classes {self._model.classes})")
         self.model_dir = self._model.model_dir
-        self.channels = int(self._model._sample_shape[-1]) if len(self._model._sample_shape) == 3 else 1
 
     def p_whole(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:
             return np.zeros(0, np.float32)
-        return self._model.predict(np.asarray(batch[..., : self.channels], np.float32))[:, 0]
+        return self._model.predict(np.asarray(batch, np.float32))[:, 0]
 
 
 #: Names another verifier model directory, or "none" to read without one (comparisons, other models).

@@ -121,8 +121,7 @@ def test_train_verifier_cli(tmp_path, run_cli):
     assert card["classes"] == ["whole", "other"] and card["data"]["lines"] == {"train": 27, "validation": 3}
     assert any("not found" in n for n in card["data"]["material"]["notes"])  # synthesizer only, and said so
     v = Verifier(tmp_path / "v")
-    assert v.channels == 3 and card["input"]["shape"] == [28, 28, 3]  # the context view by default
-    assert v.p_whole(np.zeros((2, 28, 28, 3), np.float32)).shape == (2,)
+    assert v.p_whole(np.zeros((2, 28, 28, 2), np.float32)).shape == (2,)
     again = run_cli("train", "verifier", "--out", tmp_path / "v", "--lines", "30")
     assert again.exit_code == InputError.exit_code and "--force" in again.stderr
 

@@ -10,15 +10,7 @@ from hdr_expr.datasets.expressions import Material, make_expression
 from hdr_expr.datasets.segments import _whole_symbol, line_examples, segment_examples
 from hdr_expr.pipeline.recognize import Recognizer
 from hdr_expr.pipeline.segment import LineCrops, SymbolCrop, line_readings, merge_crops
-from hdr_expr.pipeline.verify import (
-    LINE_PX,
-    Verifier,
-    context_view,
-    line_view,
-    load_verifier,
-    page_ink,
-    verifier_input,
-)
+from hdr_expr.pipeline.verify import LINE_PX, Verifier, line_view, load_verifier, verifier_input
 
 SYNTH = Material(notes=["synthesizer only (tests)"], split="train")
 
@@ -46,27 +38,6 @@ def test_line_view_keeps_size_and_place_relative_to_the_line():
     assert np.count_nonzero(pair.any(axis=0)) >= 2 * LINE_PX * 0.7 * 1.0  # twice as wide as the digit's view
     x = verifier_input(np.ones((40, 30), bool), (0, 100, 30, 40), 40.0, mid)
     assert x.shape == (28, 28, 2) and x.dtype == np.float32
-
-
-def test_context_view_shows_the_neighbours_in_the_line_views_frame():
-    # A digit at x 0-30, a dot just right of it, another digit far away (out of the frame).
-    crops = (_crop(0, 100, 30, 40), _crop(34, 134, 6, 6), _crop(300, 100, 30, 40))
-    line = LineCrops((0, 100, 330, 40), crops, height=40.0, stroke=3.0)
-    ink = page_ink((200, 400), [line])
-    assert ink.sum() == 30 * 40 * 2 + 36
-    mid = line.middle_at(0.0)
-    # Around the dot: the digit on its left, none of the dot itself, nothing of the far digit.
-    ctx = context_view(ink, crops[1].mask, crops[1].box, 40.0, mid)
-    own = line_view(crops[1].mask, crops[1].box, 40.0, mid)
-    cols = np.nonzero(ctx.max(axis=0) > 0.5)[0]
-    assert ctx.shape == (28, 28) and len(cols) and cols.max() < np.nonzero(own.max(axis=0) > 0.2)[0].min()
-    assert abs(float(ctx.sum()) - LINE_PX * LINE_PX * 30 / 40) <= 12  # the digit, at the line's scale
-    rows = np.nonzero(ctx.max(axis=1) > 0.5)[0]
-    assert abs((rows.min() + rows.max()) / 2 - 13.5) <= 1  # at the line's middle, as in line_view
-    # Around the far digit: nothing else within reach.
-    assert context_view(ink, crops[2].mask, crops[2].box, 40.0, mid).max() == 0
-    x = verifier_input(crops[1].mask, crops[1].box, 40.0, mid, ink=ink)
-    assert x.shape == (28, 28, 3) and np.array_equal(x[:, :, 2], ctx)
 
 
 def test_readings_offer_merges_of_close_crops_only():
