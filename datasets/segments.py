@@ -18,14 +18,14 @@ import cv2
 import numpy as np
 
 from hdr_expr.datasets.expressions import STYLES_PHOTO, Material, compose_line, random_labels, render_line
-from hdr_expr.pipeline.segment import VERIFIED_SPLIT_USUAL, line_readings, segment_page
+from hdr_expr.pipeline.segment import VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings, segment_page
 from hdr_expr.pipeline.verify import verifier_input
 from hdr_expr.symbols import SYMBOL_CLASSES
 
 SYMBOL_INDEX = {c: i for i, c in enumerate(SYMBOL_CLASSES)}
 
 #: Recorded on the verifier's card.
-GENERATOR_VERSION = "segments-v4"
+GENERATOR_VERSION = "segments-v5"  # v5: blobs from VERIFIED_SPLIT_HEIGHT line heights wide offered for splitting
 #: Styles of the rendered lines and how often each is drawn.
 STYLES = ("scan", "canvas", "canvas-dark", "photo", "blackboard")
 STYLE_P = (0.3, 0.08, 0.07, 0.45, 0.1)
@@ -110,7 +110,8 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
     symbols: list[int] = []
     for line in segment_page(mask):
         seen: set[tuple] = set()
-        for r in line_readings(line, split_usual=VERIFIED_SPLIT_USUAL):  # as recognition proposes them
+        # As recognition proposes them.
+        for r in line_readings(line, split_usual=VERIFIED_SPLIT_USUAL, split_height=VERIFIED_SPLIT_HEIGHT):
             kind = 2 if r.end - r.start > 1 else (1 if len(r.parts) > 1 else 0)
             for part in r.parts:
                 key = (part.box, int(part.mask.sum()))

@@ -285,7 +285,7 @@ class Recognizer:
 
     def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
         from hdr_expr.pipeline.preprocess import ink_mask
-        from hdr_expr.pipeline.segment import VERIFIED_SPLIT_USUAL, line_readings, segment_page
+        from hdr_expr.pipeline.segment import VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings, segment_page
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
@@ -299,7 +299,8 @@ class Recognizer:
         plans = []  # per line: its readings and, per reading, the batch index of each part
         for line in lines:
             height = float(line.height) or float(max((s.box[3] for s in line.symbols), default=1))
-            readings = (line_readings(line, max_merge=3, split_usual=VERIFIED_SPLIT_USUAL) if verifier is not None
+            readings = (line_readings(line, max_merge=3, split_usual=VERIFIED_SPLIT_USUAL,
+                                      split_height=VERIFIED_SPLIT_HEIGHT) if verifier is not None
                         else line_readings(line, max_merge=1))
             indices = []
             batch_index: dict[int, int] = {}  # a piece shared by two readings is read once
