@@ -406,6 +406,11 @@ def assemble(labels: Sequence[str], *, latex: bool = True) -> Assembly:
 Candidates = Sequence[tuple[str, float]]
 
 
+def _labels(candidates: Sequence[Candidates], idx: Sequence[int]) -> list[str]:
+    """The labels a choice of indices (one per position) picks."""
+    return [candidates[i][k][0] for i, k in enumerate(idx)]
+
+
 #: How much less likely an odd but grammatical reading is (log units per oddity; see :func:`oddities`).
 ODDITY_PENALTY = 3.0
 
@@ -454,7 +459,7 @@ def best_parse(candidates: Sequence[Candidates], *, max_tries: int = 400) -> tup
         if best is not None and -cost <= best[0]:
             break  # the penalty only lowers scores: nothing less probable can win
         tries += 1
-        labels = [candidates[i][k][0] for i, k in enumerate(idx)]
+        labels = _labels(candidates, idx)
         if parses(labels):
             score = -cost - ODDITY_PENALTY * oddities(labels)
             if best is None or score > best[0]:
@@ -478,17 +483,18 @@ def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 40
     if first.error is not None and not first.error.startswith("cannot read"):
         return first  # it parses (a division by zero, say)
     idx: tuple[int, ...] | None = tuple(0 for _ in candidates)
+    chosen = first
     if first.error is not None or oddities(top):
         idx = best_parse(candidates, max_tries=max_tries)
         if idx is None:
             return first
-    agreed = agreeing_reading(candidates, idx)
+        if any(idx):
+            chosen = assemble(_labels(candidates, idx), latex=latex)
+    agreed = agreeing_reading(candidates, idx, chosen)
     if agreed is not None:
         idx = agreed
-    if not any(idx):
-        return first
-    fixed = assemble([candidates[i][k][0] for i, k in enumerate(idx)], latex=latex)
-    return replace(fixed, repaired=True)
+        chosen = first if not any(idx) else assemble(_labels(candidates, idx), latex=latex)
+    return first if chosen is first else replace(chosen, repaired=True)
 
 
 #: How much more likely a reading is when its written answer holds (log units; see :func:`agreeing_reading`).
@@ -506,15 +512,17 @@ def _shape_swap(label: str, other: str) -> bool:
     return label.isdigit() != other.isdigit() or other == "="
 
 
-def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int]) -> tuple[int, ...] | None:
-    """A reading whose written answer holds, where the chosen one (``idx``) has no answer or a wrong one and the
-    classifier's alternatives allow it; None where none is likely enough.
+def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int],
+                     chosen: Assembly | None = None) -> tuple[int, ...] | None:
+    """A reading whose written answer holds, where the chosen one (``idx``; ``chosen``: its assembly, if at
+    hand) has no answer or a wrong one and the classifier's alternatives allow it; None where none is likely
+    enough.
 
     People read an ambiguous stroke so that the line makes sense (``9/9=1``, not ``919=1``); a misread that
     happens to make a line's arithmetic come out right is rare. So a reading whose answer holds gets
     AGREEMENT_BONUS, and wins where that outweighs its lower probability. Only structural swaps are tried
     (:func:`_shape_swap`), at the AGREEMENT_PLACES places where they are likeliest."""
-    labels = [candidates[i][k][0] for i, k in enumerate(idx)]
+    labels = _labels(candidates, idx)
     places = []
     for i, c in enumerate(candidates):
         for k, (lab, p) in enumerate(c):
@@ -522,7 +530,7 @@ def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int]) -> tu
                 places.append((p / max(c[idx[i]][1], 1e-12), i, k))
     if not places:
         return None
-    base = assemble(labels, latex=False)
+    base = chosen if chosen is not None else assemble(labels, latex=False)
     if base.error is not None or base.correct is True:
         return None
     places = sorted(places, reverse=True)[:AGREEMENT_PLACES]
@@ -534,7 +542,7 @@ def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int]) -> tu
         trial = list(idx)
         for _, i, k in chosen:
             trial[i] = k
-        trial_labels = [candidates[i][k][0] for i, k in enumerate(trial)]
+        trial_labels = _labels(candidates, trial)
         if oddities(trial_labels):
             continue
         a = assemble(trial_labels, latex=False)

@@ -29,8 +29,9 @@ SPLIT_USUAL = 1.3
 #: With the segmentation verifier to reject wrong cuts, blobs this many usual widths wide are offered.
 VERIFIED_SPLIT_USUAL = 1.1
 SPLIT_HEIGHT = 0.95
-#: ... and blobs this many line heights wide: two digits written over each other are narrower than two side by
-#: side (bench expressions, saved seeds 0 and 1: 437 → 441 and 430 → 434 of 500 read exactly at 0.8).
+#: With the verifier, blobs this many line heights wide (not SPLIT_HEIGHT) are offered: two digits written over
+#: each other are narrower than two side by side (bench expressions, saved seeds 0 and 1: 437 → 441 and
+#: 430 → 434 of 500 read exactly at 0.8).
 VERIFIED_SPLIT_HEIGHT = 0.8
 #: How far (line heights) a cut may drift sideways from its start column, one column per row at most.
 SEAM_REACH = 0.12

@@ -10,12 +10,12 @@ import pytest
 
 from hdr_expr.pipeline.assemble import (
     DIVISION_BY_ZERO,
+    agreeing_reading,
     assemble,
     assemble_candidates,
     best_parse,
-    agreeing_reading,
-    oddities,
     format_value,
+    oddities,
     parse,
     parses,
     ParseError,
