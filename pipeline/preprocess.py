@@ -55,6 +55,9 @@ class Preprocessed:
     stroke: float  # typical stroke width in page pixels (0 when no ink)
     contrast: float  # typical ink darkness in [0, 1] relative to the paper (0 when no ink)
     rules_removed: int  # ruled/grid lines erased
+    #: uint8 H×W darkness relative to the paper (0 = paper), after the ink colour and shadows are taken out: the
+    #: evidence the mask was thresholded from, for checks that need more than yes/no (a faint bar of an =).
+    darkness: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -833,7 +836,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(0.25 * stroke * stroke)))
     angle = estimate_skew(mask)
-    return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules)
+    return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark)
 
 
 def ink_mask(image: np.ndarray) -> np.ndarray:

@@ -284,12 +284,13 @@ class Recognizer:
         return self._read(pg.image, file, page)
 
     def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
-        from hdr_expr.pipeline.preprocess import ink_mask
+        from hdr_expr.pipeline.preprocess import preprocess
         from hdr_expr.pipeline.segment import VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings, segment_page
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
-        lines = segment_page(ink_mask(rgb))
+        pre = preprocess(rgb)
+        lines = segment_page(pre.mask)
 
         # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
         # and classified in one batch; the verifier judges the same crops in one batch of its own.
@@ -324,6 +325,7 @@ class Recognizer:
         results = []
         for line, height, readings, indices in plans:
             chosen = self._best_path(line, height, readings, indices, probs, whole)
+            chosen = self._restore_equals(chosen, pre)
             results.append(self._line_result(line, chosen))
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
@@ -381,6 +383,22 @@ class Recognizer:
                 wp = weighted[i]
                 chosen.append((part, wp / wp.sum() if wp.sum() > 0 else probs[i]))
         return chosen
+
+    def _restore_equals(self, chosen, pre) -> list[tuple[object, np.ndarray]]:
+        """A bar read as '-' whose '=' partner the mask lost (:func:`second_bar`) gets the '=''s probability and
+        gives it its own: the darkness map shows what the classifier's crop could not."""
+        from hdr_expr.pipeline.equals import MIN_RATIO, second_bar
+
+        minus, equals = self._index.get("-"), self._index.get("=")
+        if minus is None or equals is None or pre.darkness is None:
+            return chosen
+        out = []
+        for part, p in chosen:
+            if int(np.argmax(p)) == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
+                p = p.copy()
+                p[minus], p[equals] = p[equals], p[minus]
+            out.append((part, p))
+        return out
 
     def _line_result(self, line, chosen) -> LineResult:
         cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]

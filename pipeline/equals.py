@@ -1,0 +1,62 @@
+"""Is a bar read as ``-`` one bar of an ``=`` whose other bar the ink mask lost?
+
+Under blur, a dim light or a light pen, an ``=``'s second bar can be fainter than the threshold that makes the
+mask, and what is left reads, rightly for its pixels, as a ``-``. The darkness map the mask was cut from still
+shows the lost bar: a ridge parallel to the kept one, a gap away, about as long, and absent from the mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The lost bar must be at least this dark relative to the kept one (median along the bar).
+MIN_RATIO = 0.5
+#: ... and this dark in absolute terms (0–255 darkness relative to the paper): paper texture and sensor noise
+#: stay well below it once a median along the bar has been taken.
+MIN_DARKNESS = 12.0
+
+
+def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], stroke: float) -> float:
+    """How dark, relative to the bar in ``box``, a parallel bar is that lies a gap above or below it and is not
+    in ``mask``; 0.0 where there is none.
+
+    The bar is followed column by column (it may slant): in the middle 60% of its columns, the darkness profile
+    across it is sampled around its darkest row, and the median over columns taken, so that a ridge counts only
+    where it runs along most of the bar. A ridge counts as a second bar when a gap (darkness below 60% of the
+    ridge) separates it from the bar, the mask holds no ink there (ink there belongs to some other symbol), and
+    it stops where the bar stops: a ruled line running past both ends is no bar of an ``=``.
+    """
+    x, y, w, h = (int(v) for v in box)
+    H, W = darkness.shape[:2]
+    if w < 3 or h < 1:
+        return 0.0
+    margin = int(0.2 * w)
+    cols = np.arange(x + margin, max(x + margin + 1, x + w - margin))
+    centre = y + darkness[y : y + h, cols].argmax(axis=0)
+    reach = int(max(0.8 * w, 4.0 * stroke))
+    offsets = np.arange(-reach, reach + 1)
+    rows = np.clip(centre[None, :] + offsets[:, None], 0, H - 1)
+    profile = np.median(darkness[rows, cols[None, :]], axis=1).astype(np.float32)
+    inked = mask[rows, cols[None, :]].mean(axis=1)
+    bar = float(profile[reach])
+    if bar <= 0:
+        return 0.0
+    best, best_k = 0.0, 0
+    for sign in (1, -1):
+        gap = np.inf
+        for k in range(1, reach + 1):
+            v = float(profile[reach + sign * k])
+            gap = min(gap, v)
+            if k >= 2 and v > best and gap < 0.6 * v:
+                best, best_k = v, sign * k
+    if best < max(MIN_RATIO * bar, MIN_DARKNESS) or inked[reach + best_k] >= 0.3:
+        return 0.0
+    # Beyond the bar's ends, on the ridge's row: a lost bar of an '=' is no longer than the kept one.
+    row = int(np.clip(round(float(np.median(centre))) + best_k, 0, H - 1))
+    span = max(2, int(0.45 * w))
+    for lo, hi in ((x - int(0.15 * w) - span, x - int(0.15 * w)), (x + w + int(0.15 * w), x + w + int(0.15 * w) + span)):
+        lo, hi = max(lo, 0), min(hi, W)
+        band = darkness[max(row - 1, 0) : row + 2, lo:hi]
+        if hi - lo >= 2 and float(np.median(band.max(axis=0))) >= 0.5 * best:
+            return 0.0
+    return best / bar
