@@ -269,11 +269,19 @@ def test_agreement_reads_an_ambiguous_stroke_so_that_the_answer_holds():
     assert assemble_candidates(cands).text == "21+(-51)=-30"
 
 
-def test_agreement_never_turns_a_wrong_answer_right_by_a_digit_or_an_operation():
-    # A pupil's wrong answer stays wrong: digits and + - × ÷ are not swapped to make it hold.
+def test_agreement_reads_a_plausible_other_digit_so_that_the_answer_holds():
+    # The last digit could be a 2 (three in ten): 7+5=12 holds, so it is read that way.
     cands = _sure("7+5=1") + [[("3", 0.7), ("2", 0.3)]]
     a = assemble_candidates(cands)
+    assert a.text == "7+5=12" and a.correct is True and a.repaired
+
+
+def test_agreement_never_turns_a_clearly_written_wrong_answer_right():
+    # A pupil's wrong answer stays wrong: a digit the classifier hardly doubts is not swapped ...
+    cands = _sure("7+5=1") + [[("3", 0.98), ("2", 0.02)]]
+    a = assemble_candidates(cands)
     assert a.text == "7+5=13" and a.correct is False and not a.repaired
+    # ... and + - × ÷ are never swapped for one another, however close.
     cands = _sure("6") + [[("÷", 0.7), ("-", 0.3)]] + _sure("3=3")
     assert assemble_candidates(cands).text == "6÷3=3"
     # Too unlikely an alternative is not tried; a line that holds already is left alone.
