@@ -47,6 +47,12 @@ WHOLE_PRIOR_AT = (1.2, 1.6)
 #: The same for a blob whose unsplit reading fits at least SURE_WHOLE.
 SURE_PRIOR_AT = (1.5, 1.9)
 SURE_WHOLE = 0.995
+#: Segmentations of a line weighed when the best one's reading does not parse or must be repaired, and how far
+#: below the best (log units) the others may score.
+PATHS = 4
+PATH_MARGIN = 8.0
+#: What a reading that does not parse costs against one that does (log units).
+UNPARSED_PENALTY = 10.0
 #: Weight of the segmentation verifier's log-probability against the classifier's in a path's score.
 VERIFIER_WEIGHT = 1.0
 #: Symbols drawn narrower than a digit, and their width in usual symbol widths (generous: a 1 with a flag).
@@ -324,15 +330,15 @@ class Recognizer:
 
         results = []
         for line, height, readings, indices in plans:
-            chosen = self._best_path(line, height, readings, indices, probs, whole)
-            chosen = self._restore_equals(chosen, pre)
-            results.append(self._line_result(line, chosen))
+            paths = self._best_paths(line, height, readings, indices, probs, whole)
+            results.append(self._read_line(line, [(score, self._restore_equals(chosen, pre))
+                                                  for score, chosen in paths]))
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 
-    def _best_path(self, line, height, readings, indices, probs, whole) -> list[tuple[object, np.ndarray]]:
-        """The segmentation of a line that explains its ink best: a path of readings from its first crop to its
-        last maximizing the sum of each part's log fit (its best label's layout-weighted probability) and, with
+    def _best_paths(self, line, height, readings, indices, probs, whole) -> list[tuple[float, list]]:
+        """The segmentations of a line that explain its ink best, best first with their scores (at most PATHS,
+        within PATH_MARGIN of the best): paths of readings from its first crop to its last maximizing the sum of each part's log fit (its best label's layout-weighted probability) and, with
         a verifier, VERIFIER_WEIGHT × the log of the verifier's belief that the part is one whole symbol.
         Without a verifier, crops are only kept or split, judged by a width prior (:func:`whole_prior`)."""
         from hdr_expr.pipeline.segment import usual_width
@@ -364,25 +370,31 @@ class Recognizer:
                 else:
                     total += math.log(1.0 - prior_at.get(r.start, 0.5))
             score.append(total)
-        best = [-math.inf] * (n + 1)
-        back: list[int] = [-1] * (n + 1)
-        best[0] = 0.0
+        # The PATHS best paths from crop 0 to each crop boundary: (score, reading, rank of the path before it).
+        best: list[list[tuple[float, int, int]]] = [[] for _ in range(n + 1)]
+        best[0] = [(0.0, -1, -1)]
         for k in sorted(range(len(readings)), key=lambda k: readings[k].end):
             r = readings[k]
-            if best[r.start] > -math.inf and best[r.start] + score[k] > best[r.end]:
-                best[r.end] = best[r.start] + score[k]
-                back[r.end] = k
-        path = []
-        j = n
-        while j > 0 and back[j] >= 0:
-            path.append(back[j])
-            j = readings[back[j]].start
-        chosen: list[tuple[object, np.ndarray]] = []
-        for k in reversed(path):
-            for part, i in zip(readings[k].parts, indices[k]):
-                wp = weighted[i]
-                chosen.append((part, wp / wp.sum() if wp.sum() > 0 else probs[i]))
-        return chosen
+            for rank, (before, _, _) in enumerate(best[r.start]):
+                best[r.end].append((before + score[k], k, rank))
+            best[r.end] = sorted(best[r.end], key=lambda t: -t[0])[:PATHS]
+        out = []
+        for total, k, rank in best[n]:
+            if total < best[n][0][0] - PATH_MARGIN:
+                break
+            path = []
+            j = n
+            while k >= 0:
+                path.append(k)
+                j = readings[k].start
+                _, k, rank = best[j][rank]
+            chosen: list[tuple[object, np.ndarray]] = []
+            for k in reversed(path):
+                for part, i in zip(readings[k].parts, indices[k]):
+                    wp = weighted[i]
+                    chosen.append((part, wp / wp.sum() if wp.sum() > 0 else probs[i]))
+            out.append((total, chosen))
+        return out or [(0.0, [])]
 
     def _restore_equals(self, chosen, pre) -> list[tuple[object, np.ndarray]]:
         """A bar read as '-' whose '=' partner the mask lost (:func:`second_bar`) gets the '=''s probability and
@@ -400,9 +412,39 @@ class Recognizer:
             out.append((part, p))
         return out
 
-    def _line_result(self, line, chosen) -> LineResult:
-        cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]
-        a = assemble_candidates(cands, latex=self.latex)
+    def _read_line(self, line, paths: list[tuple[float, list]]) -> LineResult:
+        """The line's result from its best segmentation, unless that reading does not parse, parses only
+        repaired, or has a written answer that does not hold: then the next best segmentations are assembled too, and the one whose reading is likeliest
+        overall wins — its path score, less what its repairs cost (the log-probability given up at each changed
+        symbol, ODDITY_PENALTY per oddity), plus AGREEMENT_BONUS where its written answer holds, less
+        UNPARSED_PENALTY where it does not parse. (A touching ``7)`` read as one ``0`` makes ``(7+0-442``, which
+        the repair can only mend by reading the sure ``(`` as ``1``; the path that splits the blob parses.)"""
+        from hdr_expr.pipeline.assemble import AGREEMENT_BONUS, ODDITY_PENALTY, oddities
+
+        def assembled(chosen):
+            cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]
+            return cands, assemble_candidates(cands, latex=self.latex)
+
+        first = assembled(paths[0][1])
+        a = first[1]
+        if len(paths) == 1 or (a.error is None and not a.repaired and a.correct is not False) or not paths[0][1]:
+            return self._line_result(line, paths[0][1], a)
+
+        def likelihood(score: float, cands, a) -> float:
+            given_up = sum(math.log(max(dict(c).get(lab, 0.0), 1e-12) / c[0][1]) for c, lab in zip(cands, a.labels))
+            unparsed = a.error is not None and not a.error.startswith("division")
+            return (score + given_up - ODDITY_PENALTY * oddities(a.labels)
+                    + (AGREEMENT_BONUS if a.correct is True else 0.0) - (UNPARSED_PENALTY if unparsed else 0.0))
+
+        best = (likelihood(paths[0][0], *first), paths[0][1], first)
+        for score, chosen in paths[1:]:
+            this = assembled(chosen)
+            value = likelihood(score, *this)
+            if value > best[0]:
+                best = (value, chosen, this)
+        return self._line_result(line, best[1], best[2][1])
+
+    def _line_result(self, line, chosen, a) -> LineResult:
         symbols = []
         for (part, p), label in zip(chosen, a.labels):
             conf = float(p[self._index[label]]) if label in self._index else 0.0

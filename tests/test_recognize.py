@@ -387,3 +387,36 @@ def test_a_big_low_point_stays_a_point():
     # A decimal point drawn as a short thick dash sits low in the line: not a '-'.
     low_dash = Shape(0.4, 0.23, 0.5, 1, mask=np.ones((7, 12), bool))
     assert _top(apply_layout_rules(_probs(dot=0.99), low_dash, CLASSES)) == "."
+
+
+def test_a_reading_that_parses_wins_over_a_likelier_segmentation_that_does_not():
+    # Best segmentation: a touching '7)' read as one '0' → '(7+0-442', which only a costly repair mends (the
+    # sure '(' read as '1'). The next one splits the blob and parses: '(7+7)-442'.
+    from types import SimpleNamespace
+
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    rec = Recognizer.__new__(Recognizer)
+    rec.classes = list(CLASSES)
+    rec._index = {c: i for i, c in enumerate(CLASSES)}
+    rec.latex = False
+
+    def path(text, unsure=None):
+        out = []
+        for i, ch in enumerate(text):
+            p = np.full(len(CLASSES), 1e-4, np.float32)
+            p[CLASSES.index(ch)] = 0.99
+            if unsure and i in unsure:
+                p[CLASSES.index(unsure[i])] = 0.012
+            out.append((SimpleNamespace(box=(10 * i, 0, 8, 20)), p / p.sum()))
+        return out
+
+    line = SimpleNamespace(box=(0, 0, 100, 20))
+    paths = [(-1.0, path("(7+0-442", {0: "1"})), (-3.0, path("(7+7)-442"))]
+    assert rec._read_line(line, paths).text == "(7+7)-442"
+    # Where the best one reads plainly, it stands, however close the next.
+    paths = [(-1.0, path("(7+7)-442")), (-1.1, path("(7+1)-442"))]
+    assert rec._read_line(line, paths).text == "(7+7)-442"
+    # A written answer that holds weighs for its segmentation.
+    paths = [(-1.0, path("9+8=27")), (-2.5, path("19+8=27"))]
+    assert rec._read_line(line, paths).text == "19+8=27"
