@@ -267,6 +267,10 @@ def _kind(c: _Comp, height: float, stroke: float) -> str:
         return "dot"
     if c.h <= 0.35 * height and c.w >= 1.8 * c.h:
         return "bar"
+    # A thin stroke drawn at a slant (an '=' written fast rises to the right): flat once its own width is
+    # taken off its box's height.
+    if c.h <= 0.5 * height and c.w >= 1.8 * max(c.h - c.stroke, 1.0) and c.stroke <= 0.25 * height:
+        return "bar"
     if c.h >= 0.5 * height:
         return "tall"
     return "mid"

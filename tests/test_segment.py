@@ -341,3 +341,16 @@ def test_equals_whose_upper_bar_touches_the_next_digit_gets_a_reading() -> None:
     assert iou(eq.box, (148, 50, 63, 25)) > 0.7 and iou(nine.box, (208, 26, 42, 71)) > 0.7
     # Without merging (the reader with no verifier), no such reading is offered.
     assert not [r for r in line_readings(line, max_merge=1) if len(r.parts) == 2 and r.parts[0].parts == 2]
+
+
+def test_equals_written_at_a_slant_is_one_symbol() -> None:
+    # An '=' written fast: two thin strokes rising to the right, each box taller than a flat bar's, one above
+    # the other.
+    drawn = draw_tokens("53+7=", height=60, stroke=4)
+    _, (x0, y0, w0, h0) = drawn.boxes[4]
+    drawn.ink[:, x0 - 2 : x0 + w0 + 2] = 0
+    cx, cy = x0 + w0 // 2, y0 + h0 // 2
+    cv2.line(drawn.ink, (cx - 22, cy - 6), (cx + 22, cy - 26), 1.0, 4)
+    cv2.line(drawn.ink, (cx - 20, cy + 20), (cx + 22, cy), 1.0, 4)
+    (line,) = read(render(drawn))
+    assert [s.parts for s in line.symbols] == [1, 1, 1, 1, 2]
