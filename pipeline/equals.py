@@ -54,7 +54,8 @@ def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int,
     # Beyond the bar's ends, on the ridge's row: a lost bar of an '=' is no longer than the kept one.
     row = int(np.clip(round(float(np.median(centre))) + best_k, 0, H - 1))
     span = max(2, int(0.45 * w))
-    for lo, hi in ((x - int(0.15 * w) - span, x - int(0.15 * w)), (x + w + int(0.15 * w), x + w + int(0.15 * w) + span)):
+    off = int(0.15 * w)
+    for lo, hi in ((x - off - span, x - off), (x + w + off, x + w + off + span)):
         lo, hi = max(lo, 0), min(hi, W)
         band = darkness[max(row - 1, 0) : row + 2, lo:hi]
         if hi - lo >= 2 and float(np.median(band.max(axis=0))) >= 0.5 * best:

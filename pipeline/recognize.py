@@ -47,8 +47,8 @@ WHOLE_PRIOR_AT = (1.2, 1.6)
 #: The same for a blob whose unsplit reading fits at least SURE_WHOLE.
 SURE_PRIOR_AT = (1.5, 1.9)
 SURE_WHOLE = 0.995
-#: Segmentations of a line weighed when the best one's reading does not parse or must be repaired, and how far
-#: below the best (log units) the others may score.
+#: Segmentations of a line weighed when the best one's reading does not parse, must be repaired or has a wrong
+#: answer, and how far below the best (log units) the others may score.
 PATHS = 4
 PATH_MARGIN = 8.0
 #: What a reading that does not parse costs against one that does (log units).
@@ -338,9 +338,10 @@ class Recognizer:
 
     def _best_paths(self, line, height, readings, indices, probs, whole) -> list[tuple[float, list]]:
         """The segmentations of a line that explain its ink best, best first with their scores (at most PATHS,
-        within PATH_MARGIN of the best): paths of readings from its first crop to its last maximizing the sum of each part's log fit (its best label's layout-weighted probability) and, with
-        a verifier, VERIFIER_WEIGHT × the log of the verifier's belief that the part is one whole symbol.
-        Without a verifier, crops are only kept or split, judged by a width prior (:func:`whole_prior`)."""
+        within PATH_MARGIN of the best): paths of readings from its first crop to its last maximizing the sum of
+        each part's log fit (its best label's layout-weighted probability) and, with a verifier,
+        VERIFIER_WEIGHT × the log of the verifier's belief that the part is one whole symbol. Without a verifier,
+        crops are only kept or split, judged by a width prior (:func:`whole_prior`)."""
         from hdr_expr.pipeline.segment import usual_width
 
         usual = max(usual_width(line), WHOLE_FLOOR * height)
@@ -414,11 +415,12 @@ class Recognizer:
 
     def _read_line(self, line, paths: list[tuple[float, list]]) -> LineResult:
         """The line's result from its best segmentation, unless that reading does not parse, parses only
-        repaired, or has a written answer that does not hold: then the next best segmentations are assembled too, and the one whose reading is likeliest
-        overall wins — its path score, less what its repairs cost (the log-probability given up at each changed
-        symbol, ODDITY_PENALTY per oddity), plus AGREEMENT_BONUS where its written answer holds, less
-        UNPARSED_PENALTY where it does not parse. (A touching ``7)`` read as one ``0`` makes ``(7+0-442``, which
-        the repair can only mend by reading the sure ``(`` as ``1``; the path that splits the blob parses.)"""
+        repaired, or has a written answer that does not hold: then the next best segmentations are assembled
+        too, and the one whose reading is likeliest overall wins — its path score, less what its repairs cost
+        (the log-probability given up at each changed symbol, ODDITY_PENALTY per oddity), plus AGREEMENT_BONUS
+        where its written answer holds, less UNPARSED_PENALTY where it does not parse. (A touching ``7)`` read
+        as one ``0`` makes ``(7+0-442``, which the repair can only mend by reading the sure ``(`` as ``1``; the
+        path that splits the blob parses.)"""
         from hdr_expr.pipeline.assemble import AGREEMENT_BONUS, ODDITY_PENALTY, oddities
 
         def assembled(chosen):
@@ -431,7 +433,8 @@ class Recognizer:
             return self._line_result(line, paths[0][1], a)
 
         def likelihood(score: float, cands, a) -> float:
-            given_up = sum(math.log(max(dict(c).get(lab, 0.0), 1e-12) / c[0][1]) for c, lab in zip(cands, a.labels))
+            given_up = sum(math.log(max(dict(c).get(lab, 0.0), 1e-12) / c[0][1])
+                           for c, lab in zip(cands, a.labels))
             unparsed = a.error is not None and not a.error.startswith("division")
             return (score + given_up - ODDITY_PENALTY * oddities(a.labels)
                     + (AGREEMENT_BONUS if a.correct is True else 0.0) - (UNPARSED_PENALTY if unparsed else 0.0))
