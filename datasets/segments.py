@@ -24,8 +24,9 @@ from hdr_expr.symbols import SYMBOL_CLASSES
 
 SYMBOL_INDEX = {c: i for i, c in enumerate(SYMBOL_CLASSES)}
 
-#: Recorded on the verifier's card.
-GENERATOR_VERSION = "segments-v6"  # v5: blobs from VERIFIED_SPLIT_HEIGHT line heights wide offered for splitting; v6: slanted bars grouped as "=" (segment._kind)
+#: Recorded on the verifier's card. v5: blobs from VERIFIED_SPLIT_HEIGHT line heights wide offered for splitting;
+#: v6: slanted bars grouped as '=' (segment._kind).
+GENERATOR_VERSION = "segments-v6"
 #: Styles of the rendered lines and how often each is drawn.
 STYLES = ("scan", "canvas", "canvas-dark", "photo", "blackboard")
 STYLE_P = (0.3, 0.08, 0.07, 0.45, 0.1)

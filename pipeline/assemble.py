@@ -507,6 +507,15 @@ AGREEMENT_PLACES = 5
 AGREEMENT_DIGIT_MIN_P = 0.03
 
 
+def reading_score(candidates: Sequence[Candidates], a: Assembly) -> float:
+    """How likely ``a`` (an assembly of ``candidates``) is against the first choices, in log units: the
+    probability given up at each symbol not read as its first choice, ODDITY_PENALTY per oddity, and
+    AGREEMENT_BONUS where its written answer holds — the terms :func:`best_parse` and :func:`agreeing_reading`
+    weigh, so that readings of different segmentations of one line compare."""
+    given_up = sum(math.log(max(dict(c).get(lab, 0.0), 1e-12) / c[0][1]) for c, lab in zip(candidates, a.labels))
+    return given_up - ODDITY_PENALTY * oddities(a.labels) + (AGREEMENT_BONUS if a.correct is True else 0.0)
+
+
 def _may_swap(label: str, other: str, p: float) -> bool:
     """Whether agreement may read ``other`` (probability ``p``) instead of ``label``: a structural swap — a
     digit for a non-digit (``1`` / ``/``, ``1`` / ``(``) or the other way, or an ``=`` where the line had none

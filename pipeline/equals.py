@@ -37,7 +37,6 @@ def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int,
     offsets = np.arange(-reach, reach + 1)
     rows = np.clip(centre[None, :] + offsets[:, None], 0, H - 1)
     profile = np.median(darkness[rows, cols[None, :]], axis=1).astype(np.float32)
-    inked = mask[rows, cols[None, :]].mean(axis=1)
     bar = float(profile[reach])
     if bar <= 0:
         return 0.0
@@ -49,7 +48,7 @@ def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int,
             gap = min(gap, v)
             if k >= 2 and v > best and gap < 0.6 * v:
                 best, best_k = v, sign * k
-    if best < max(MIN_RATIO * bar, MIN_DARKNESS) or inked[reach + best_k] >= 0.3:
+    if best < max(MIN_RATIO * bar, MIN_DARKNESS) or mask[rows[reach + best_k], cols].mean() >= 0.3:
         return 0.0
     # Beyond the bar's ends, on the ridge's row: a lost bar of an '=' is no longer than the kept one.
     row = int(np.clip(round(float(np.median(centre))) + best_k, 0, H - 1))

@@ -331,8 +331,7 @@ class Recognizer:
         results = []
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
-            results.append(self._read_line(line, [(score, self._restore_equals(chosen, pre))
-                                                  for score, chosen in paths]))
+            results.append(self._read_line(line, paths, pre))
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 
@@ -413,39 +412,35 @@ class Recognizer:
             out.append((part, p))
         return out
 
-    def _read_line(self, line, paths: list[tuple[float, list]]) -> LineResult:
+    def _read_line(self, line, paths: list[tuple[float, list]], pre) -> LineResult:
         """The line's result from its best segmentation, unless that reading does not parse, parses only
         repaired, or has a written answer that does not hold: then the next best segmentations are assembled
-        too, and the one whose reading is likeliest overall wins — its path score, less what its repairs cost
-        (the log-probability given up at each changed symbol, ODDITY_PENALTY per oddity), plus AGREEMENT_BONUS
-        where its written answer holds, less UNPARSED_PENALTY where it does not parse. (A touching ``7)`` read
-        as one ``0`` makes ``(7+0-442``, which the repair can only mend by reading the sure ``(`` as ``1``; the
-        path that splits the blob parses.)"""
-        from hdr_expr.pipeline.assemble import AGREEMENT_BONUS, ODDITY_PENALTY, oddities
+        too, and the one whose reading is likeliest overall wins — its path score plus
+        :func:`reading_score`, less UNPARSED_PENALTY where it does not parse. (A touching ``7)`` read as one
+        ``0`` makes ``(7+0-442``, which the repair can only mend by reading the sure ``(`` as ``1``; the path
+        that splits the blob parses.)"""
+        from hdr_expr.pipeline.assemble import reading_score
 
         def assembled(chosen):
+            chosen = self._restore_equals(chosen, pre)
             cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]
-            return cands, assemble_candidates(cands, latex=self.latex)
+            return chosen, cands, assemble_candidates(cands, latex=self.latex)
 
-        first = assembled(paths[0][1])
-        a = first[1]
-        if len(paths) == 1 or (a.error is None and not a.repaired and a.correct is not False) or not paths[0][1]:
-            return self._line_result(line, paths[0][1], a)
+        chosen, cands, a = assembled(paths[0][1])
+        if len(paths) == 1 or (a.error is None and not a.repaired and a.correct is not False) or not chosen:
+            return self._line_result(line, chosen, a)
 
         def likelihood(score: float, cands, a) -> float:
-            given_up = sum(math.log(max(dict(c).get(lab, 0.0), 1e-12) / c[0][1])
-                           for c, lab in zip(cands, a.labels))
             unparsed = a.error is not None and not a.error.startswith("division")
-            return (score + given_up - ODDITY_PENALTY * oddities(a.labels)
-                    + (AGREEMENT_BONUS if a.correct is True else 0.0) - (UNPARSED_PENALTY if unparsed else 0.0))
+            return score + reading_score(cands, a) - (UNPARSED_PENALTY if unparsed else 0.0)
 
-        best = (likelihood(paths[0][0], *first), paths[0][1], first)
+        best = (likelihood(paths[0][0], cands, a), chosen, a)
         for score, chosen in paths[1:]:
-            this = assembled(chosen)
-            value = likelihood(score, *this)
+            chosen, cands, a = assembled(chosen)
+            value = likelihood(score, cands, a)
             if value > best[0]:
-                best = (value, chosen, this)
-        return self._line_result(line, best[1], best[2][1])
+                best = (value, chosen, a)
+        return self._line_result(line, best[1], best[2])
 
     def _line_result(self, line, chosen, a) -> LineResult:
         symbols = []

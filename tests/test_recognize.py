@@ -394,6 +394,7 @@ def test_a_reading_that_parses_wins_over_a_likelier_segmentation_that_does_not()
     # sure '(' read as '1'). The next one splits the blob and parses: '(7+7)-442'.
     from types import SimpleNamespace
 
+    from hdr_expr.pipeline.preprocess import Preprocessed
     from hdr_expr.pipeline.recognize import Recognizer
 
     rec = Recognizer.__new__(Recognizer)
@@ -412,11 +413,12 @@ def test_a_reading_that_parses_wins_over_a_likelier_segmentation_that_does_not()
         return out
 
     line = SimpleNamespace(box=(0, 0, 100, 20))
+    pre = Preprocessed(np.zeros((20, 100), bool), False, 0.0, 3.0, 0.8, 0)  # no darkness map: no '=' restored
     paths = [(-1.0, path("(7+0-442", {0: "1"})), (-3.0, path("(7+7)-442"))]
-    assert rec._read_line(line, paths).text == "(7+7)-442"
+    assert rec._read_line(line, paths, pre).text == "(7+7)-442"
     # Where the best one reads plainly, it stands, however close the next.
     paths = [(-1.0, path("(7+7)-442")), (-1.1, path("(7+1)-442"))]
-    assert rec._read_line(line, paths).text == "(7+7)-442"
+    assert rec._read_line(line, paths, pre).text == "(7+7)-442"
     # A written answer that holds weighs for its segmentation.
     paths = [(-1.0, path("9+8=27")), (-2.5, path("19+8=27"))]
-    assert rec._read_line(line, paths).text == "19+8=27"
+    assert rec._read_line(line, paths, pre).text == "19+8=27"
