@@ -159,6 +159,21 @@ def test_slash_one_and_brackets_by_slant_and_curvature():
     assert _top(apply_layout_rules(_probs(d1=0.5, lpar=0.45), shape, CLASSES)) == "("
 
 
+def test_a_long_stroke_taller_than_the_digits_leans_to_slash():
+    # A stroke leaning 12° (between upright and leaning): slant alone leaves the classifier's 1 in front.
+    mask = np.zeros((44, 14), bool)
+    for y in range(44):
+        x = int(round(10 - y * 9 / 43))
+        mask[y, x : x + 3] = True
+    hesitant = _probs(d1=0.55, slash=0.45)
+    line_height, usual = 40.0, 30.0
+    tall = symbol_shape((0, 0, 14, 44), mask, 1, 22, line_height, usual)  # 1.1 line heights, 0.47 usual widths
+    assert _top(apply_layout_rules(hesitant, tall, CLASSES)) == "/"
+    # The same stroke no taller than the digits, or with no line to judge by, stays a 1.
+    assert _top(apply_layout_rules(hesitant, symbol_shape((0, 0, 14, 44), mask, 1, 22, 44.0, usual), CLASSES)) == "1"
+    assert _top(apply_layout_rules(hesitant, symbol_shape((0, 0, 14, 44), mask, 1, 22, line_height), CLASSES)) == "1"
+
+
 def test_rules_ignore_classes_the_model_lacks():
     digits = [str(d) for d in range(10)]
     p = np.full(10, 0.1, np.float32)
