@@ -43,6 +43,8 @@ ANALYSIS_PIXELS = 300_000
 MIN_CONTRAST = 0.08
 #: Ruled lines must show in at least this fraction of the image's width (height, for vertical lines).
 RULE_SPAN = 0.5
+#: How much darker than along its whole length a ruled line may read in one stretch (see remove_ruled_lines).
+RULE_STRETCH_CAP = 2.0
 
 
 @dataclass(frozen=True)
@@ -728,6 +730,10 @@ def remove_ruled_lines(
             n_chunks = len(local_by_chunk)
             line_dark = float(np.median(core_rows, axis=1).max())
             local_by_chunk = np.where(np.isnan(local_by_chunk), line_dark, local_by_chunk)
+            # Writing resting on the line along much of a stretch (a row of digits' bases on it) can make that
+            # stretch's median the ink's darkness: a line is about as dark all along, so a stretch may read at
+            # most RULE_STRETCH_CAP times its median over the whole length.
+            local_by_chunk = np.minimum(local_by_chunk, RULE_STRETCH_CAP * max(line_dark, 1.0))
             local = local_by_chunk[np.minimum(lx // chunk, n_chunks - 1)]
             margin = np.maximum(0.15 * ink_level, 0.5 * local)
             # How much of a pixel is this line (1) rather than paper (0): by colour where the line has one.

@@ -273,6 +273,22 @@ def test_pencil_along_a_coloured_rule_is_kept() -> None:
     assert not pre.mask[y_rule, :5].any() and not pre.mask[y_rule, -5:].any()
 
 
+def test_a_row_of_digits_resting_on_a_rule_keeps_its_bases() -> None:
+    # The flat bases of 2s sit on a grey rule along most of a stretch of it: the rule's darkness there must
+    # not be taken from the ink (which then went with the rule: 85% of the ink was kept).
+    drawn = draw_tokens("2222.22", height=40, stroke=4, gap=0.05, size=(1400, 300), origin=(500, 160))
+    base = int(np.nonzero(drawn.mask)[0].max()) - 2
+    paper = render(np.zeros(drawn.ink.shape, np.float32)).astype(np.float32)
+    for y in range(base % 60, paper.shape[0], 60):
+        cv2.line(paper, (0, y), (paper.shape[1], y), (185, 200, 225), 5, cv2.LINE_AA)
+    a = drawn.ink[..., None]
+    image = (paper * (1 - a) + np.array((25, 25, 35), np.float32) * a).astype(np.uint8)
+    pre = preprocess(image)
+    assert pre.rules_removed >= 4
+    recall, precision = agreement(pre.mask, drawn.mask)
+    assert recall > 0.97 and precision > 0.95, (recall, precision)
+
+
 def test_skew_is_estimated_not_applied() -> None:
     drawn = draw_tokens("45+67=112", height=50, stroke=4)
     for angle in (4.0, -3.0):
