@@ -746,6 +746,10 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
 MERGE_WIDTH = 1.6
 MERGE_HEIGHT = 1.6
 MERGE_GAP = 0.25
+#: A mark at most POINT_SIZE line heights across whose centre lies POINT_LOW line heights or more below the line's
+#: middle is a point, never merged into a neighbour beside it (see _detached_point).
+POINT_SIZE = 0.25
+POINT_LOW = 0.25
 
 
 @dataclass(frozen=True)
@@ -784,7 +788,9 @@ def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLI
 
     def mergeable(crops: list[SymbolCrop]) -> bool:
         box = _union_box([c.box for c in crops])
-        return box[2] <= MERGE_WIDTH * usual and box[3] <= MERGE_HEIGHT * height
+        if box[2] > MERGE_WIDTH * usual or box[3] > MERGE_HEIGHT * height:
+            return False
+        return not any(_detached_point(c, crops, line) for c in crops)
 
     for i, s in enumerate(syms):
         out.append(Reading(i, i + 1, (s,)))
@@ -812,6 +818,19 @@ def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLI
                 break
             out.append(Reading(i, j + 1, (merge_crops(syms[i : j + 1]),)))
     return out
+
+
+def _detached_point(crop: SymbolCrop, crops: list[SymbolCrop], line: LineCrops) -> bool:
+    """A decimal point among ``crops``: a small round mark low in the line, beside the others and not under or
+    over any of them. It is a symbol of its own, never a part of a neighbour (the verifier, seeing a 28×28 crop,
+    takes a '2' with a point beside its foot for one whole '2')."""
+    height = line.height or 1.0
+    x, y, w, h = crop.box
+    if len(crops) < 2 or max(w, h) > POINT_SIZE * height or not 0.4 <= w / max(h, 1) <= 2.5:
+        return False
+    if y + h / 2.0 < line.middle_at(x + w / 2.0) + POINT_LOW * height:
+        return False
+    return not any(c is not crop and c.box[0] < x + w and x < c.box[0] + c.box[2] for c in crops)
 
 
 def _is_bar(crop: SymbolCrop, height: float) -> bool:

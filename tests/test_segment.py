@@ -354,3 +354,22 @@ def test_equals_written_at_a_slant_is_one_symbol() -> None:
     cv2.line(drawn.ink, (cx - 20, cy + 20), (cx + 22, cy), 1.0, 4)
     (line,) = read(render(drawn))
     assert [s.parts for s in line.symbols] == [1, 1, 1, 1, 2]
+
+
+def test_a_point_beside_a_digits_foot_is_never_merged_into_it() -> None:
+    from hdr_expr.pipeline.segment import line_readings
+
+    mask = np.zeros((130, 260), np.uint8)
+    cv2.line(mask, (40, 30), (40, 94), 1, 5)  # 1
+    cv2.circle(mask, (62, 90), 4, 1, -1)  # .
+    cv2.line(mask, (84, 30), (84, 94), 1, 5)  # 1
+    (line,) = segment_page(mask.astype(bool))
+    assert len(line.symbols) == 3
+    point = line.symbols[1]
+    merged = [r for r in line_readings(line) if len(r.parts) == 1 and r.end - r.start >= 2]
+    assert not [r for r in merged if r.start <= 1 < r.end], [(r.start, r.end, r.parts[0].box) for r in merged]
+    # A mark of the same size at mid-height (a ÷'s dot, a raised ·) may still join a neighbour.
+    x, y, w, h = point.box
+    raised = SymbolCrop((x, int(line.middle_at(x)) - h // 2, w, h), point.mask, 1)
+    line2 = LineCrops(line.box, (line.symbols[0], raised, line.symbols[2]), line.height, line.stroke)
+    assert [r for r in line_readings(line2) if len(r.parts) == 1 and r.start <= 1 < r.end]
