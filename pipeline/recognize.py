@@ -55,6 +55,8 @@ PATH_MARGIN = 8.0
 UNPARSED_PENALTY = 10.0
 #: Weight of the segmentation verifier's log-probability against the classifier's in a path's score.
 VERIFIER_WEIGHT = 1.0
+#: The least belief of the verifier's that counts: below it, a crop's own fit decides.
+VERIFIER_FLOOR = 1e-4
 #: Symbols drawn narrower than a digit, and their width in usual symbol widths (generous: a 1 with a flag).
 NARROW = frozenset("1()/")
 NARROW_WIDTH = 0.75
@@ -369,7 +371,7 @@ class Recognizer:
                 weighted[i] = wp
                 total += math.log(max(float(wp.max()), 1e-12))
                 if whole is not None:
-                    total += VERIFIER_WEIGHT * math.log(min(max(float(whole[i]), 1e-4), 1.0))
+                    total += VERIFIER_WEIGHT * math.log(min(max(float(whole[i]), VERIFIER_FLOOR), 1.0))
             if whole is None:
                 if len(r.parts) == 1 and r.start not in prior_at:
                     # The crop unsplit (always the first reading of its place): operators are drawn wider
