@@ -172,6 +172,15 @@ def test_a_long_stroke_taller_than_the_digits_leans_to_slash():
     # The same stroke no taller than the digits, or with no line to judge by, stays a 1.
     assert _top(apply_layout_rules(hesitant, symbol_shape((0, 0, 14, 44), mask, 1, 22, 44.0, usual), CLASSES)) == "1"
     assert _top(apply_layout_rules(hesitant, symbol_shape((0, 0, 14, 44), mask, 1, 22, line_height), CLASSES)) == "1"
+    # A slash at 45°, as wide as it is tall and well taller than the digits, with the classifier leaning to 1.
+    wide = np.zeros((50, 48), bool)
+    for y in range(50):
+        x = int(round(44 - y * 44 / 49))
+        wide[y, x : x + 4] = True
+    sure_one = _probs(d1=0.85, slash=0.15)
+    big = symbol_shape((0, 0, 48, 50), wide, 1, 25, line_height, usual)  # 1.25 line heights, 1.6 usual widths
+    assert _top(apply_layout_rules(sure_one, big, CLASSES)) == "/"
+    assert _top(apply_layout_rules(sure_one, symbol_shape((0, 0, 48, 50), wide, 1, 25, 50.0, usual), CLASSES)) == "1"
 
 
 def test_rules_ignore_classes_the_model_lacks():
