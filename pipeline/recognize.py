@@ -60,6 +60,11 @@ VERIFIER_FLOOR = 1e-4
 #: Symbols drawn narrower than a digit, and their width in usual symbol widths (generous: a 1 with a flag).
 NARROW = frozenset("1()/")
 NARROW_WIDTH = 0.75
+#: A crop too narrow to be offered for splitting at first is offered after all where the verifier gives it less
+#: than DOUBTED_WHOLE of being one symbol, if it is at least DOUBTED_MIN_WIDTH line heights wide.
+DOUBTED_WHOLE = 0.2
+DOUBTED_MIN_WIDTH = 0.45
+DOUBTED_MIN_HEIGHT = 0.7
 #: A thin stroke at least SLASH_TALL line heights tall and SLASH_WIDE usual widths wide is SLASH_LONG times likelier
 #: a '/' than the classifier alone says, and SLASH_LONGER times from SLASH_TALLER and SLASH_WIDER on. Measured on
 #: 661 benchmark 1s and 93 slashes: 11% of 1s and 42% of slashes reach the first size, 2% and 18% the second
@@ -352,9 +357,11 @@ class Recognizer:
                     idx.append(batch_index[id(part)])
                 indices.append(idx)
             plans.append((line, height, readings, indices))
+        whole = verifier.p_whole(np.stack(views)) if views else None
+        if whole is not None:
+            whole = self._split_doubted(plans, whole, normalized)
         batch = np.stack(normalized) if normalized else np.zeros((0, 28, 28), np.float32)
         probs = self.classifier.predict(batch)
-        whole = verifier.p_whole(np.stack(views)) if views else None
 
         results = []
         for line, height, readings, indices in plans:
@@ -362,6 +369,38 @@ class Recognizer:
             results.append(self._read_line(line, paths, pre))
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
+
+    def _split_doubted(self, plans, whole: np.ndarray, normalized: list[np.ndarray]) -> np.ndarray:
+        """Offer splits of the crops too narrow to be offered at first (a touching '19' is about one digit wide)
+        that the verifier doubts are one symbol. Their pieces join ``normalized`` (still one classifier batch
+        per page) and their readings the line's (``plans`` is extended in place); the verifier judges them in a
+        second, small batch. Returns the verifier's beliefs for all crops."""
+        from hdr_expr.pipeline.segment import Reading, split_candidates
+
+        views: list[np.ndarray] = []
+        for line, height, readings, indices in plans:
+            split_at = {r.start for r in readings if r.end - r.start == 1 and len(r.parts) > 1}
+            added = []
+            for r, idx in zip(readings, indices):
+                if r.end - r.start != 1 or len(r.parts) != 1 or r.start in split_at or whole[idx[0]] >= DOUBTED_WHOLE:
+                    continue
+                part = r.parts[0]
+                if part.box[2] < DOUBTED_MIN_WIDTH * height or part.box[3] < DOUBTED_MIN_HEIGHT * height:
+                    continue
+                for split in split_candidates(part, line, max_parts=2, split_usual=0.0, split_height=0.0):
+                    ids = []
+                    for piece in split:
+                        ids.append(len(normalized))
+                        norm = normalize_symbol(piece.mask)
+                        normalized.append(norm)
+                        mid = line.middle_at(piece.box[0] + piece.box[2] / 2.0)
+                        views.append(verifier_input(piece.mask, piece.box, height, mid, normalized=norm))
+                    added.append((Reading(r.start, r.end, tuple(split)), ids))
+            readings.extend(a for a, _ in added)
+            indices.extend(b for _, b in added)
+        if not views:
+            return whole
+        return np.concatenate([whole, self.verifier.p_whole(np.stack(views))])
 
     def _best_paths(self, line, height, readings, indices, probs, whole) -> list[tuple[float, list]]:
         """The segmentations of a line that explain its ink best, best first with their scores (at most PATHS,

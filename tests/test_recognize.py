@@ -446,3 +446,42 @@ def test_a_reading_that_parses_wins_over_a_likelier_segmentation_that_does_not()
     # A written answer that holds weighs for its segmentation.
     paths = [(-1.0, path("9+8=27")), (-2.5, path("19+8=27"))]
     assert rec._read_line(line, paths, pre).text == "19+8=27"
+
+
+def _touching_pair(first: int, second: int, overlap: int = 1) -> np.ndarray:
+    """Two MNIST test digits (by index) side by side, the second's ink reaching ``overlap`` px into the
+    first's box: a pair about one digit wide when one of them is a 1."""
+    images, _ = _mnist()
+    side = 56
+    a, b = (cv2.resize((images[i] > 100).astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST) > 0
+            for i in (first, second))
+    xa, xb = np.nonzero(a.any(axis=0))[0], np.nonzero(b.any(axis=0))[0]
+    canvas = np.zeros((side + 60, 300), bool)
+    canvas[30 : 30 + side, 60 - xa[0] : 60 - xa[0] + side] |= a
+    x = 60 + (xa[-1] - xa[0]) - overlap - xb[0]
+    canvas[30 : 30 + side, x : x + side] |= b
+    return np.where(canvas[..., None], 30, 255).astype(np.uint8).repeat(3, axis=2)
+
+
+def test_a_touching_pair_as_narrow_as_one_digit_is_split_where_the_verifier_doubts_it():
+    _model_classes()
+    import sys
+
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    recognize_module = sys.modules["hdr_expr.pipeline.recognize"]  # the package exports a function of that name
+
+    rec = Recognizer()
+    if rec.verifier is None:
+        pytest.skip("no verifier model installed")
+    pairs = [("17", 29, 34), ("17", 37, 41), ("71", 41, 37), ("71", 64, 40), ("14", 31, 27), ("41", 27, 31)]
+    texts = [[line.text for line in rec.read_image(_touching_pair(a, b)).lines] for _, a, b in pairs]
+    assert all(len(t) == 1 and len(t[0]) == 2 for t in texts), texts
+    assert sum(t == [want] for t, (want, _, _) in zip(texts, pairs)) >= 5, texts
+    # Offered only the first time round (narrower than 0.7 line heights), each pair was read as one digit.
+    old = recognize_module.DOUBTED_WHOLE
+    try:
+        recognize_module.DOUBTED_WHOLE = 0.0
+        assert all(len(line.text) == 1 for _, a, b in pairs for line in rec.read_image(_touching_pair(a, b)).lines)
+    finally:
+        recognize_module.DOUBTED_WHOLE = old
