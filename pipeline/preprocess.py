@@ -43,6 +43,8 @@ ANALYSIS_PIXELS = 300_000
 MIN_CONTRAST = 0.08
 #: Ruled lines must show in at least this fraction of the image's width (height, for vertical lines).
 RULE_SPAN = 0.5
+#: Parts of the mask smaller than this many squared stroke widths are specks (a pen's dot is about one).
+SPECK_AREA = 0.15
 #: How much darker than along its whole length a ruled line may read in one stretch (see remove_ruled_lines).
 RULE_STRETCH_CAP = 2.0
 
@@ -840,7 +842,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             scale = 1.0 / f
             weak = remove_ruled_lines(weak, dark, [r.scaled(scale) for r in found], level, rgb=colour, solid=seeds)
             rules = len(found)
-    mask = _hysteresis(seeds, weak, min_area=max(3, int(0.25 * stroke * stroke)))
+    mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark)
 

@@ -289,6 +289,20 @@ def test_a_row_of_digits_resting_on_a_rule_keeps_its_bases() -> None:
     assert recall > 0.97 and precision > 0.95, (recall, precision)
 
 
+def test_dots_smaller_than_the_pages_strokes_are_kept() -> None:
+    # A ÷ tapped with a finer point than the thick digits around it: 3×3 px dots on a page of 7 px strokes.
+    ink = np.zeros((160, 420), np.float32)
+    for x in (40, 300, 360):
+        cv2.line(ink, (x, 40), (x + 10, 110), 1.0, 7)
+    cv2.line(ink, (150, 76), (200, 76), 1.0, 5)
+    dots = [(175, 60), (175, 92)]
+    for cx, cy in dots:
+        cv2.rectangle(ink, (cx - 1, cy - 1), (cx + 1, cy + 1), 1.0, -1)
+    pre = preprocess(render(ink))
+    assert pre.stroke > 6
+    assert all(pre.mask[cy - 1 : cy + 2, cx - 1 : cx + 2].sum() >= 6 for cx, cy in dots)
+
+
 def test_skew_is_estimated_not_applied() -> None:
     drawn = draw_tokens("45+67=112", height=50, stroke=4)
     for angle in (4.0, -3.0):
