@@ -64,7 +64,7 @@ NARROW_WIDTH = 0.75
 #: than DOUBTED_WHOLE of being one symbol, if it is at least DOUBTED_MIN_WIDTH line heights wide.
 DOUBTED_WHOLE = 0.2
 DOUBTED_MIN_WIDTH = 0.45
-DOUBTED_MIN_HEIGHT = 0.7
+DOUBTED_MIN_HEIGHT = 0.85
 #: A thin stroke at least SLASH_TALL line heights tall and SLASH_WIDE usual widths wide is SLASH_LONG times likelier
 #: a '/' than the classifier alone says, and SLASH_LONGER times from SLASH_TALLER and SLASH_WIDER on. Measured on
 #: 661 benchmark 1s and 93 slashes: 11% of 1s and 42% of slashes reach the first size, 2% and 18% the second
