@@ -224,14 +224,14 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
             if lab in idx:
                 p[idx[lab]] = max(p[idx[lab]], 0.02 * f[idx[lab]])
 
-    # 1 / ( ) by slant, curvature and size, only when the classifier hesitates among them.
+    # 1 / ( ) by slant, curvature and size, when the classifier hesitates over a thin symbol: between them only
+    # (a 1 read against a 7 keeps its odds against the 7).
     thin = {"1", "/", "(", ")"}
-    order = np.argsort(p)[::-1]
-    top2 = [normalize_label(classes[i]) for i in order[:2]]
+    top = int(np.argmax(p))
     total = p.sum()
     # A slash is drawn taller than the digits and spans a good part of a digit's width; a 1 seldom both.
     size = _slash_size_factor(shape)
-    if (total > 0 and p[order[0]] / total < 0.9 and set(top2) <= thin
+    if (total > 0 and p[top] / total < 0.9 and normalize_label(classes[top]) in thin
             and (shape.height > 1.2 * shape.width or size > 1.0)):
         g = np.ones(len(classes))
         slant, bulge = shape.stroke()
@@ -247,7 +247,12 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
         ):
             if lab in idx:
                 g[idx[lab]] = factor
+        thin_idx = [idx[lab] for lab in thin if lab in idx]
+        before = float(p[thin_idx].sum())
         p = p * g
+        after = float(p[thin_idx].sum())
+        if after > 0:
+            p[thin_idx] *= before / after  # shape tells the thin symbols apart, not a thin one from the rest
     if not normalize:
         return p.astype(np.float32)
     s = p.sum()

@@ -159,6 +159,20 @@ def test_slash_one_and_brackets_by_slant_and_curvature():
     assert _top(apply_layout_rules(_probs(d1=0.5, lpar=0.45), shape, CLASSES)) == "("
 
 
+def test_a_bracket_read_as_a_one_against_a_seven_gets_its_curvature_counted():
+    # The classifier's second choice is a 7, not a thin symbol: the rule still weighs 1 against ')', and the
+    # 7 keeps its odds against the thin symbols together.
+    tile = operator_tile(")")
+    ys, xs = np.nonzero(tile)
+    rpar = tile[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 0
+    h, w = rpar.shape
+    p = _probs(d1=0.80, d7=0.10, rpar=0.06)
+    out = apply_layout_rules(p, symbol_shape((0, 0, w, h), rpar, 1, h / 2, h), CLASSES)
+    i1, i7, ir = CLASSES.index("1"), CLASSES.index("7"), CLASSES.index(")")
+    assert out[ir] / out[i1] > 2.5 * p[ir] / p[i1]
+    assert out[i7] == pytest.approx(p[i7], rel=0.01)
+
+
 def test_a_long_stroke_taller_than_the_digits_leans_to_slash():
     # A stroke leaning 12° (between upright and leaning): slant alone leaves the classifier's 1 in front.
     mask = np.zeros((44, 14), bool)
