@@ -468,19 +468,28 @@ class Recognizer:
             out.append((total, chosen))
         return out or [(0.0, [])]
 
-    def _restore_equals(self, chosen, pre) -> list[tuple[object, np.ndarray]]:
-        """A bar read as '-' whose '=' partner the mask lost (:func:`second_bar`) gets the '=''s probability and
-        gives it its own: the darkness map shows what the classifier's crop could not."""
+    def _restore_from_darkness(self, chosen, pre) -> list[tuple[object, np.ndarray]]:
+        """What the darkness map shows and the classifier's crop could not: a bar read as '-' whose '=' partner
+        the mask lost (:func:`second_bar`) gets the '=''s probability and gives it its own; so does a '+' or '×'
+        whose dots the mask ran into the bar of a '÷' (:func:`dots_apart`)."""
         from hdr_expr.pipeline.equals import MIN_RATIO, second_bar
 
         minus, equals = self._index.get("-"), self._index.get("=")
         if minus is None or equals is None or pre.darkness is None:
             return chosen
+        from hdr_expr.pipeline.divide import dots_apart
+
+        divide = self._index.get("÷")
+        crosses = {self._index.get("+"), self._index.get("×")} - {None}
         out = []
         for part, p in chosen:
-            if int(np.argmax(p)) == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
+            top = int(np.argmax(p))
+            if top == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
                 p = p.copy()
                 p[minus], p[equals] = p[equals], p[minus]
+            elif divide is not None and top in crosses and dots_apart(pre.darkness, part.box):
+                p = p.copy()
+                p[top], p[divide] = p[divide], p[top]
             out.append((part, p))
         return out
 
@@ -494,7 +503,7 @@ class Recognizer:
         from hdr_expr.pipeline.assemble import reading_score
 
         def assembled(chosen):
-            chosen = self._restore_equals(chosen, pre)
+            chosen = self._restore_from_darkness(chosen, pre)
             cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]
             return chosen, cands, assemble_candidates(cands, latex=self.latex)
 

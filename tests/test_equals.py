@@ -78,6 +78,6 @@ def test_the_recognizer_reads_a_bar_with_a_lost_partner_as_equals():
     for second, expected in ((120, "="), (None, "-")):
         dark, mask = _page(second=second)
         pre = Preprocessed(mask, False, 0.0, 3.0, 0.8, 0, dark)
-        ((_, q),) = rec._restore_equals([(bar, p)], pre)
+        ((_, q),) = rec._restore_from_darkness([(bar, p)], pre)
         assert classes[int(np.argmax(q))] == expected
         assert q.sum() == np.float32(p.sum())

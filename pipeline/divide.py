@@ -1,0 +1,50 @@
+"""Is a mark read as ``+`` or ``×`` a ``÷`` whose dots the ink mask ran into its bar?
+
+Under blur, a ``÷`` written small has its dots touch the bar in the mask, and the crop reads, rightly for its
+pixels, as a ``+``. The darkness map the mask was cut from still shows them apart: at some level between the
+crop's darkest ink and its paper, a lighter gap parts each dot from the bar. A ``+`` never parts so: where its
+strokes cross, the ink is darkest.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: Fractions of the crop's darkest ink at which it is cut, lightest first.
+LEVELS = (0.4, 0.5, 0.6, 0.7, 0.8)
+#: The crop's darkest ink must be at least this dark (0–255 relative to the paper): in fainter ink, paper
+#: texture and ruled squares part strokes as well.
+MIN_DARKNESS = 60.0
+
+
+def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """True when, cut at one of LEVELS, the darkness in and just above and below ``box`` is exactly one bar
+    (most of the box wide, flat) with one roundish dot above it and one below, each over the bar's middle."""
+    x, y, w, h = (int(v) for v in box)
+    H, W = darkness.shape[:2]
+    pad = int(max(3, 0.35 * max(w, h)))
+    crop = darkness[max(0, y - pad) : min(H, y + h + pad), max(0, x - 1) : min(W, x + w + 1)]
+    if crop.size == 0:
+        return False
+    top = float(crop.max())
+    if top < MIN_DARKNESS:
+        return False
+    for level in LEVELS:
+        n, _, stats, _ = cv2.connectedComponentsWithStats((crop >= level * top).view(np.uint8), connectivity=8)
+        parts = [stats[i] for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 2]
+        bars = [s for s in parts if s[2] >= 0.6 * w and s[3] <= 0.6 * s[2]]
+        if len(parts) != 3 or len(bars) != 1:
+            continue
+        bx, by, bw, bh = (int(v) for v in bars[0][:4])
+        above = below = 0
+        for px, py, pw, ph, _ in (s for s in parts if s is not bars[0]):
+            round_ = max(pw, ph) <= 0.5 * bw and ph <= 1.8 * pw + 1 and pw <= 1.8 * ph + 1
+            if not round_ or not bx + 0.2 * bw <= px + pw / 2.0 <= bx + 0.8 * bw:
+                break
+            above += py + ph <= by
+            below += py >= by + bh
+        else:
+            if above == 1 and below == 1:
+                return True
+    return False

@@ -1,0 +1,46 @@
+"""pipeline.divide: a ÷ whose dots blur into its bar in the mask, told from a + by the darkness map."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from hdr_expr.pipeline.divide import dots_apart
+
+
+def _darkness(draw, blur: float = 1.6, scale: float = 200.0) -> np.ndarray:
+    ink = np.zeros((60, 60), np.float32)
+    draw(ink)
+    return np.clip(cv2.GaussianBlur(ink, (0, 0), blur) * scale, 0, 255).astype(np.uint8)
+
+
+def _divide(ink: np.ndarray) -> None:
+    cv2.line(ink, (18, 30), (42, 30), 1.0, 3)
+    cv2.circle(ink, (30, 23), 3, 1.0, -1)
+    cv2.circle(ink, (30, 37), 3, 1.0, -1)
+
+
+def _plus(ink: np.ndarray) -> None:
+    cv2.line(ink, (18, 30), (42, 30), 1.0, 3)
+    cv2.line(ink, (30, 19), (30, 41), 1.0, 3)
+
+
+def _box(dark: np.ndarray, level: float) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(dark >= level)
+    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def test_dots_run_into_the_bar_in_the_mask_but_part_in_the_darkness():
+    dark = _darkness(_divide)
+    mask_level = 0.25 * dark.max()
+    n, _ = cv2.connectedComponents((dark >= mask_level).view(np.uint8))
+    assert n - 1 == 1  # one blob in the mask: it reads as a '+'
+    assert dots_apart(dark, _box(dark, mask_level))
+
+
+def test_a_plus_never_parts_and_faint_ink_is_not_judged():
+    dark = _darkness(_plus)
+    assert not dots_apart(dark, _box(dark, 0.25 * dark.max()))
+    faint = _darkness(_divide, scale=40.0)
+    assert not dots_apart(faint, _box(faint, 0.25 * faint.max()))
+    assert not dots_apart(np.zeros((20, 20), np.uint8), (0, 0, 20, 20))
