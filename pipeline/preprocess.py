@@ -629,6 +629,15 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     return found, angle
 
 
+def _on_lines(rules: list[Rule], across: np.ndarray, along: np.ndarray) -> np.ndarray:
+    """Which points lie on one of ``rules`` (all of one direction): ``along`` and ``across`` are the points'
+    places along and across those lines."""
+    on = np.zeros(len(along), bool)
+    for rule in rules:
+        on |= np.abs(across - rule.at(along)) <= rule.half + 2.0
+    return on
+
+
 def remove_ruled_lines(
     weak: np.ndarray,
     dark: np.ndarray,
@@ -703,13 +712,18 @@ def remove_ruled_lines(
             half = 0.5 * (hi_d - lo_d)
             lp = lp + 0.5 * (hi_d + lo_d)  # the band's own centre
             ly, lx = ys[sel], xs[sel]
-            # Keep pixels where clearly dark ink continues just above or below the line.
+            # Keep pixels where clearly dark ink continues just above or below the line (a line crossing this
+            # one, such as a margin across the rules, is no ink continuing).
             near = np.zeros(len(sel), bool)
+            crossing = [r for r in rules if r.axis != axis]
             for off in (half + 1.0, half + 2.0):
                 for yy in (np.rint(lp - off).astype(np.int64), np.rint(lp + off).astype(np.int64)):
                     ok = (yy >= 0) & (yy < h)
                     where = yy[ok] * W + lx[ok] if axis == 0 else lx[ok] * W + yy[ok]
-                    near[ok] |= solid_flat[where]
+                    hit = solid_flat[where]
+                    if crossing and hit.any():
+                        hit &= ~_on_lines(crossing, lx[ok].astype(np.float64), yy[ok].astype(np.float64))
+                    near[ok] |= hit
             alone = ~near
             if not alone.any():
                 continue

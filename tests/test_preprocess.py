@@ -303,6 +303,26 @@ def test_dots_smaller_than_the_pages_strokes_are_kept() -> None:
     assert all(pre.mask[cy - 1 : cy + 2, cx - 1 : cx + 2].sum() >= 6 for cx, cy in dots)
 
 
+def test_where_a_margin_crosses_the_rules_nothing_is_left() -> None:
+    # A red margin whose ink spread a little along each rule it crosses: beside the margin, each crossing's
+    # pixels have the other line running on from them, which is no ink continuing.
+    drawn = draw_tokens("7-3=4", height=50, stroke=4, size=(900, 500), origin=(300, 240))
+    paper = render(np.zeros(drawn.ink.shape, np.float32)).astype(np.float32)
+    rows = range(60, 500, 70)
+    for y in rows:
+        cv2.line(paper, (0, y), (900, y), (200, 200, 210), 3)
+    cv2.line(paper, (120, 0), (120, 500), (225, 105, 105), 5)
+    for y in rows:
+        cv2.rectangle(paper, (115, y - 2), (125, y + 2), (225, 105, 105), -1)
+    a = drawn.ink[..., None]
+    pre = preprocess((paper * (1 - a) + np.array((70, 70, 80), np.float32) * a).astype(np.uint8))
+    assert pre.rules_removed >= 7
+    near_writing = cv2.dilate(drawn.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    assert int((pre.mask & ~near_writing).sum()) == 0
+    recall, _ = agreement(pre.mask, drawn.mask)
+    assert recall > 0.95
+
+
 def test_skew_is_estimated_not_applied() -> None:
     drawn = draw_tokens("45+67=112", height=50, stroke=4)
     for angle in (4.0, -3.0):
