@@ -61,7 +61,8 @@ VERIFIER_FLOOR = 1e-4
 NARROW = frozenset("1()/")
 NARROW_WIDTH = 0.75
 #: A crop too narrow to be offered for splitting at first is offered after all where the verifier gives it less
-#: than DOUBTED_WHOLE of being one symbol, if it is at least DOUBTED_MIN_WIDTH line heights wide.
+#: than DOUBTED_WHOLE of being one symbol, if it is at least DOUBTED_MIN_WIDTH line heights wide and
+#: DOUBTED_MIN_HEIGHT tall (touching digits are; an operator is not).
 DOUBTED_WHOLE = 0.2
 DOUBTED_MIN_WIDTH = 0.45
 DOUBTED_MIN_HEIGHT = 0.85
