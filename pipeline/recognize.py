@@ -76,6 +76,9 @@ SLASH_LONG = 2.5
 SLASH_TALLER = 1.15
 SLASH_WIDER = 0.8
 SLASH_LONGER = 5.0
+#: A line that is one of these marks alone is no expression (a stray dash, a speck, a piece of a ruled line at a
+#: sheet's edge): it is left out of the page's lines.
+LONE_MARKS = frozenset("-.")
 #: Symbols often drawn wider than a digit.
 WIDE = frozenset("+-×÷=")
 
@@ -372,7 +375,9 @@ class Recognizer:
         results = []
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
-            results.append(self._read_line(line, paths, pre))
+            result = self._read_line(line, paths, pre)
+            if not (len(result.symbols) == 1 and result.symbols[0].label in LONE_MARKS):
+                results.append(result)
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 

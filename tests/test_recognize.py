@@ -499,3 +499,16 @@ def test_a_touching_pair_as_narrow_as_one_digit_is_split_where_the_verifier_doub
         assert all(len(line.text) == 1 for _, a, b in pairs for line in rec.read_image(_touching_pair(a, b)).lines)
     finally:
         recognize_module.DOUBTED_WHOLE = old
+
+
+def test_a_lone_dash_or_speck_is_no_line():
+    # A dash far to the left of a line (a piece of a ruled line at a photographed sheet's edge) makes a line
+    # of its own: one '-' alone is no expression.
+    _model_classes()
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    line = expression_image("12", seed=4)
+    image = np.concatenate([np.full((line.shape[0], 400, 3), 255, np.uint8), line], axis=1)
+    cv2.line(image, (40, line.shape[0] // 2 + 10), (90, line.shape[0] // 2 + 10), (30, 30, 30), 5)
+    page = Recognizer().read_image(image)
+    assert [line.text for line in page.lines] == ["12"]
