@@ -294,6 +294,17 @@ def _display_name(source: str | Path | bytes, name: str | None) -> str:
     return str(source)
 
 
+def _queue_crop(part, line, height: float, normalized: list[np.ndarray], views: list[np.ndarray] | None) -> int:
+    """Append a crop to the page's classifier batch (``normalized``) and, where ``views`` is given, its input to
+    the verifier's batch; returns its index in the classifier batch."""
+    norm = normalize_symbol(part.mask)
+    normalized.append(norm)
+    if views is not None:
+        mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
+        views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm))
+    return len(normalized) - 1
+
+
 def _candidates(p: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str, float]]:
     order = np.argsort(p)[::-1][:k]
     out = [(normalize_label(classes[i]), float(p[i])) for i in order if p[i] >= MIN_ALTERNATIVE_P]
@@ -357,12 +368,8 @@ class Recognizer:
                 idx = []
                 for part in r.parts:
                     if id(part) not in batch_index:
-                        batch_index[id(part)] = len(normalized)
-                        norm = normalize_symbol(part.mask)
-                        normalized.append(norm)
-                        if verifier is not None:
-                            mid = line.middle_at(part.box[0] + part.box[2] / 2.0)
-                            views.append(verifier_input(part.mask, part.box, height, mid, normalized=norm))
+                        batch_index[id(part)] = _queue_crop(part, line, height, normalized,
+                                                            views if verifier is not None else None)
                     idx.append(batch_index[id(part)])
                 indices.append(idx)
             plans.append((line, height, readings, indices))
@@ -399,13 +406,7 @@ class Recognizer:
                 if part.box[2] < DOUBTED_MIN_WIDTH * height or part.box[3] < DOUBTED_MIN_HEIGHT * height:
                     continue
                 for split in split_candidates(part, line, max_parts=2, split_usual=0.0, split_height=0.0):
-                    ids = []
-                    for piece in split:
-                        ids.append(len(normalized))
-                        norm = normalize_symbol(piece.mask)
-                        normalized.append(norm)
-                        mid = line.middle_at(piece.box[0] + piece.box[2] / 2.0)
-                        views.append(verifier_input(piece.mask, piece.box, height, mid, normalized=norm))
+                    ids = [_queue_crop(piece, line, height, normalized, views) for piece in split]
                     added.append((Reading(r.start, r.end, tuple(split)), ids))
             readings.extend(a for a, _ in added)
             indices.extend(b for _, b in added)
