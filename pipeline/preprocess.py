@@ -666,6 +666,7 @@ def remove_ruled_lines(
     paper = np.median(_chroma(rgb_flat[:: max(1, rgb_flat.shape[0] // 4000)]), axis=0) if rgb_flat is not None else None
     for axis in (0, 1):
         group = [r for r in rules if r.axis == axis]
+        crossing = [r for r in rules if r.axis != axis]  # lines across these ones
         if not group:
             continue
         ys, xs, h = (rows, cols, H) if axis == 0 else (cols, rows, W)
@@ -715,7 +716,6 @@ def remove_ruled_lines(
             # Keep pixels where clearly dark ink continues just above or below the line (a line crossing this
             # one, such as a margin across the rules, is no ink continuing).
             near = np.zeros(len(sel), bool)
-            crossing = [r for r in rules if r.axis != axis]
             for off in (half + 1.0, half + 2.0):
                 for yy in (np.rint(lp - off).astype(np.int64), np.rint(lp + off).astype(np.int64)):
                     ok = (yy >= 0) & (yy < h)
