@@ -715,10 +715,21 @@ def remove_ruled_lines(
             ly, lx = ys[sel], xs[sel]
             # Keep pixels where clearly dark ink continues just above or below the line (a line crossing this
             # one, such as a margin across the rules, is no ink continuing).
+            # Where the band is wider than the line measured here (a rule found on a smaller copy is known only
+            # to a few pixels), ink beyond the band continues the line's only if no paper lies between: a
+            # digit's tip a few pixels off a margin does not keep the margin beside it.
+            weak_flat = weak.ravel()
             near = np.zeros(len(sel), bool)
-            for off in (half + 1.0, half + 2.0):
-                for yy in (np.rint(lp - off).astype(np.int64), np.rint(lp + off).astype(np.int64)):
+            for side, edge, measured in ((-1.0, lo_d, a - centre), (1.0, hi_d, b - centre)):
+                reaches = np.ones(len(sel), bool)
+                for k in range(int(abs(measured)) + 2, int(abs(edge)) + 1):
+                    yy = np.rint(lp - 0.5 * (hi_d + lo_d) + side * k).astype(np.int64)
                     ok = (yy >= 0) & (yy < h)
+                    where = yy[ok] * W + lx[ok] if axis == 0 else lx[ok] * W + yy[ok]
+                    reaches[ok] &= weak_flat[where]
+                for off in (half + 1.0, half + 2.0):
+                    yy = np.rint(lp + side * off).astype(np.int64)
+                    ok = (yy >= 0) & (yy < h) & reaches
                     where = yy[ok] * W + lx[ok] if axis == 0 else lx[ok] * W + yy[ok]
                     hit = solid_flat[where]
                     if crossing and hit.any():
