@@ -30,6 +30,7 @@ mask itself is thresholded at full resolution, so boxes and shapes stay in page 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -438,7 +439,7 @@ def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.
     """
     d = np.asarray(dark, np.float32)
     rules, angle = _find_lines(d, 0, stroke, ink_level, min_fraction, None)
-    more, _ = _find_lines(np.ascontiguousarray(d.T), 1, stroke, ink_level, min_fraction, -angle)
+    more, _ = _find_lines(np.ascontiguousarray(d.T), 1, stroke, ink_level, min_fraction, None)
     return rules + more
 
 
@@ -638,6 +639,20 @@ def _on_lines(rules: list[Rule], across: np.ndarray, along: np.ndarray) -> np.nd
     return on
 
 
+def _nan_median(a: np.ndarray, axis: int) -> np.ndarray:
+    """np.nanmedian, NaN (without a warning) where a slice is all NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(a, axis=axis)
+
+
+def _nan_max(a: np.ndarray, axis: int) -> np.ndarray:
+    """np.nanmax, NaN (without a warning) where a slice is all NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmax(a, axis=axis)
+
+
 def remove_ruled_lines(
     weak: np.ndarray,
     dark: np.ndarray,
@@ -646,11 +661,13 @@ def remove_ruled_lines(
     *,
     rgb: np.ndarray | None = None,
     solid: np.ndarray | None = None,
+    off_sheet: np.ndarray | None = None,
 ) -> np.ndarray:
     """Erase ``rules`` (in these image's pixels) from the ``weak`` ink mask, except where strokes cross or
     rest on them (ink in ``solid`` just beside the line) or ink clearly darker than the line lies along
     it. Given the colour image, ink of another colour than a coloured rule (grey pencil on a blue line) is
-    kept too."""
+    kept too. ``off_sheet`` marks what lies beyond a photographed sheet's edge (its darkness set to 0): the
+    line's darkness is measured on the sheet only."""
     out = weak.copy()
     if not rules:
         return out
@@ -694,7 +711,15 @@ def remove_ruled_lines(
             across_px = np.clip(np.rint(centre_line[None, :] + offs[:, None]).astype(np.int64), 0, h - 1)
             along_px = np.broadcast_to(along.astype(np.int64)[None, :], across_px.shape)
             samples = dark[across_px, along_px] if axis == 0 else dark[along_px, across_px]
-            profile = np.median(samples, axis=1).astype(np.float64)
+            median = np.median
+            if off_sheet is not None:
+                beyond = off_sheet[across_px, along_px] if axis == 0 else off_sheet[along_px, across_px]
+                if beyond.any():
+                    # A stretch that runs off the sheet would read as faint as the desk's zeros, and keep
+                    # the line's pixels on the sheet beside it.
+                    samples = np.where(beyond, np.nan, samples.astype(np.float32))
+                    median = _nan_median
+            profile = median(samples, axis=1).astype(np.float64)
             centre = int(reach)
             base = 0.5 * (profile[0] + profile[-1])
             peak_at = centre - 2 + int(np.argmax(profile[centre - 2 : centre + 3]))
@@ -749,13 +774,14 @@ def remove_ruled_lines(
             full = core_rows.shape[1] // per
             medians = []
             if full:
-                medians.append(np.median(core_rows[:, : full * per].reshape(len(core_rows), full, per), axis=2))
+                medians.append(median(core_rows[:, : full * per].reshape(len(core_rows), full, per), axis=2))
             if core_rows.shape[1] > full * per:
-                medians.append(np.median(core_rows[:, full * per :], axis=1)[:, None])
-            local_by_chunk = np.concatenate(medians, axis=1).max(axis=0)
+                medians.append(median(core_rows[:, full * per :], axis=1)[:, None])
+            top = np.max if median is np.median else _nan_max
+            local_by_chunk = top(np.concatenate(medians, axis=1), axis=0)
             chunk = per * 2
             n_chunks = len(local_by_chunk)
-            line_dark = float(np.median(core_rows, axis=1).max())
+            line_dark = float(np.nan_to_num(top(median(core_rows, axis=1), axis=0)))
             local_by_chunk = np.where(np.isnan(local_by_chunk), line_dark, local_by_chunk)
             # Writing resting on the line along much of a stretch (a row of digits' bases on it) can make that
             # stretch's median the ink's darkness: a line is about as dark all along, so a stretch may read at
@@ -865,7 +891,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         found = find_rules(dark_s, stroke=stroke_s, ink_level=level)
         if found:
             scale = 1.0 / f
-            weak = remove_ruled_lines(weak, dark, [r.scaled(scale) for r in found], level, rgb=colour, solid=seeds)
+            weak = remove_ruled_lines(weak, dark, [r.scaled(scale) for r in found], level, rgb=colour, solid=seeds,
+                                      off_sheet=desk if desk_s.any() else None)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
     angle = estimate_skew(mask)

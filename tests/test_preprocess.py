@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hdr_expr.pipeline.preprocess import estimate_skew, ink_mask, is_light_on_dark, preprocess
+from hdr_expr.pipeline.preprocess import Rule, estimate_skew, ink_mask, is_light_on_dark, preprocess, remove_ruled_lines
 
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
 
@@ -344,6 +344,37 @@ def test_a_digit_ending_near_a_margin_keeps_none_of_it(gap: int) -> None:
     assert int(pre.mask[500:620, M - 2 : M + 3].sum()) == 0
     recall, _ = agreement(pre.mask, ink > 0.5)
     assert recall > 0.95
+
+
+@pytest.mark.parametrize("tilt", [1.0, 2.0])
+def test_a_margin_photographed_off_square_to_the_rules_is_found(tilt: float) -> None:
+    # In a photo taken at a slant the margin is not square to the rules (perspective): it is searched for at its
+    # own angle, not at the rules' angle turned by 90°, which left it as a column of dashes read as 1s.
+    drawn = draw_tokens("7-3=4", height=50, stroke=4, size=(1400, 900), origin=(500, 450))
+    paper = render(np.zeros(drawn.ink.shape, np.float32)).astype(np.float32)
+    for y in range(60, 900, 70):
+        cv2.line(paper, (0, y), (1400, y), (200, 200, 215), 3)
+    cv2.line(paper, (200, 0), (200 + int(round(900 * np.tan(np.radians(tilt)))), 900), (225, 120, 120), 4)
+    a = drawn.ink[..., None]
+    pre = preprocess((paper * (1 - a) + np.array((40, 40, 60), np.float32) * a).astype(np.uint8))
+    near_writing = cv2.dilate(drawn.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    assert pre.rules_removed >= 13
+    assert int((pre.mask & ~near_writing).sum()) == 0
+
+
+def test_a_rule_running_off_the_sheet_is_measured_on_the_sheet() -> None:
+    # Beyond a photographed sheet's edge the darkness is 0 (the desk): a stretch of the rule that ends there
+    # must take the rule's darkness from its part on the sheet, or that part stays as a dash.
+    H, W = 200, 1100
+    dark = np.zeros((H, W), np.uint8)
+    dark[99:102, :] = 45
+    off_sheet = np.zeros((H, W), bool)
+    off_sheet[:, 1010:] = True
+    dark[off_sheet] = 0
+    along = np.arange(0, W, 34, dtype=np.float64)
+    rule = Rule(0, along, np.full(len(along), 100.0), 1.5, 40.0)
+    out = remove_ruled_lines(dark > 20, dark, [rule], 110.0, solid=dark > 60, off_sheet=off_sheet)
+    assert not out.any()
 
 
 def test_skew_is_estimated_not_applied() -> None:
