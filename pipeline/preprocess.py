@@ -430,16 +430,16 @@ def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.
 
     The image is cut into strips across the lines' direction; each strip's mean profile shows a line as a
     narrow peak. At the best angle a line is a row where most strips peak together; its exact place is then
-    followed strip by strip (a photographed page is seldom perfectly flat). Vertical lines are searched
-    near the angle perpendicular to the horizontal ones.
+    followed strip by strip (a photographed page is seldom perfectly flat). Vertical lines are searched at
+    their own angle: in a photo taken at a slant a margin is not square to the rules.
 
     A row of writing can peak in many strips too (the bars of = and -, the stems of 1s in a short crop), so a
     line must also show in the strips where nothing else is drawn just above or below it; where something
     is all along, it must show nearly everywhere and evenly.
     """
     d = np.asarray(dark, np.float32)
-    rules, angle = _find_lines(d, 0, stroke, ink_level, min_fraction, None)
-    more, _ = _find_lines(np.ascontiguousarray(d.T), 1, stroke, ink_level, min_fraction, None)
+    rules = _find_lines(d, 0, stroke, ink_level, min_fraction)
+    more = _find_lines(np.ascontiguousarray(d.T), 1, stroke, ink_level, min_fraction)
     return rules + more
 
 
@@ -471,12 +471,11 @@ def _coarse_angle(profiles: np.ndarray, centres: np.ndarray) -> float:
 MAX_RULE_ANGLE = 10.0
 
 
-def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_fraction: float,
-                near: float | None) -> tuple[list[Rule], float]:
+def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_fraction: float) -> list[Rule]:
     h, w = d.shape
     n_strips = int(min(32, w // 12))
     if n_strips < 6 or h < 12:
-        return [], near or 0.0
+        return []
     sw = w // n_strips
     profiles = d[:, : n_strips * sw].reshape(h, n_strips, sw).mean(axis=2).T  # strips × rows
     centres = (np.arange(n_strips) + 0.5) * sw
@@ -505,10 +504,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         prof = np.minimum(prof, 1e5)  # a row whose sides lie outside the image is no line
         return float(angles[int(np.argmax(np.square(prof).sum(axis=1)))])
 
-    if near is None:
-        mid = _coarse_angle(profiles, centres)
-    else:
-        mid = near
+    mid = _coarse_angle(profiles, centres)
     # The search around it stays inside the angles the padding was made for (a coarse 8.75° + 0.2°).
     mid = float(np.clip(mid, -MAX_RULE_ANGLE + 0.5, MAX_RULE_ANGLE - 0.5))
     angle = best(np.arange(mid - 0.2, mid + 0.21, 0.1))
@@ -517,7 +513,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     inside0 = (g0 > outside / 2) & (p0 < 1e5)
     valid = p0[inside0]
     if not len(valid):
-        return [], angle
+        return []
     noise = float(np.median(np.abs(valid - np.median(valid)))) * 1.4826 + 0.25
     thr = max(2.5 * noise, 0.75)  # per strip; a line needs most strips at once, which noise never does
     found: list[Rule] = []
@@ -627,7 +623,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     # Lines along a short extent (a tight crop's height) must be long against the writing, or repeat.
     if w < 40.0 * stroke and len(found) < 3:
         found = [rule for rule in found if rule.contrast < 0.6 * ink_level]
-    return found, angle
+    return found
 
 
 def _on_lines(rules: list[Rule], across: np.ndarray, along: np.ndarray) -> np.ndarray:
