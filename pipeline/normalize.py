@@ -13,12 +13,14 @@ import cv2
 import numpy as np
 
 #: Recorded in model cards; bump it when the function's output changes.
-NORMALIZATION_VERSION = "mnist-20in28-com-stroke-v1"
+NORMALIZATION_VERSION = "mnist-20in28-com-stroke-v2"
 
 FIT = 20
 SIZE = 28
 #: Target stroke width band (px at 28×28 scale); widths outside it are dilated or eroded into it.
 STROKE_BAND = (1.9, 2.7)
+#: Thinning must leave a symbol this share of its height and width (it may only take strokes' edges off).
+ERODED_EXTENT = 0.85
 
 
 def ink_from_gray(gray: np.ndarray) -> np.ndarray:
@@ -104,8 +106,12 @@ def _adjust_stroke(mask: np.ndarray, band: tuple[float, float], fit: int) -> np.
             # Erosion must thin strokes, not delete parts: keep it only if every part survives.
             n_before = cv2.connectedComponents(mask.astype(np.uint8))[0]
             n_after = cv2.connectedComponents(eroded.astype(np.uint8))[0]
-            if eroded.sum() >= 0.2 * mask.sum() and n_after >= n_before:
-                return crop_to_ink(eroded)
+            kept = crop_to_ink(eroded)
+            # ... nor shorten them: a thin stem on a filled bowl (a 6 in marker) vanishes whole. (Erosion takes
+            # `radius` px off each side, and a pixel more where a small round mark's edge is stepped.)
+            spans = all(k + 2 * radius + 1 >= ERODED_EXTENT * n for k, n in zip(kept.shape, (h, w)))
+            if eroded.sum() >= 0.2 * mask.sum() and n_after >= n_before and spans:
+                return kept
     return mask
 
 
