@@ -76,9 +76,8 @@ SLASH_LONG = 2.5
 SLASH_TALLER = 1.15
 SLASH_WIDER = 0.8
 SLASH_LONGER = 5.0
-#: A line that is one of these marks alone is no expression (a stray dash, a speck, a piece of a ruled line at a
-#: sheet's edge): it is left out of the page's lines.
-LONE_MARKS = frozenset("-.")
+#: A line that is one mark alone, likeliest not a digit, is no expression (a stray dash, a speck, a piece of a
+#: ruled line at a sheet's edge, a scrap of a board's frame): it is left out of the page's lines.
 #: Symbols often drawn wider than a digit.
 WIDE = frozenset("+-×÷=")
 
@@ -286,6 +285,16 @@ def whole_prior(width_ratio: float, whole_fit: float = 0.0) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- predictor
+def _lone_mark(line: LineResult) -> bool:
+    """A line of one symbol whose likeliest reading is not a digit (it may have been repaired into one: a
+    lone '×' does not parse)."""
+    if len(line.symbols) != 1:
+        return False
+    s = line.symbols[0]
+    top = max([(s.confidence, s.label), *((p, label) for label, p in s.alternatives)])[1]
+    return not top.isdigit()
+
+
 def _display_name(source: str | Path | bytes, name: str | None) -> str:
     if name:
         return name
@@ -383,7 +392,7 @@ class Recognizer:
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
             result = self._read_line(line, paths, pre)
-            if not (len(result.symbols) == 1 and result.symbols[0].label in LONE_MARKS):
+            if not _lone_mark(result):
                 results.append(result)
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)

@@ -501,14 +501,21 @@ def test_a_touching_pair_as_narrow_as_one_digit_is_split_where_the_verifier_doub
         recognize_module.DOUBTED_WHOLE = old
 
 
-def test_a_lone_dash_or_speck_is_no_line():
-    # A dash far to the left of a line (a piece of a ruled line at a photographed sheet's edge) makes a line
-    # of its own: one '-' alone is no expression.
+@pytest.mark.parametrize("mark", ["dash", "cross"])
+def test_a_lone_mark_is_no_line(mark):
+    # A mark far to the left of a line (a piece of a ruled line at a photographed sheet's edge, a scrap of a
+    # board's frame) makes a line of its own: one '-' or '×' alone is no expression (a lone '×' does not parse,
+    # and was repaired into the digit it least unlike).
     _model_classes()
     from hdr_expr.pipeline.recognize import Recognizer
 
     line = expression_image("12", seed=4)
     image = np.concatenate([np.full((line.shape[0], 400, 3), 255, np.uint8), line], axis=1)
-    cv2.line(image, (40, line.shape[0] // 2 + 10), (90, line.shape[0] // 2 + 10), (30, 30, 30), 5)
+    y = line.shape[0] // 2 + 10
+    if mark == "dash":
+        cv2.line(image, (40, y), (90, y), (30, 30, 30), 5)
+    else:
+        cv2.line(image, (40, y - 12), (64, y + 12), (30, 30, 30), 4)
+        cv2.line(image, (40, y + 12), (64, y - 12), (30, 30, 30), 4)
     page = Recognizer().read_image(image)
     assert [line.text for line in page.lines] == ["12"]
