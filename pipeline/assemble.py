@@ -417,7 +417,9 @@ ODDITY_PENALTY = 3.0
 
 def oddities(labels: Sequence[str]) -> int:
     """How many things a line holds that the grammar allows but people do not write: a number with a leading
-    zero (``05``, not ``0.5``), a number right after a closing bracket (``(4+3)17``: a ``/`` read as ``1``),
+    zero (``05``, not ``0.5``), a number right after a closing bracket (``(4+3)17``: a ``/`` read as ``1``), a
+    number ending in ``1`` right before an opening bracket (``271(5×81)``: people divide by a bracket far more
+    often than they multiply one by such a number),
     a number that starts with its decimal point (``.65``: a speck read as ``.``), a minus right after a minus
     (``6--1``: people bracket a negative number, ``6-(-1)``)."""
     n = 0
@@ -427,6 +429,8 @@ def oddities(labels: Sequence[str]) -> int:
         if c == "0" and starts and i + 1 < len(labels) and labels[i + 1].isdigit():
             n += 1
         elif (c.isdigit() or c == ".") and prev == ")":
+            n += 1
+        elif c == "(" and prev == "1":
             n += 1
         elif c == "." and starts:
             n += 1

@@ -235,7 +235,7 @@ def test_unrepairable_line_keeps_first_choices():
 
 @pytest.mark.parametrize("text, n", [
     ("05", 1), ("0.5", 0), ("105", 0), ("0", 0), ("3+0", 0),
-    ("(4+3)17", 1), ("(4+3)(1)", 0), (".65", 1), ("1.65", 0), ("2+.5", 1), ("05+(1)2", 2), ("6--1", 1), ("6-(-1)", 0),
+    ("(4+3)17", 1), ("(4+3)(1)", 0), ("271(5×8)", 1), ("27/(5×8)", 0), ("27(5×8)", 0), (".65", 1), ("1.65", 0), ("2+.5", 1), ("05+(1)2", 2), ("6--1", 1), ("6-(-1)", 0),
 ])
 def test_oddities(text, n):
     assert oddities(list(text)) == n
@@ -251,6 +251,9 @@ def test_repair_of_an_odd_reading():
     cands = sure + [[("1", 0.9999), ("/", 0.0001)], [("7", 0.99)]]
     a = assemble_candidates(cands)
     assert a.text == "(4+3)17" and not a.repaired
+    # "271(5×81)" parses too, but a division by a bracket is far commoner than a number ending in 1 multiplying one.
+    cands = _sure("27") + [[("1", 0.57), ("/", 0.42)]] + _sure("(5×81)")
+    assert assemble_candidates(cands).text == "27/(5×81)"
 
 
 def _sure(text):
