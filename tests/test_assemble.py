@@ -234,8 +234,10 @@ def test_unrepairable_line_keeps_first_choices():
 
 
 @pytest.mark.parametrize("text, n", [
-    ("05", 1), ("0.5", 0), ("105", 0), ("0", 0), ("3+0", 0),
-    ("(4+3)17", 1), ("(4+3)(1)", 0), ("271(5×8)", 1), ("27/(5×8)", 0), ("27(5×8)", 0), (".65", 1), ("1.65", 0), ("2+.5", 1), ("05+(1)2", 2), ("6--1", 1), ("6-(-1)", 0),
+    ("05+1", 1), ("0.5+1", 0), ("105+1", 0), ("0+1", 0), ("3+0", 0),
+    ("(4+3)17", 1), ("(4+3)(1)", 0), ("271(5×8)", 1), ("27/(5×8)", 0), ("27(5×8)", 0), ("1+.65", 1), ("1.65×2", 0),
+    ("2+.5", 1), ("05+(1)2", 2), ("6--1", 1), ("6-(-1)", 0),
+    ("717=", 1), ("313", 1), ("-5=", 1), ("4.5=4.5", 1), ("7/7=", 0), ("-7+7", 0), ("05=", 2),
 ])
 def test_oddities(text, n):
     assert oddities(list(text)) == n
@@ -254,6 +256,10 @@ def test_repair_of_an_odd_reading():
     # "271(5×81)" parses too, but a division by a bracket is far commoner than a number ending in 1 multiplying one.
     cands = _sure("27") + [[("1", 0.57), ("/", 0.42)]] + _sure("(5×81)")
     assert assemble_candidates(cands).text == "27/(5×81)"
+    # "717=" asks for the value of a number: the line is an operation, a '/' the classifier found plausible.
+    cands = _sure("7") + [[("1", 0.85), ("/", 0.12)]] + _sure("7=")
+    a = assemble_candidates(cands)
+    assert a.text == "7/7=" and a.value == "1"
 
 
 def _sure(text):
