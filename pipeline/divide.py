@@ -1,9 +1,10 @@
-"""Is a mark read as ``+`` or ``×`` a ``÷`` whose dots the ink mask ran into its bar?
+"""Is a mark read as ``+``, ``×`` or ``-`` a ``÷`` whose dots the ink mask ran into its bar, or dropped?
 
 Under blur, a ``÷`` written small has its dots touch the bar in the mask, and the crop reads, rightly for its
 pixels, as a ``+``. The darkness map the mask was cut from still shows them apart: at some level between the
 crop's darkest ink and its paper, a lighter gap parts each dot from the bar. A ``+`` never parts so: where its
-strokes cross, the ink is darkest.
+strokes cross, the ink is darkest. Dots tapped with a fine point beside thick strokes can fall under the mask's
+speck limit, leaving a bar read as ``-``; the darkness map has them too.
 """
 
 from __future__ import annotations

@@ -487,7 +487,7 @@ class Recognizer:
     def _restore_from_darkness(self, chosen, pre) -> list[tuple[object, np.ndarray]]:
         """What the darkness map shows and the classifier's crop could not: a bar read as '-' whose '=' partner
         the mask lost (:func:`second_bar`) gets the '=''s probability and gives it its own; so does a '+' or '×'
-        whose dots the mask ran into the bar of a '÷' (:func:`dots_apart`)."""
+        whose dots the mask ran into the bar of a '÷', or a '-' whose dots it dropped (:func:`dots_apart`)."""
         from hdr_expr.pipeline.equals import MIN_RATIO, second_bar
 
         minus, equals = self._index.get("-"), self._index.get("=")
@@ -496,14 +496,14 @@ class Recognizer:
         from hdr_expr.pipeline.divide import dots_apart
 
         divide = self._index.get("÷")
-        crosses = {self._index.get("+"), self._index.get("×")} - {None}
+        may_divide = {self._index.get("+"), self._index.get("×"), self._index.get("-")} - {None}
         out = []
         for part, p in chosen:
             top = int(np.argmax(p))
             if top == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
                 p = p.copy()
                 p[minus], p[equals] = p[equals], p[minus]
-            elif divide is not None and top in crosses and dots_apart(pre.darkness, part.box):
+            elif divide is not None and top in may_divide and dots_apart(pre.darkness, part.box):
                 p = p.copy()
                 p[top], p[divide] = p[divide], p[top]
             out.append((part, p))

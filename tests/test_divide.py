@@ -44,3 +44,24 @@ def test_a_plus_never_parts_and_faint_ink_is_not_judged():
     faint = _darkness(_divide, scale=40.0)
     assert not dots_apart(faint, _box(faint, 0.25 * faint.max()))
     assert not dots_apart(np.zeros((20, 20), np.uint8), (0, 0, 20, 20))
+
+
+def test_dots_the_mask_dropped_around_a_bar_read_as_minus():
+    # Dots tapped with a fine point beside a thick bar: too small for the mask's speck limit, which keeps the bar
+    # alone (read as '-'); the darkness map still shows one above and one below its middle. A bar alone, or with
+    # a speck on one side only, stays a '-'.
+    def minus(ink: np.ndarray) -> None:
+        cv2.line(ink, (18, 30), (42, 30), 1.0, 5)
+
+    def one_speck(ink: np.ndarray) -> None:
+        minus(ink)
+        cv2.circle(ink, (30, 39), 2, 1.0, -1)
+
+    def fine_dots(ink: np.ndarray) -> None:
+        one_speck(ink)
+        cv2.circle(ink, (30, 21), 2, 1.0, -1)
+
+    bar = _box(_darkness(minus, blur=1.0), 100.0)
+    assert dots_apart(_darkness(fine_dots, blur=1.0), bar)
+    assert not dots_apart(_darkness(minus, blur=1.0), bar)
+    assert not dots_apart(_darkness(one_speck, blur=1.0), bar)
