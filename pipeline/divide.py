@@ -14,13 +14,16 @@ import numpy as np
 
 #: Fractions of the crop's darkest ink at which it is cut, lightest first.
 LEVELS = (0.4, 0.5, 0.6, 0.7, 0.8)
+#: ... and, for a bar read as ``-`` (nothing of a ``+`` or ``×`` to part), every 0.05 between: a faint dot may part
+#: from the bar only in a narrow band of levels.
+FINE_LEVELS = tuple(round(0.4 + 0.05 * i, 2) for i in range(9))
 #: The crop's darkest ink must be at least this dark (0–255 relative to the paper): in fainter ink, paper
 #: texture and ruled squares part strokes as well.
 MIN_DARKNESS = 60.0
 
 
-def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """True when, cut at one of LEVELS, the darkness in and just above and below ``box`` is exactly one bar
+def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tuple[float, ...] = LEVELS) -> bool:
+    """True when, cut at one of ``levels``, the darkness in and just above and below ``box`` is exactly one bar
     (most of the box wide, flat) with one roundish dot above it and one below, each over the bar's middle."""
     x, y, w, h = (int(v) for v in box)
     H, W = darkness.shape[:2]
@@ -31,7 +34,7 @@ def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     top = float(crop.max())
     if top < MIN_DARKNESS:
         return False
-    for level in LEVELS:
+    for level in levels:
         n, _, stats, _ = cv2.connectedComponentsWithStats((crop >= level * top).view(np.uint8), connectivity=8)
         parts = [stats[i] for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 2]
         bars = [s for s in parts if s[2] >= 0.6 * w and s[3] <= 0.6 * s[2]]

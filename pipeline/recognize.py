@@ -493,7 +493,7 @@ class Recognizer:
         minus, equals = self._index.get("-"), self._index.get("=")
         if minus is None or equals is None or pre.darkness is None:
             return chosen
-        from hdr_expr.pipeline.divide import dots_apart
+        from hdr_expr.pipeline.divide import FINE_LEVELS, LEVELS, dots_apart
 
         divide = self._index.get("÷")
         may_divide = {self._index.get("+"), self._index.get("×"), self._index.get("-")} - {None}
@@ -503,7 +503,8 @@ class Recognizer:
             if top == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
                 p = p.copy()
                 p[minus], p[equals] = p[equals], p[minus]
-            elif divide is not None and top in may_divide and dots_apart(pre.darkness, part.box):
+            elif divide is not None and top in may_divide and dots_apart(
+                    pre.darkness, part.box, FINE_LEVELS if top == minus else LEVELS):
                 p = p.copy()
                 p[top], p[divide] = p[divide], p[top]
             out.append((part, p))

@@ -65,3 +65,18 @@ def test_dots_the_mask_dropped_around_a_bar_read_as_minus():
     assert dots_apart(_darkness(fine_dots, blur=1.0), bar)
     assert not dots_apart(_darkness(minus, blur=1.0), bar)
     assert not dots_apart(_darkness(one_speck, blur=1.0), bar)
+
+
+def test_a_faint_dot_that_parts_from_the_bar_only_between_the_coarse_levels():
+    # Measured from a photo: the top dot (88 of the bar's 187) touches the bar through a pixel of 81, so it is
+    # joined at 40% of the darkest ink and gone at 50%; at 45% it stands apart. Bars read as '-' are cut every 5%.
+    from hdr_expr.pipeline.divide import FINE_LEVELS
+
+    dark = np.zeros((40, 40), np.uint8)
+    dark[19:22, 8:32] = 187
+    dark[13:15, 18:21] = 88
+    dark[15:19, 19] = 81
+    dark[25:27, 18:20] = 95
+    bar = (8, 19, 24, 3)
+    assert not dots_apart(dark, bar)
+    assert dots_apart(dark, bar, FINE_LEVELS)
