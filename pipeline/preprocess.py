@@ -439,7 +439,7 @@ def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.
     """
     d = np.asarray(dark, np.float32)
     rules = _find_lines(d, 0, stroke, ink_level, min_fraction)
-    more = _find_lines(np.ascontiguousarray(d.T), 1, stroke, ink_level, min_fraction)
+    more = _find_lines(d, 1, stroke, ink_level, min_fraction)
     return rules + more
 
 
@@ -472,12 +472,17 @@ MAX_RULE_ANGLE = 10.0
 
 
 def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_fraction: float) -> list[Rule]:
-    h, w = d.shape
+    """The rules of one direction in ``d``: ``axis`` 0 rows (horizontal lines), 1 columns (vertical ones, found
+    as the rows of the transposed image, without making it)."""
+    h, w = d.shape[::-1] if axis else d.shape
     n_strips = int(min(32, w // 12))
     if n_strips < 6 or h < 12:
         return []
     sw = w // n_strips
-    profiles = d[:, : n_strips * sw].reshape(h, n_strips, sw).mean(axis=2).T  # strips × rows
+    if axis == 0:
+        profiles = d[:, : n_strips * sw].reshape(h, n_strips, sw).mean(axis=2).T  # strips × rows
+    else:
+        profiles = d[: n_strips * sw].reshape(n_strips, sw, h).mean(axis=1)
     centres = (np.arange(n_strips) + 0.5) * sw
     # Aligned row j is the line through row j − reach at the left edge: a tilted line may leave the image.
     reach = int(math.ceil(w * math.tan(math.radians(MAX_RULE_ANGLE)))) + 4
