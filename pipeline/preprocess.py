@@ -681,6 +681,7 @@ def remove_ruled_lines(
         return out
     rows, cols = np.divmod(flat, W)
     out_flat = out.ravel()
+    weak_flat = weak.ravel()
     dark_flat = dark.ravel()
     rgb_flat = rgb.reshape(-1, 3) if rgb is not None and rgb.ndim == 3 and rgb.shape[2] == 3 else None
     paper = np.median(_chroma(rgb_flat[:: max(1, rgb_flat.shape[0] // 4000)]), axis=0) if rgb_flat is not None else None
@@ -735,23 +736,22 @@ def remove_ruled_lines(
             lo_d = max(min(a - centre, -rule.half), -rule.half - 3.0) - 1.0
             hi_d = min(max(b - centre, rule.half), rule.half + 3.0) + 1.0
             keep = (dist >= lo_d - 0.5) & (dist <= hi_d + 0.5)
-            sel, lp = cand[keep], pos[keep]
+            sel, at = cand[keep], pos[keep]
             if not len(sel):
                 continue
             half = 0.5 * (hi_d - lo_d)
-            lp = lp + 0.5 * (hi_d + lo_d)  # the band's own centre
+            lp = at + 0.5 * (hi_d + lo_d)  # the band's own centre
             ly, lx = ys[sel], xs[sel]
             # Keep pixels where clearly dark ink continues just above or below the line (a line crossing this
             # one, such as a margin across the rules, is no ink continuing).
             # Where the band is wider than the line measured here (a rule found on a smaller copy is known only
             # to a few pixels), ink beyond the band continues the line's only if no paper lies between: a
             # digit's tip a few pixels off a margin does not keep the margin beside it.
-            weak_flat = weak.ravel()
             near = np.zeros(len(sel), bool)
             for side, edge, measured in ((-1.0, lo_d, a - centre), (1.0, hi_d, b - centre)):
                 reaches = np.ones(len(sel), bool)
                 for k in range(int(abs(measured)) + 2, int(abs(edge)) + 1):
-                    yy = np.rint(lp - 0.5 * (hi_d + lo_d) + side * k).astype(np.int64)
+                    yy = np.rint(at + side * k).astype(np.int64)
                     ok = (yy >= 0) & (yy < h)
                     where = yy[ok] * W + lx[ok] if axis == 0 else lx[ok] * W + yy[ok]
                     reaches[ok] &= weak_flat[where]

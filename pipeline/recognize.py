@@ -76,8 +76,6 @@ SLASH_LONG = 2.5
 SLASH_TALLER = 1.15
 SLASH_WIDER = 0.8
 SLASH_LONGER = 5.0
-#: A line that is one mark alone, likeliest not a digit, is no expression (a stray dash, a speck, a piece of a
-#: ruled line at a sheet's edge, a scrap of a board's frame): it is left out of the page's lines.
 #: Symbols often drawn wider than a digit.
 WIDE = frozenset("+-×÷=")
 
@@ -287,7 +285,8 @@ def whole_prior(width_ratio: float, whole_fit: float = 0.0) -> float:
 # ---------------------------------------------------------------------------------------------- predictor
 def _lone_mark(line: LineResult) -> bool:
     """A line of one symbol whose likeliest reading is not a digit (it may have been repaired into one: a
-    lone '×' does not parse)."""
+    lone '×' does not parse): no expression but a stray dash, a speck, a piece of a ruled line at a sheet's edge,
+    a scrap of a board's frame. It is left out of the page's lines."""
     if len(line.symbols) != 1:
         return False
     s = line.symbols[0]
