@@ -153,6 +153,23 @@ def agreement(found: np.ndarray, truth: np.ndarray, tol: int = 2) -> tuple[float
     return recall, precision
 
 
+def blank_paper(shape: tuple[int, int]) -> np.ndarray:
+    """Plain paper (float32 H×W×3) to draw ruled lines on before ink is laid over them with :func:`ink_on`."""
+    return render(np.zeros(shape, np.float32)).astype(np.float32)
+
+
+def ink_on(paper: np.ndarray, ink: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """Ink (float H×W, 1 = ink) of one colour laid over ``paper`` → uint8 RGB image."""
+    a = ink[..., None]
+    return (paper * (1 - a) + np.array(colour, np.float32) * a).astype(np.uint8)
+
+
+def stray_ink(found: np.ndarray, drawn: np.ndarray) -> int:
+    """Mask pixels more than 7 px from any drawn ink."""
+    near_writing = cv2.dilate(drawn.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    return int((found & ~near_writing).sum())
+
+
 def cpu_ms(fn, repeat: int = 5) -> float:
     """Best-of CPU time of a call in ms (the machine is shared, so wall time is noisy)."""
     fn()
@@ -278,12 +295,10 @@ def test_a_row_of_digits_resting_on_a_rule_keeps_its_bases() -> None:
     # not be taken from the ink (which then went with the rule: 85% of the ink was kept).
     drawn = draw_tokens("2222.22", height=40, stroke=4, gap=0.05, size=(1400, 300), origin=(500, 160))
     base = int(np.nonzero(drawn.mask)[0].max()) - 2
-    paper = render(np.zeros(drawn.ink.shape, np.float32)).astype(np.float32)
+    paper = blank_paper(drawn.ink.shape)
     for y in range(base % 60, paper.shape[0], 60):
         cv2.line(paper, (0, y), (paper.shape[1], y), (185, 200, 225), 5, cv2.LINE_AA)
-    a = drawn.ink[..., None]
-    image = (paper * (1 - a) + np.array((25, 25, 35), np.float32) * a).astype(np.uint8)
-    pre = preprocess(image)
+    pre = preprocess(ink_on(paper, drawn.ink, (25, 25, 35)))
     assert pre.rules_removed >= 4
     recall, precision = agreement(pre.mask, drawn.mask)
     assert recall > 0.97 and precision > 0.95, (recall, precision)
@@ -307,18 +322,16 @@ def test_where_a_margin_crosses_the_rules_nothing_is_left() -> None:
     # A red margin whose ink spread a little along each rule it crosses: beside the margin, each crossing's
     # pixels have the other line running on from them, which is no ink continuing.
     drawn = draw_tokens("7-3=4", height=50, stroke=4, size=(900, 500), origin=(300, 240))
-    paper = render(np.zeros(drawn.ink.shape, np.float32)).astype(np.float32)
+    paper = blank_paper(drawn.ink.shape)
     rows = range(60, 500, 70)
     for y in rows:
         cv2.line(paper, (0, y), (900, y), (200, 200, 210), 3)
     cv2.line(paper, (120, 0), (120, 500), (225, 105, 105), 5)
     for y in rows:
         cv2.rectangle(paper, (115, y - 2), (125, y + 2), (225, 105, 105), -1)
-    a = drawn.ink[..., None]
-    pre = preprocess((paper * (1 - a) + np.array((70, 70, 80), np.float32) * a).astype(np.uint8))
+    pre = preprocess(ink_on(paper, drawn.ink, (70, 70, 80)))
     assert pre.rules_removed >= 7
-    near_writing = cv2.dilate(drawn.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
-    assert int((pre.mask & ~near_writing).sum()) == 0
+    assert stray_ink(pre.mask, drawn.mask) == 0
     recall, _ = agreement(pre.mask, drawn.mask)
     assert recall > 0.95
 
@@ -334,12 +347,11 @@ def test_a_digit_ending_near_a_margin_keeps_none_of_it(gap: int) -> None:
     cv2.line(ink, (M - 40, 540), (tip, 560), 1.0, 6)
     cv2.line(ink, (tip, 560), (M - 40, 580), 1.0, 6)
     cv2.line(ink, (M + 40, 520), (M + 48, 600), 1.0, 6)
-    paper = render(np.zeros(ink.shape, np.float32)).astype(np.float32)
+    paper = blank_paper(ink.shape)
     for y in range(80, H, 70):
         cv2.line(paper, (0, y), (W, y), (200, 200, 210), 3)
     cv2.line(paper, (M, 0), (M, H), (240, 150, 150), 5)
-    a = ink[..., None]
-    pre = preprocess((paper * (1 - a) + np.array((40, 40, 50), np.float32) * a).astype(np.uint8))
+    pre = preprocess(ink_on(paper, ink, (40, 40, 50)))
     assert pre.rules_removed >= 15
     assert int(pre.mask[500:620, M - 2 : M + 3].sum()) == 0
     recall, _ = agreement(pre.mask, ink > 0.5)
@@ -351,15 +363,13 @@ def test_a_margin_photographed_off_square_to_the_rules_is_found(tilt: float) -> 
     # In a photo taken at a slant the margin is not square to the rules (perspective): it is searched for at its
     # own angle, not at the rules' angle turned by 90°, which left it as a column of dashes read as 1s.
     drawn = draw_tokens("7-3=4", height=50, stroke=4, size=(1400, 900), origin=(500, 450))
-    paper = render(np.zeros(drawn.ink.shape, np.float32)).astype(np.float32)
+    paper = blank_paper(drawn.ink.shape)
     for y in range(60, 900, 70):
         cv2.line(paper, (0, y), (1400, y), (200, 200, 215), 3)
     cv2.line(paper, (200, 0), (200 + int(round(900 * np.tan(np.radians(tilt)))), 900), (225, 120, 120), 4)
-    a = drawn.ink[..., None]
-    pre = preprocess((paper * (1 - a) + np.array((40, 40, 60), np.float32) * a).astype(np.uint8))
-    near_writing = cv2.dilate(drawn.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    pre = preprocess(ink_on(paper, drawn.ink, (40, 40, 60)))
     assert pre.rules_removed >= 13
-    assert int((pre.mask & ~near_writing).sum()) == 0
+    assert stray_ink(pre.mask, drawn.mask) == 0
 
 
 def test_a_rule_running_off_the_sheet_is_measured_on_the_sheet() -> None:
