@@ -188,7 +188,7 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
 
     Writing has paper all around it. Along a sheet's edge the mask has the desk on its far side: many of
     the pixels just outside it are as dark as the mask itself. This is judged locally (within ``reach``
-    px), so writing that touches the edge's band through a rule keeps its own pixels. A mask that covers
+    px), so writing that touches the edge's band through a rule keeps its own pixels. A mask that covers a
     third of a side of the image (the desk where the photo's edge cuts it) counts as well, near that side.
     """
     u8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
@@ -214,7 +214,7 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
     ring_d = cv2.boxFilter(ring.astype(np.float32), -1, k)
     dark_d = cv2.boxFilter(as_dark.astype(np.float32), -1, k)
     out = (u8 > 0) & (dark_d > 0.35 * ring_d) & (ring_d > 0.02)
-    n, labels = cv2.connectedComponents(u8, connectivity=8)
+    n, labels, cc, _ = cv2.connectedComponentsWithStats(u8, connectivity=8)
     if out.any():
         # ... but only in parts whose own ring has some of that darkness: a digit written close to the
         # sheet's edge has paper all around it, though the desk lies within reach.
@@ -223,15 +223,30 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
         rung = np.bincount(own_ring, minlength=n).astype(np.float64)
         dark_share = np.bincount(own_ring, weights=as_dark[ring], minlength=n) / np.maximum(rung, 1.0)
         out &= (dark_share >= 0.1)[labels]
-    for side, edge, band in ((u8[0], labels[0], (slice(0, reach), slice(None))),
-                             (u8[-1], labels[-1], (slice(H - reach, H), slice(None))),
-                             (u8[:, 0], labels[:, 0], (slice(None), slice(0, reach))),
-                             (u8[:, -1], labels[:, -1], (slice(None), slice(W - reach, W)))):
-        if side.mean() >= 0.3:  # the parts that run off this side, near it
-            touching = np.zeros(n, bool)
-            touching[edge] = True
-            touching[0] = False
+    # A thin strip along a side (a desk's sliver, or a ruled line that happens to lie along the border) takes
+    # the parts that run off it whole only where they stay near it; a part that reaches further in (a rule
+    # joined by the margin to the whole page's writing) loses what lies within a quarter of ``reach`` only.
+    t = max(3, reach // 4)
+    top, left = cc[:, cv2.CC_STAT_TOP], cc[:, cv2.CC_STAT_LEFT]
+    bottom, right = top + cc[:, cv2.CC_STAT_HEIGHT], left + cc[:, cv2.CC_STAT_WIDTH]
+    for side, strip, edge, near, far in (
+            (u8[0], u8[:t], labels[0], bottom <= reach, lambda r: (slice(0, r), slice(None))),
+            (u8[-1], u8[-t:], labels[-1], top >= H - reach, lambda r: (slice(H - r, H), slice(None))),
+            (u8[:, 0], u8[:, :t], labels[:, 0], right <= reach, lambda r: (slice(None), slice(0, r))),
+            (u8[:, -1], u8[:, -t:], labels[:, -1], left >= W - reach, lambda r: (slice(None), slice(W - r, W)))):
+        if side.mean() < 0.3:
+            continue
+        touching = np.zeros(n, bool)
+        touching[edge] = True
+        touching[0] = False
+        if strip.mean() >= 0.3:  # the desk itself: the parts that run off this side, near it
+            band = far(reach)
             out[band] |= touching[labels[band]]
+        else:
+            band = far(t)
+            out[band] |= touching[labels[band]]
+            band = far(reach)
+            out[band] |= (touching & near)[labels[band]]
     if not out.any():
         return out
     # Only sizeable stretches: a few stray ring pixels beside a blot are no sheet edge.

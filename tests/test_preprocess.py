@@ -358,6 +358,23 @@ def test_a_digit_ending_near_a_margin_keeps_none_of_it(gap: int) -> None:
     assert recall > 0.95
 
 
+def test_writing_near_a_rule_lying_along_the_pages_bottom_edge_is_kept() -> None:
+    # A scanned ruled page cut so that a rule runs along its very last row: the mask then covers that whole
+    # side, as a desk beyond a photographed sheet does, and the margin joins that rule to every line on the
+    # page. The writing on the last line (its feet 45 px above the border) used to go with the "desk".
+    H, W, M = 2200, 1700, 190
+    ink = np.zeros((H, W), np.float32)
+    drawn = draw_tokens("(2-2)/7=2", height=70, stroke=5, size=(900, 110), origin=(10, 95))
+    ink[2040 - 95 : 2040 + 15, 350 : 350 + 900] = drawn.ink
+    paper = np.full((H, W, 3), 255.0, np.float32)
+    for y in list(range(170, H, 170)) + [H - 1]:
+        cv2.line(paper, (0, y), (W, y), (193, 220, 255), 5)
+    cv2.line(paper, (M, 0), (M, H), (245, 155, 155), 3)
+    pre = preprocess(ink_on(paper, ink, (154, 137, 150)))  # pale ink: the rules are almost as dark
+    recall, _ = agreement(pre.mask, ink > 0.5)
+    assert recall > 0.95
+
+
 @pytest.mark.parametrize("tilt", [1.0, 2.0])
 def test_a_margin_photographed_off_square_to_the_rules_is_found(tilt: float) -> None:
     # In a photo taken at a slant the margin is not square to the rules (perspective): it is searched for at its
