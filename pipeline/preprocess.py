@@ -819,7 +819,47 @@ def remove_ruled_lines(
                         share = np.clip((c - paper) @ seg / norm2, 0.0, 1.0)
             drop = alone & (v <= share * local + margin)
             out_flat[flat[sel[drop]]] = False
+    _clear_crossings(out, dark, rules)
     return out
+
+
+def _clear_crossings(mask: np.ndarray, dark: np.ndarray, rules: list[Rule], pad: float = 4.0) -> None:
+    """Erase (in place) the scraps left where two found lines cross: a margin over a rule is darker than
+    either and of neither's colour, so each line's erasing keeps the crossing's pixels. A scrap lying wholly
+    within a crossing's box (both bands, ``pad`` px wider) that is no darker than the two lines printed over
+    one another is no writing; ink that reaches out of the box (a stroke through the crossing) stays whole,
+    and so does a point darker than the lines (a decimal point written on the crossing)."""
+    H, W = mask.shape
+    across_lines = [r for r in rules if r.axis == 0]
+    down_lines = [r for r in rules if r.axis == 1]
+    for h in across_lines:
+        for v in down_lines:
+            x = float(v.at(np.array([H / 2.0]))[0])
+            y = float(h.at(np.array([x]))[0])
+            x = float(v.at(np.array([y]))[0])
+            y = float(h.at(np.array([x]))[0])
+            bx, by = v.half + pad, h.half + pad
+            x0, x1 = int(math.floor(x - bx)), int(math.ceil(x + bx)) + 1
+            y0, y1 = int(math.floor(y - by)), int(math.ceil(y + by)) + 1
+            wx0, wy0 = max(x0 - 2, 0), max(y0 - 2, 0)
+            wx1, wy1 = min(x1 + 2, W), min(y1 + 2, H)
+            if wx1 <= wx0 or wy1 <= wy0:
+                continue
+            window = mask[wy0:wy1, wx0:wx1]
+            if not window.any():
+                continue
+            # Both lines over one another, as dark as printing them twice makes them (their contrasts are
+            # measured on the reduced copy, a little fainter than they are: hence the allowance).
+            both = 255.0 * (1.0 - (1.0 - min(h.contrast, 255.0) / 255.0) * (1.0 - min(v.contrast, 255.0) / 255.0))
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(window.view(np.uint8), connectivity=8)
+            for i in range(1, n):
+                lx, ly = stats[i, cv2.CC_STAT_LEFT] + wx0, stats[i, cv2.CC_STAT_TOP] + wy0
+                rx, ry = lx + stats[i, cv2.CC_STAT_WIDTH], ly + stats[i, cv2.CC_STAT_HEIGHT]
+                if not (lx >= x0 and ly >= y0 and rx <= x1 and ry <= y1):
+                    continue
+                scrap = labels == i
+                if float(dark[wy0:wy1, wx0:wx1][scrap].max()) <= 1.25 * both + 12.0:
+                    window[scrap] = False
 
 
 # ------------------------------------------------------------------------------------------------ main

@@ -375,6 +375,45 @@ def test_writing_near_a_rule_lying_along_the_pages_bottom_edge_is_kept() -> None
     assert recall > 0.95
 
 
+def _ruled_white_page(H: int, W: int, rows, cols, rule=(193, 220, 255), margin=(245, 155, 155)) -> np.ndarray:
+    """White paper with ruled lines (5 px) at ``rows`` and a margin (3 px) at each of ``cols``, printed over one
+    another: where they cross, the page is darker than either line and of neither's colour."""
+    paper = np.full((H, W, 3), 255.0, np.float32)
+    for y in rows:
+        paper[y - 2 : y + 3] *= np.array(rule, np.float32) / 255.0
+    for x in cols:
+        paper[:, x - 1 : x + 2] *= np.array(margin, np.float32) / 255.0
+    return paper
+
+
+def test_where_writing_starts_at_the_margin_the_crossing_below_leaves_no_point() -> None:
+    # A line written from the margin on, its feet 10 px above the rule: where margin and rule cross, the
+    # pixels beside the margin's band are darker than the rule and not its colour, and were kept beside the
+    # 7 as a decimal point ('.7+4').
+    H, W, M, R = 700, 1200, 190, 505
+    drawn = draw_tokens("7+4", height=70, stroke=5, size=(W, H), origin=(M + 2, R - 10))
+    paper = _ruled_white_page(H, W, range(165, H, 170), [M])
+    pre = preprocess(ink_on(paper, drawn.ink, (154, 137, 150)))
+    crossing = pre.mask[R - 8 : R + 9, M - 8 : M + 9] & ~drawn.mask[R - 8 : R + 9, M - 8 : M + 9]
+    assert int(crossing.sum()) == 0
+    recall, _ = agreement(pre.mask, drawn.mask)
+    assert recall > 0.95
+
+
+def test_a_point_written_on_a_crossing_of_squared_paper_stays() -> None:
+    H, W = 600, 800
+    paper = _ruled_white_page(H, W, range(20, H, 30), range(20, W, 30), margin=(193, 220, 255))
+    ink = np.zeros((H, W), np.float32)
+    drawn = draw_tokens("8", height=60, stroke=5, size=(W, H), origin=(380, 320))
+    ink = np.maximum(ink, drawn.ink)
+    cv2.circle(ink, (440, 320), 2, 1.0, -1)  # a small point, on the crossing of row 320 and column 440
+    draw = draw_tokens("5", height=60, stroke=5, size=(W, H), origin=(455, 320))
+    ink = np.maximum(ink, draw.ink)
+    pre = preprocess(ink_on(paper, ink, (40, 40, 60)))
+    assert pre.rules_removed >= 20
+    assert int(pre.mask[316:325, 436:445].sum()) >= 0.8 * int((ink[316:325, 436:445] > 0.5).sum())
+
+
 @pytest.mark.parametrize("tilt", [1.0, 2.0])
 def test_a_margin_photographed_off_square_to_the_rules_is_found(tilt: float) -> None:
     # In a photo taken at a slant the margin is not square to the rules (perspective): it is searched for at its
