@@ -524,8 +524,11 @@ class Recognizer:
             return chosen, cands, assemble_candidates(cands, latex=self.latex)
 
         chosen, cands, a = assembled(paths[0][1])
-        if len(paths) == 1 or (a.error is None and not a.repaired and a.correct is not False) or not chosen:
+        if len(paths) == 1 or not chosen or (a.error is None and not a.repaired and a.correct is True):
             return self._line_result(line, chosen, a)
+        # A clean reading with no written answer gives way only to a segmentation whose answer holds (a '=' run
+        # into the digit beside it, read as a '3' of '83').
+        only_holding = a.error is None and not a.repaired and a.correct is None
 
         def likelihood(score: float, cands, a) -> float:
             unparsed = a.error is not None and not a.error.startswith("division")
@@ -534,6 +537,8 @@ class Recognizer:
         best = (likelihood(paths[0][0], cands, a), chosen, a)
         for score, chosen in paths[1:]:
             chosen, cands, a = assembled(chosen)
+            if only_holding and a.correct is not True:
+                continue
             value = likelihood(score, cands, a)
             if value > best[0]:
                 best = (value, chosen, a)

@@ -460,6 +460,12 @@ def test_a_reading_that_parses_wins_over_a_likelier_segmentation_that_does_not()
     # A written answer that holds weighs for its segmentation.
     paths = [(-1.0, path("9+8=27")), (-2.5, path("19+8=27"))]
     assert rec._read_line(line, paths, pre).text == "19+8=27"
+    # A plain reading with no answer gives way only to a segmentation whose answer holds (an '=' run into the
+    # 8 beside it, read as a '3').
+    paths = [(-1.0, path("(8-14)×83-48")), (-2.5, path("(8-14)×8=-48"))]
+    assert rec._read_line(line, paths, pre).text == "(8-14)×8=-48"
+    paths = [(-1.0, path("(8-14)×83-48")), (-1.2, path("(8-14)×8=-47")), (-1.3, path("(8-14)×83-43"))]
+    assert rec._read_line(line, paths, pre).text == "(8-14)×83-48"
 
 
 def _touching_pair(first: int, second: int, overlap: int = 1) -> np.ndarray:
