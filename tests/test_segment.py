@@ -288,6 +288,25 @@ def test_divide_drawn_like_a_percent_sign_is_one_symbol() -> None:
     assert [s.parts for s in line.symbols] == [1, 1, 1, 1, 1]
 
 
+def test_divide_drawn_as_a_percent_sign_with_rings_is_offered_whole() -> None:
+    # The same ÷ written larger, its dots drawn as rings, far apart: the pieces stay apart, and the three of
+    # them together, 1.7 digits wide, are still offered as one symbol to read.
+    from hdr_expr.pipeline.segment import line_readings
+
+    drawn = draw_tokens("93÷93", height=60, stroke=4)
+    _, (x0, y0, w0, h0) = drawn.boxes[2]
+    drawn.ink[:, x0 - 2 : x0 + w0 + 2] = 0
+    cx, cy = x0 + w0 // 2, y0 + h0 // 2
+    cv2.line(drawn.ink, (cx - 10, cy + 20), (cx + 10, cy - 20), 1.0, 4)
+    cv2.circle(drawn.ink, (cx - 24, cy - 14), 7, 1.0, 3)
+    cv2.circle(drawn.ink, (cx + 24, cy + 14), 7, 1.0, 3)
+    (line,) = read(render(drawn))
+    parts = [i for i, s in enumerate(line.symbols) if cx - 30 <= s.box[0] + s.box[2] / 2 <= cx + 30]
+    assert len(parts) == 3
+    whole = [r for r in line_readings(line) if (r.start, r.end) == (parts[0], parts[-1] + 1) and len(r.parts) == 1]
+    assert whole and whole[0].parts[0].parts == 3
+
+
 def test_divide_whose_dot_runs_into_its_slanted_bar() -> None:
     # The lower dot ran into the bar (one part, too short to be a bar); the upper dot reaches into the bar's box.
     drawn = draw_tokens("8÷2", height=60, stroke=4)
