@@ -46,12 +46,6 @@ MIN_CONTRAST = 0.08
 RULE_SPAN = 0.5
 #: Parts of the mask smaller than this many squared stroke widths are specks (a pen's dot is about one).
 SPECK_AREA = 0.15
-#: A symbol whose darkest pixel is under FAINT_PEAK of the page's ink level was written faintly (a pen running
-#: dry, a light touch, a blurred photo of pencil): the page's thresholds keep only its darkest bits, so it grows
-#: into what is darker than FAINT_LOW of the low threshold around it.
-FAINT_PEAK = 0.75
-FAINT_LOW = 0.5
-FAINT_MIN_SIZE = 3.0  # stroke widths
 #: How much darker than along its whole length a ruled line may read in one stretch (see remove_ruled_lines).
 RULE_STRETCH_CAP = 2.0
 
@@ -333,15 +327,14 @@ def _thresholds(dark: np.ndarray) -> tuple[float, float, float, float] | None:
     return floor, low, high, level
 
 
-def _hysteresis(seeds: np.ndarray, weak: np.ndarray, min_area: int = 1, *, parts: bool = False):
+def _hysteresis(seeds: np.ndarray, weak: np.ndarray, min_area: int = 1) -> np.ndarray:
     """The parts of the ``weak`` mask that hold a ``seeds`` pixel and at least ``min_area`` pixels.
-    Works on the ink pixels' flat indices: pages are mostly paper. With ``parts``, also returns the parts as
-    (labels, flat indices of the weak pixels, their labels, which labels were kept)."""
+    Works on the ink pixels' flat indices: pages are mostly paper."""
     weak = weak.astype(np.uint8, copy=False)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
     out = np.zeros(weak.shape, bool)
     if n <= 1:
-        return (out, None) if parts else out
+        return out
     idx = np.flatnonzero(weak)
     lab = labels.ravel()[idx]
     keep = np.bincount(lab, weights=seeds.ravel()[idx], minlength=n) > 0
@@ -349,7 +342,7 @@ def _hysteresis(seeds: np.ndarray, weak: np.ndarray, min_area: int = 1, *, parts
         keep &= np.bincount(lab, minlength=n) >= min_area
     keep[0] = False
     out.ravel()[idx[keep[lab]]] = True
-    return (out, (labels, idx, lab, keep)) if parts else out
+    return out
 
 
 def _local_noise(gray: np.ndarray, bg: np.ndarray, overall: float, kernel: int) -> np.ndarray:
@@ -952,7 +945,6 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     if img.shape[2] == 3:
         colour = cv2.bitwise_not(img) if inverted else img
     seeds = (dark >= high) & (diff > abs_high)
-    found: list[Rule] = []
     if remove_rules:
         found = find_rules(dark_s, stroke=stroke_s, ink_level=level)
         if found:
@@ -960,60 +952,9 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             weak = remove_ruled_lines(weak, dark, [r.scaled(scale) for r in found], level, rgb=colour, solid=seeds,
                                       off_sheet=desk if desk_s.any() else None)
             rules = len(found)
-    mask, parts = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)), parts=True)
-    if parts is not None:
-        mask = _grow_faint(mask, parts, dark, diff, abs_low, level, max(FAINT_LOW * low, floor),
-                           [r.scaled(1.0 / f) for r in found], min_size=FAINT_MIN_SIZE * stroke)
+    mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark)
-
-
-def _grow_faint(mask: np.ndarray, parts, dark: np.ndarray, diff: np.ndarray, abs_low: np.ndarray, level: float,
-                low: float, rules: list[Rule], min_size: float = 0.0) -> np.ndarray:
-    """The mask with each faintly written symbol grown into the fainter ink joined to it (above ``low`` and
-    the local noise), away from found lines: only symbols already found and at least ``min_size`` px long
-    grow (a faint speck beside a digit stays a speck), none is added. ``parts``: the mask's parts, as
-    :func:`_hysteresis` gives them."""
-    labels, idx, lab, keep = parts
-    n = len(keep)
-    strong = np.bincount(lab, weights=dark.ravel()[idx] >= FAINT_PEAK * level, minlength=n)
-    faint = keep & (strong == 0)
-    if not faint.any():
-        return mask
-    H, W = mask.shape
-    at = idx[faint[lab]]
-    ys, xs = np.divmod(at, W)
-    which = labels.ravel()[at]
-    boxes = {}
-    for i in np.flatnonzero(faint):
-        sel = which == i
-        y, x = int(ys[sel].min()), int(xs[sel].min())
-        h, w = int(ys[sel].max()) - y + 1, int(xs[sel].max()) - x + 1
-        if max(w, h) >= min_size:
-            boxes[int(i)] = (x, y, w, h)
-    if not boxes:
-        return mask
-    out = mask.copy()
-    for i, (x, y, w, h) in boxes.items():
-        r = int(max(w, h))  # look as far again as the piece is big
-        x0, y0, x1, y1 = max(x - r, 0), max(y - r, 0), min(x + w + r, W), min(y + h + r, H)
-        weak = (dark[y0:y1, x0:x1] > low) & (diff[y0:y1, x0:x1] > abs_low[y0:y1, x0:x1])
-        if rules:
-            yy, xx = np.nonzero(weak)
-            on = np.zeros(len(yy), bool)
-            for axis in (0, 1):
-                group = [rl for rl in rules if rl.axis == axis]
-                if group:
-                    along, across = (xx + x0, yy + y0) if axis == 0 else (yy + y0, xx + x0)
-                    on |= _on_lines(group, along.astype(np.float64), across.astype(np.float64))
-            weak[yy[on], xx[on]] = False
-        grown = _hysteresis(labels[y0:y1, x0:x1] == i, weak | mask[y0:y1, x0:x1])
-        # A symbol grows within its own size and the image; what runs on out of that (a faint ruled line,
-        # paper grain, a shadow's edge, a board's frame) is not the symbol's.
-        if grown[0].any() or grown[-1].any() or grown[:, 0].any() or grown[:, -1].any():
-            continue
-        out[y0:y1, x0:x1] |= grown
-    return out
 
 
 def ink_mask(image: np.ndarray) -> np.ndarray:

@@ -443,43 +443,6 @@ def test_a_rule_running_off_the_sheet_is_measured_on_the_sheet() -> None:
     assert not out.any()
 
 
-def _faint_first_symbol(fade: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """'93+58' in dark ink but its 9 written faintly, its ink scaled by ``fade`` (a factor per row of the 9's
-    box): the image, the 9's drawn mask, its box."""
-    drawn = draw_tokens("93+58", height=60, stroke=4)
-    _, (x, y, w, h) = drawn.boxes[0]
-    ink = drawn.ink.copy()
-    ink[y : y + h, x : x + w] *= fade[:, None]
-    nine = np.zeros(ink.shape, bool)
-    nine[y : y + h, x : x + w] = drawn.ink[y : y + h, x : x + w] > 0.5
-    image = render(ink, noise=2.0, seed=3)
-    return image, nine, (x, y, w, h)
-
-
-def test_a_faintly_written_symbol_is_kept_whole() -> None:
-    # A pen running dry: the 9's top half as dark as the others' ink, its tail fading to a fifth. The page's
-    # thresholds keep only the 9's darkest bits (read as a '1'); grown into the fainter ink joined to them, it
-    # is whole again.
-    h = draw_tokens("93+58", height=60, stroke=4).boxes[0][1][3]
-    image, nine, _ = _faint_first_symbol(np.linspace(0.55, 0.2, h))
-    mask = preprocess(image).mask
-    assert (mask & nine).sum() >= 0.85 * nine.sum()
-    assert stray_ink(mask, draw_tokens("93+58", height=60, stroke=4).mask) == 0
-
-
-def test_faint_marks_grow_only_within_their_own_size() -> None:
-    # A faint dash joined to a fainter line that runs on out of its reach (a ruled line too faint to be found,
-    # a shadow's edge) keeps its own pixels only.
-    drawn = draw_tokens("93+58", height=60, stroke=4, size=(800, 156))
-    ink = drawn.ink.copy()
-    _, (x, y, w, h) = drawn.boxes[-1]
-    cv2.line(ink, (x + w + 30, y + h // 2), (x + w + 70, y + h // 2), 0.5, 4)  # a faint dash...
-    cv2.line(ink, (x + w + 70, y + h // 2), (ink.shape[1] - 1, ink.shape[0] - 1), 0.22, 3)  # ...on a fainter line
-    mask = preprocess(render(ink, noise=2.0, seed=3)).mask
-    assert mask[:, x + w + 30 : x + w + 70].any()  # the dash is ink...
-    assert mask[:, x + w + 80 :].sum() == 0  # ...and grows no further
-
-
 def test_skew_is_estimated_not_applied() -> None:
     drawn = draw_tokens("45+67=112", height=50, stroke=4)
     for angle in (4.0, -3.0):
