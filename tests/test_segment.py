@@ -269,16 +269,25 @@ def test_touching_pair_narrower_than_the_line_is_high_gets_candidates() -> None:
     assert any(len(c) == 2 and all(iou(p.box, t) > 0.5 for p, t in zip(c, truth)) for c in cands)
 
 
-def test_divide_drawn_like_a_percent_sign_is_one_symbol() -> None:
-    # ÷ as some people write it: a short slanted stroke with a dot at its upper left and one at its lower
-    # right, drawn where a script ÷ stood.
-    drawn = draw_tokens("57÷26", height=60, stroke=4)
-    _, (x0, y0, w0, h0) = drawn.boxes[2]
+def _hand_drawn_divide(tokens: str, index: int, bar: tuple[int, int, int, int],
+                       dots: tuple[tuple[int, int], tuple[int, int]], ring: int = -1) -> tuple[Drawn, int, int]:
+    """``tokens`` drawn with the ``÷`` at ``index`` erased and drawn again by hand about its centre (cx, cy): a
+    stroke from (cx + bar[0], cy + bar[1]) to (cx + bar[2], cy + bar[3]) and a dot at each offset in ``dots``
+    (filled, or a ring ``ring`` px thick). Returns the drawing and the centre."""
+    drawn = draw_tokens(tokens, height=60, stroke=4)
+    _, (x0, y0, w0, h0) = drawn.boxes[index]
     drawn.ink[:, x0 - 2 : x0 + w0 + 2] = 0
     cx, cy = x0 + w0 // 2, y0 + h0 // 2
-    cv2.line(drawn.ink, (cx - 8, cy + 13), (cx + 8, cy - 13), 1.0, 4)  # the bar, less than half a digit tall
-    cv2.circle(drawn.ink, (cx - 11, cy - 10), 4, 1.0, -1)
-    cv2.circle(drawn.ink, (cx + 11, cy + 10), 4, 1.0, -1)
+    cv2.line(drawn.ink, (cx + bar[0], cy + bar[1]), (cx + bar[2], cy + bar[3]), 1.0, 4)
+    for dx, dy in dots:
+        cv2.circle(drawn.ink, (cx + dx, cy + dy), 7 if ring > 0 else 4, 1.0, ring)
+    return drawn, cx, cy
+
+
+def test_divide_drawn_like_a_percent_sign_is_one_symbol() -> None:
+    # ÷ as some people write it: a short slanted stroke with a dot at its upper left and one at its lower
+    # right, drawn where a script ÷ stood; the stroke less than half a digit tall.
+    drawn, cx, cy = _hand_drawn_divide("57÷26", 2, (-8, 13, 8, -13), ((-11, -10), (11, 10)))
     (line,) = read(render(drawn))
     assert [s.parts for s in line.symbols] == [1, 1, 3, 1, 1]
     div = line.symbols[2]
@@ -293,13 +302,7 @@ def test_divide_drawn_as_a_percent_sign_with_rings_is_offered_whole() -> None:
     # them together, 1.7 digits wide, are still offered as one symbol to read.
     from hdr_expr.pipeline.segment import line_readings
 
-    drawn = draw_tokens("93÷93", height=60, stroke=4)
-    _, (x0, y0, w0, h0) = drawn.boxes[2]
-    drawn.ink[:, x0 - 2 : x0 + w0 + 2] = 0
-    cx, cy = x0 + w0 // 2, y0 + h0 // 2
-    cv2.line(drawn.ink, (cx - 10, cy + 20), (cx + 10, cy - 20), 1.0, 4)
-    cv2.circle(drawn.ink, (cx - 24, cy - 14), 7, 1.0, 3)
-    cv2.circle(drawn.ink, (cx + 24, cy + 14), 7, 1.0, 3)
+    drawn, cx, cy = _hand_drawn_divide("93÷93", 2, (-10, 20, 10, -20), ((-24, -14), (24, 14)), ring=3)
     (line,) = read(render(drawn))
     parts = [i for i, s in enumerate(line.symbols) if cx - 30 <= s.box[0] + s.box[2] / 2 <= cx + 30]
     assert len(parts) == 3
@@ -309,13 +312,7 @@ def test_divide_drawn_as_a_percent_sign_with_rings_is_offered_whole() -> None:
 
 def test_divide_whose_dot_runs_into_its_slanted_bar() -> None:
     # The lower dot ran into the bar (one part, too short to be a bar); the upper dot reaches into the bar's box.
-    drawn = draw_tokens("8÷2", height=60, stroke=4)
-    _, (x0, y0, w0, h0) = drawn.boxes[1]
-    drawn.ink[:, x0 - 2 : x0 + w0 + 2] = 0
-    cx, cy = x0 + w0 // 2, y0 + h0 // 2
-    cv2.line(drawn.ink, (cx - 16, cy + 3), (cx + 16, cy - 3), 1.0, 4)
-    cv2.circle(drawn.ink, (cx - 10, cy - 8), 4, 1.0, -1)
-    cv2.circle(drawn.ink, (cx + 2, cy + 6), 4, 1.0, -1)
+    drawn, _, _ = _hand_drawn_divide("8÷2", 1, (-16, 3, 16, -3), ((-10, -8), (2, 6)))
     (line,) = read(render(drawn))
     assert [s.parts for s in line.symbols] == [1, 2, 1]
 
