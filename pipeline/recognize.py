@@ -515,7 +515,8 @@ class Recognizer:
         too, and the one whose reading is likeliest overall wins — its path score plus
         :func:`reading_score`, less UNPARSED_PENALTY where it does not parse. (A touching ``7)`` read as one
         ``0`` makes ``(7+0-442``, which the repair can only mend by reading the sure ``(`` as ``1``; the path
-        that splits the blob parses.)"""
+        that splits the blob parses.) A plain reading with no written answer is weighed the same way against
+        the next segmentations whose written answer holds, and only those."""
         from hdr_expr.pipeline.assemble import reading_score
 
         def assembled(chosen):
