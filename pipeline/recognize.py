@@ -78,6 +78,10 @@ SLASH_WIDER = 0.8
 SLASH_LONGER = 5.0
 #: Symbols often drawn wider than a digit.
 WIDE = frozenset("+-×÷=")
+#: A '+' or '×' is read as a '÷' whose dots the mask ran into its bar only where the darkness map parts them
+#: *and* the classifier gives '÷' at least this much: a crisp '+' whose upright stroke is paler than its bar
+#: parts in the darkness map too (a pen's pressure), but reads as no '÷' at all.
+DIVIDE_MIN_P = 0.003
 
 Source = str | Path | bytes | np.ndarray
 
@@ -486,7 +490,8 @@ class Recognizer:
     def _restore_from_darkness(self, chosen, pre) -> list[tuple[object, np.ndarray]]:
         """What the darkness map shows and the classifier's crop could not: a bar read as '-' whose '=' partner
         the mask lost (:func:`second_bar`) gets the '=''s probability and gives it its own; so does a '+' or '×'
-        whose dots the mask ran into the bar of a '÷', or a '-' whose dots it dropped (:func:`dots_apart`)."""
+        whose dots the mask ran into the bar of a '÷' (where the classifier sees a '÷' as possible at all:
+        DIVIDE_MIN_P), or a '-' whose dots it dropped (:func:`dots_apart`)."""
         from hdr_expr.pipeline.equals import MIN_RATIO, second_bar
 
         minus, equals = self._index.get("-"), self._index.get("=")
@@ -502,7 +507,7 @@ class Recognizer:
             if top == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
                 p = p.copy()
                 p[minus], p[equals] = p[equals], p[minus]
-            elif divide is not None and top in may_divide and dots_apart(
+            elif divide is not None and top in may_divide and (top == minus or p[divide] >= DIVIDE_MIN_P) and dots_apart(
                     pre.darkness, part.box, FINE_LEVELS if top == minus else LEVELS):
                 p = p.copy()
                 p[top], p[divide] = p[divide], p[top]

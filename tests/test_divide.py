@@ -46,6 +46,21 @@ def test_a_plus_never_parts_and_faint_ink_is_not_judged():
     assert not dots_apart(np.zeros((20, 20), np.uint8), (0, 0, 20, 20))
 
 
+def _plus_with_a_pale_upright(ink: np.ndarray) -> None:
+    """A '+' whose upright stroke was drawn lighter than its bar, heaviest at its two ends (a pen's pressure)."""
+    cv2.line(ink, (18, 30), (42, 30), 1.0, 3)
+    cv2.line(ink, (30, 15), (30, 45), 0.45, 3)
+    cv2.line(ink, (30, 15), (30, 20), 1.0, 3)
+    cv2.line(ink, (30, 40), (30, 45), 1.0, 3)
+
+
+def test_a_plus_with_a_pale_upright_parts_too():
+    # What the darkness map cannot tell: such a '+' parts into a bar and two marks as a '÷' does. The
+    # recognizer takes it for a '÷' only where the classifier sees one as possible (recognize.DIVIDE_MIN_P).
+    dark = _darkness(_plus_with_a_pale_upright)
+    assert dots_apart(dark, _box(dark, 0.25 * dark.max()))
+
+
 def test_dots_the_mask_dropped_around_a_bar_read_as_minus():
     # Dots tapped with a fine point beside a thick bar: too small for the mask's speck limit, which keeps the bar
     # alone (read as '-'); the darkness map still shows one above and one below its middle. A bar alone, or with

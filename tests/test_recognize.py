@@ -546,3 +546,28 @@ def test_a_bar_whose_dots_the_mask_dropped_reads_as_divide():
             img[cy + dy : cy + dy + 2, cx - 1 : cx + 1] = 30
         (line,) = rec.read_image(img).lines
         assert line.text == "8÷2" and line.value == "4"
+
+
+def test_a_plus_is_taken_for_a_divide_only_where_the_classifier_allows_one():
+    # A '+' whose upright stroke is paler than its bar parts in the darkness map as a '÷' whose dots the mask
+    # ran into its bar does (tests/test_divide.py). A crisp '+' the classifier gives no '÷' at all stays a '+';
+    # a blurred blob it gives a few percent of '÷' is read as one.
+    from types import SimpleNamespace
+
+    from test_divide import _box, _darkness, _plus_with_a_pale_upright
+
+    from hdr_expr.pipeline.preprocess import Preprocessed
+    from hdr_expr.pipeline.recognize import DIVIDE_MIN_P, Recognizer
+
+    rec = Recognizer.__new__(Recognizer)
+    rec._index = {c: i for i, c in enumerate(CLASSES)}
+    dark = _darkness(_plus_with_a_pale_upright)
+    mask = dark >= 0.25 * dark.max()
+    pre = Preprocessed(mask, False, 0.0, 3.0, 0.8, 0, dark)
+    part = SimpleNamespace(box=_box(dark, 0.25 * dark.max()))
+    for p_divide, read in ((0.0, "+"), (0.3 * DIVIDE_MIN_P, "+"), (3.0 * DIVIDE_MIN_P, "÷")):
+        p = np.full(len(CLASSES), 1e-5, np.float32)
+        p[CLASSES.index("÷")] = p_divide
+        p[CLASSES.index("+")] = 0.97
+        ((_, out),) = rec._restore_from_darkness([(part, p)], pre)
+        assert CLASSES[int(np.argmax(out))] == read, p_divide
