@@ -239,14 +239,12 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
         touching = np.zeros(n, bool)
         touching[edge] = True
         touching[0] = False
-        if strip.mean() >= 0.3:  # the desk itself: the parts that run off this side, near it
-            band = far(reach)
-            out[band] |= touching[labels[band]]
-        else:
+        deep = strip.mean() >= 0.3  # the desk itself: the parts that run off this side, near it
+        band = far(reach)
+        out[band] |= (touching if deep else touching & near)[labels[band]]
+        if not deep:
             band = far(t)
             out[band] |= touching[labels[band]]
-            band = far(reach)
-            out[band] |= (touching & near)[labels[band]]
     if not out.any():
         return out
     # Only sizeable stretches: a few stray ring pixels beside a blot are no sheet edge.

@@ -507,8 +507,8 @@ class Recognizer:
             if top == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
                 p = p.copy()
                 p[minus], p[equals] = p[equals], p[minus]
-            elif divide is not None and top in may_divide and (top == minus or p[divide] >= DIVIDE_MIN_P) and dots_apart(
-                    pre.darkness, part.box, FINE_LEVELS if top == minus else LEVELS):
+            elif (divide is not None and top in may_divide and (top == minus or p[divide] >= DIVIDE_MIN_P)
+                  and dots_apart(pre.darkness, part.box, FINE_LEVELS if top == minus else LEVELS)):
                 p = p.copy()
                 p[top], p[divide] = p[divide], p[top]
             out.append((part, p))
