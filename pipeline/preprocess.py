@@ -48,6 +48,12 @@ RULE_SPAN = 0.5
 SPECK_AREA = 0.15
 #: How much darker than along its whole length a ruled line may read in one stretch (see remove_ruled_lines).
 RULE_STRETCH_CAP = 2.0
+#: A sliver along the image's edge (see edge_slivers) is at most this many stroke widths thick ...
+EDGE_SLIVER_WIDTH = 1.5
+#: ... at least this many times as long as it is thick ...
+EDGE_SLIVER_LENGTH = 3.0
+#: ... and the side past its ends is still darker than this fraction of the mask's weak threshold.
+EDGE_FADE = 0.5
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,56 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
     big = stats[:, cv2.CC_STAT_AREA] >= min_size
     big[0] = False
     return cv2.dilate(big[labels].view(np.uint8), box) > 0
+
+
+def _run_fades(profile: np.ndarray, start: int, stop: int, reach: int, low: float) -> bool:
+    """Does a run ``profile[start:stop]`` along an image side fade out into its surroundings (the shading
+    along a sheet's or a photo's edge) rather than end as a stroke does (paper within a stroke width)?
+
+    Each end that is not the image's corner is looked at past ``reach`` pixels of blur: the run fades there
+    if the side is still at least ``EDGE_FADE`` times the ink threshold ``low`` dark.
+    """
+    ends = []
+    if start > 0:
+        ends.append(profile[max(0, start - 3 * reach): max(0, start - reach)])
+    if stop < len(profile):
+        ends.append(profile[stop + reach: stop + 3 * reach])
+    ends = [e for e in ends if len(e)]
+    return bool(ends) and max(float(np.median(e)) for e in ends) >= EDGE_FADE * low
+
+
+def edge_slivers(mask: np.ndarray, dark: np.ndarray, stroke: float, low: float) -> np.ndarray:
+    """Parts of an ink mask that are slivers of shading along the image's own edge, not writing.
+
+    A photo's border often catches the sheet's edge or the lens's shading: a band a stroke or two wide,
+    running along the side, that the thresholds cut into a short straight bar — read as a ``1`` at the end of
+    a line. Such a part touches a side, is thin across it and long along it, and its darkness goes on
+    fading along the side past its ends. A stroke that merely touches the border (a ``1`` of a tightly
+    cropped image) ends as strokes do: paper along the side just beyond it.
+    """
+    out = np.zeros(mask.shape, bool)
+    H, W = mask.shape
+    depth = int(math.ceil(EDGE_SLIVER_WIDTH * max(stroke, 1.0))) + 1
+    if H <= 2 * depth or W <= 2 * depth:
+        return out
+    reach = max(2, int(round(stroke)))
+    # Each side as a strip (a view of the mask, the darkness and the output) whose row 0 is the image's
+    # edge and whose rows run inward.
+    for side in (lambda a: a, lambda a: a[::-1], lambda a: a.T, lambda a: a.T[::-1]):
+        strip, dstrip, drop = side(mask)[:depth], side(dark)[:depth], side(out)[:depth]
+        if not strip[0].any():
+            continue
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(strip).view(np.uint8),
+                                                               connectivity=8)
+        for i in np.unique(labels[0][labels[0] > 0]):  # the parts on the edge itself
+            x, y, w, h = stats[i, :4]
+            # Wholly within the strip (off its inner side) and a bar along the edge.
+            if h >= depth or w < max(EDGE_SLIVER_LENGTH * h, 2.0 * stroke):
+                continue
+            profile = dstrip[:h].max(axis=0).astype(np.float32)
+            if _run_fades(profile, int(x), int(x + w), reach, low):
+                drop[:h, x: x + w] |= labels[:h, x: x + w] == i
+    return out
 
 
 def ink_darkness(img: np.ndarray, bg: np.ndarray) -> np.ndarray:
@@ -951,6 +1007,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
                                       off_sheet=desk if desk_s.any() else None)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
+    mask &= ~edge_slivers(mask, dark, stroke, low)
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark)
 

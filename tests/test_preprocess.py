@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from hdr_expr.pipeline.preprocess import Rule, estimate_skew, ink_mask, is_light_on_dark, preprocess, remove_ruled_lines
+from hdr_expr.pipeline.preprocess import (Rule, edge_slivers, estimate_skew, ink_mask, is_light_on_dark, preprocess,
+                                         remove_ruled_lines)
 
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
 
@@ -588,3 +589,49 @@ def test_small_chalk_writing_on_a_board_with_its_dark_frame_in_the_photo() -> No
     pre = preprocess(photo)
     recall, _ = agreement(pre.mask[15:405, 20:670], page.mask, tol=2)
     assert pre.inverted and recall > 0.9
+
+
+def test_shading_along_the_photos_edge_leaves_no_sliver() -> None:
+    # The sheet's edge darkens the last few columns of the photo towards its bottom corner; the thresholds
+    # used to cut a short bar out of that shading, read as a "1" after the last digit.
+    drawn = draw_tokens("2×9=18", height=36, stroke=3, size=(330, 110), origin=(20, 75))
+    image = render(drawn, gradient=0.2, noise=3, seed=3).astype(np.float32)
+    H, W = image.shape[:2]
+    image[:, W - 4 :] *= 1 - 0.45 * np.clip((np.arange(H) - 0.3 * H) / (0.7 * H), 0, 1)[:, None, None]
+    image = np.clip(cv2.GaussianBlur(image, (0, 0), 0.7), 0, 255).astype(np.uint8)
+    mask = preprocess(image).mask
+    assert mask[:, W - 8 :].sum() == 0
+    recall, precision = agreement(mask, drawn.mask)
+    assert recall > 0.95 and precision > 0.95
+
+
+def _bar_on_the_left_edge(beyond: float) -> tuple[np.ndarray, np.ndarray]:
+    """A mask with a 3-px bar on the image's left edge (rows 40-70) and the darkness around it: 150 on the
+    bar, ``beyond`` along the edge above and below it."""
+    mask = np.zeros((120, 200), bool)
+    mask[40:70, :3] = True
+    dark = np.zeros(mask.shape, np.uint8)
+    dark[:, :3] = beyond
+    dark[40:70, :3] = 150
+    return mask, dark
+
+
+def test_an_edge_sliver_is_a_thin_bar_whose_shading_goes_on_along_the_side() -> None:
+    mask, dark = _bar_on_the_left_edge(beyond=45)  # the shading goes on, fainter: a sliver
+    assert edge_slivers(mask, dark, stroke=3.0, low=60.0)[40:70, :3].all()
+    mask, dark = _bar_on_the_left_edge(beyond=5)  # paper beyond its ends: a stroke (a tight crop's 1)
+    assert not edge_slivers(mask, dark, stroke=3.0, low=60.0).any()
+    mask, dark = _bar_on_the_left_edge(beyond=45)
+    mask[50:55, 3:12] = True  # reaches well inside the image: part of a symbol, not a sliver
+    assert not edge_slivers(mask, dark, stroke=3.0, low=60.0).any()
+
+
+def test_a_one_touching_the_edge_of_a_tight_crop_is_kept() -> None:
+    drawn = draw_tokens("1+1=2", height=48, stroke=4)
+    x0, y0, w0, h0 = _box_of(drawn.mask)
+    crop = Drawn(drawn.ink[y0 - 8 : y0 + h0 + 8, x0 : x0 + w0])  # the first 1 on the left edge, the 2 on the right
+    mask = preprocess(render(crop, gradient=0.3, noise=3, seed=1)).mask
+    first = crop.mask[:, : drawn.boxes[0][1][2]]
+    assert (mask[:, : first.shape[1]] & first).sum() > 0.9 * first.sum()
+    recall, _ = agreement(mask, crop.mask)
+    assert recall > 0.97
