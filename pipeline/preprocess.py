@@ -591,11 +591,20 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     thr = max(2.5 * noise, 0.75)  # per strip; a line needs most strips at once, which noise never does
     found: list[Rule] = []
     middle = len(centres) // 2
+    short = w < 40.0 * stroke
 
     def detect(a: float, g: np.ndarray, p: np.ndarray, inside: np.ndarray) -> None:
-        above = inside & (p > thr)
+        pz = np.where(inside, p, -np.inf)
+        pn = pz
+        if short:
+            # Across a short extent (a tight crop's height) a strip shows the line if it peaks at the aligned
+            # row or one beside it: the writing's strokes fill much of such a crop and pull the angle search
+            # a few tenths of a degree off, and a line a pixel thin is then missed by the strips at its ends.
+            pn = np.maximum(pz, np.maximum(np.pad(pz[:, 1:], ((0, 0), (0, 1)), constant_values=-np.inf),
+                                           np.pad(pz[:, :-1], ((0, 0), (1, 0)), constant_values=-np.inf)))
+        above = inside & (pn > thr)
         support = above.mean(axis=0)
-        strength = np.where(above, p, 0.0).sum(axis=0) / np.maximum(above.sum(axis=0), 1)
+        strength = np.where(above, pn, 0.0).sum(axis=0) / np.maximum(above.sum(axis=0), 1)
         # Writing near a row: the profile is not flat a little above or below it (a rule of the other
         # direction only lifts the whole strip evenly).
         g32 = np.ascontiguousarray(g, np.float32)
@@ -611,9 +620,11 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         candidates = rows_ok[np.argsort(-score_row[rows_ok], kind="stable")]
         t = math.tan(math.radians(a))
         shifts = np.rint(centres * t).astype(np.int64)
-        pz = np.where(inside, p, -np.inf)
         rejected: list[int] = []
+        exact = np.where(inside & (pz > thr), pz, 0.0).sum(axis=0)
         for j in candidates:
+            if short:  # the line's own row: the tolerant support ties it with the rows beside it
+                j = max(j - 1, 0) + int(np.argmax(exact[max(j - 1, 0) : j + 2]))
             if any(abs(r.across[middle] - (j - reach + shifts[middle])) <= gap for r in found):
                 continue
             if any(abs(j - q) <= 1 for q in rejected):
@@ -640,12 +651,12 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
                 if above[clean, j].mean() < 0.75:
                     rejected.append(j)
                     continue  # it does not show on blank paper: a row of writing (bars of - = +)
-                vals = p[clean, j]
+                vals = pn[clean, j]
                 if vals.max() >= 0.5 * ink_level and np.mean(vals < 0.2 * np.percentile(vals, 75)) >= 0.2:
                     rejected.append(j)
                     continue  # as dark as the ink in some blank stretches, absent in others: bars in a row
             else:
-                vals = p[above[:, j], j]
+                vals = pn[above[:, j], j]
                 if support[j] < 0.9 or float(np.std(vals)) > 0.5 * float(np.mean(vals)):
                     rejected.append(j)
                     continue  # writing all along: only an even, unbroken line counts
@@ -694,7 +705,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             detect(float(a), g, p, (g > outside / 2) & (p < 1e5))
         found.sort(key=lambda r: float(r.across[middle]))
     # Lines along a short extent (a tight crop's height) must be long against the writing, or repeat.
-    if w < 40.0 * stroke and len(found) < 3:
+    if short and len(found) < 3:
         found = [rule for rule in found if rule.contrast < 0.6 * ink_level]
     return found
 
