@@ -82,6 +82,13 @@ WIDE = frozenset("+-×÷=")
 #: *and* the classifier gives '÷' at least this much: a crisp '+' whose upright stroke is paler than its bar
 #: parts in the darkness map too (a pen's pressure), but reads as no '÷' at all.
 DIVIDE_MIN_P = 0.003
+#: An exercise number before a line's expression (``3)``, ``12.``): at most LABEL_DIGITS digits, then a mark the
+#: classifier gives ``)`` or ``.`` at least LABEL_MARK_P, set apart from the expression by at least LABEL_GAP line
+#: heights and twice the expression's own widest gap but one; the expression has at least LABEL_REST symbols.
+LABEL_DIGITS = 2
+LABEL_MARK_P = 0.5
+LABEL_GAP = 0.5
+LABEL_REST = 3
 
 Source = str | Path | bytes | np.ndarray
 
@@ -317,6 +324,34 @@ def _queue_crop(part, line, height: float, normalized: list[np.ndarray], views: 
     return len(normalized) - 1
 
 
+def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.ndarray], classes: Sequence[str],
+                 height: float) -> int:
+    """How many of a line's first symbols are an exercise number written before its expression (``3)``,
+    ``12.``), 0 if none.
+
+    Worksheets number their exercises, and a teacher's numbers are no part of the sums: read with the line,
+    ``1) 12+7=19`` becomes ``1112+7=19`` (the unmatched ``)`` is repaired into a ``1``) and is marked wrong. A
+    number is digits, then a ``)`` or ``.``, then a gap wider than the expression's own.
+    """
+    index = {normalize_label(c): i for i, c in enumerate(classes)}
+    marks = [index[m] for m in (")", ".") if m in index]
+    if not marks:
+        return 0
+    for k in range(2, LABEL_DIGITS + 2):
+        if len(boxes) < k + LABEL_REST:
+            break
+        if not all(normalize_label(classes[int(np.argmax(p))]).isdigit() for p in probs[: k - 1]):
+            break
+        if max(float(probs[k - 1][m]) for m in marks) < LABEL_MARK_P:
+            continue
+        gap = boxes[k][0] - (boxes[k - 1][0] + boxes[k - 1][2])
+        inner = sorted(max(0, b[0] - (a[0] + a[2])) for a, b in zip(boxes[k:], boxes[k + 1 :]))
+        widest = inner[-2] if len(inner) >= 2 else (inner[0] if inner else 0)
+        if gap >= LABEL_GAP * height and gap >= 2.0 * widest:
+            return k
+    return 0
+
+
 def _candidates(p: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str, float]]:
     order = np.argsort(p)[::-1][:k]
     out = [(normalize_label(classes[i]), float(p[i])) for i in order if p[i] >= MIN_ALTERNATIVE_P]
@@ -526,12 +561,14 @@ class Recognizer:
 
         def assembled(chosen):
             chosen = self._restore_from_darkness(chosen, pre)
-            cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in chosen]
-            return chosen, cands, assemble_candidates(cands, latex=self.latex)
+            k = label_length([part.box for part, _ in chosen], [p for _, p in chosen], self.classes, line.height)
+            body = chosen[k:]
+            cands = [_candidates(p, self.classes, REPAIR_CANDIDATES) for _, p in body]
+            return chosen[:k], body, cands, assemble_candidates(cands, latex=self.latex)
 
-        chosen, cands, a = assembled(paths[0][1])
+        label, chosen, cands, a = assembled(paths[0][1])
         if len(paths) == 1 or not chosen or (a.error is None and not a.repaired and a.correct is True):
-            return self._line_result(line, chosen, a)
+            return self._line_result(line, chosen, a, label)
         # A clean reading with no written answer gives way only to a segmentation whose answer holds (a '=' run
         # into the digit beside it, read as a '3' of '83').
         only_holding = a.error is None and not a.repaired and a.correct is None
@@ -540,28 +577,33 @@ class Recognizer:
             unparsed = a.error is not None and not a.error.startswith("division")
             return score + reading_score(cands, a) - (UNPARSED_PENALTY if unparsed else 0.0)
 
-        best = (likelihood(paths[0][0], cands, a), chosen, a)
+        best = (likelihood(paths[0][0], cands, a), label, chosen, a)
         for score, chosen in paths[1:]:
-            chosen, cands, a = assembled(chosen)
+            label, chosen, cands, a = assembled(chosen)
             if only_holding and a.correct is not True:
                 continue
             value = likelihood(score, cands, a)
             if value > best[0]:
-                best = (value, chosen, a)
-        return self._line_result(line, best[1], best[2])
+                best = (value, label, chosen, a)
+        return self._line_result(line, best[2], best[3], best[1])
 
-    def _line_result(self, line, chosen, a) -> LineResult:
+    def _line_result(self, line, chosen, a, label=()) -> LineResult:
         symbols = []
-        for (part, p), label in zip(chosen, a.labels):
-            conf = float(p[self._index[label]]) if label in self._index else 0.0
+        for (part, p), sym in zip(chosen, a.labels):
+            conf = float(p[self._index[sym]]) if sym in self._index else 0.0
             alts = tuple((lab, round(q, 4)) for lab, q in _candidates(p, self.classes, MAX_ALTERNATIVES + 1)
-                         if lab != label)[:MAX_ALTERNATIVES]
-            symbols.append(SymbolResult(label, conf, tuple(int(v) for v in part.box), alts))
+                         if lab != sym)[:MAX_ALTERNATIVES]
+            symbols.append(SymbolResult(sym, conf, tuple(int(v) for v in part.box), alts))
         confidence = float(np.prod([s.confidence for s in symbols])) if symbols else 0.0
+        # The exercise number as written: its digits, then ')' or '.' (whichever the classifier prefers).
+        number = "".join(normalize_label(self.classes[int(np.argmax(p))]) for _, p in label[:-1])
+        if label:
+            p = label[-1][1]
+            number += max((")", "."), key=lambda m: float(p[self._index[m]]) if m in self._index else -1.0)
         return LineResult(
             text=a.text, box=tuple(int(v) for v in line.box), symbols=tuple(symbols), confidence=confidence,
             expression=a.expression, latex=a.latex, value=a.value, answer=a.answer, correct=a.correct,
-            error=a.error,
+            error=a.error, label=number or None,
         )
 
     # -- files

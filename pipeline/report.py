@@ -24,7 +24,7 @@ from hdr_expr.errors import InputError
 Record = dict[str, Any]
 ImageLoader = Callable[[str, int], "np.ndarray | None"]
 
-CSV_COLUMNS = ("file", "page", "line", "text", "value", "answer", "correct", "confidence", "error")
+CSV_COLUMNS = ("file", "page", "line", "label", "text", "value", "answer", "correct", "confidence", "error")
 #: Longest side of an embedded scan, in pixels (the boxes are in percent, so any size lines up).
 SCAN_MAX_SIDE = 1400
 SCAN_JPEG_QUALITY = 80
@@ -57,6 +57,7 @@ def line_summary(line: Record) -> str:
         answer=line.get("answer"),
         correct=line.get("correct"),
         error=line.get("error"),
+        label=line.get("label"),
     ).summary()
 
 
@@ -87,13 +88,14 @@ def csv_rows(records: Iterable[Record]) -> Iterable[list[Any]]:
     row with an empty ``line`` and its ``error``."""
     for record in records:
         if record.get("error"):
-            yield [record["file"], record["page"], "", "", "", "", "", "", record["error"]]
+            yield [record["file"], record["page"], "", "", "", "", "", "", "", record["error"]]
             continue
         for number, line in enumerate(record.get("lines") or (), 1):
             yield [
                 record["file"],
                 record["page"],
                 number,
+                line.get("label") or "",
                 line.get("text") or "",
                 line.get("value") if line.get("value") is not None else "",
                 line.get("answer") if line.get("answer") is not None else "",

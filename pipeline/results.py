@@ -37,6 +37,8 @@ class LineResult:
     ``value`` is the exact value of the left-hand side (``"33"``, ``"-7/3"``, ``"2.5"``); ``answer`` is what is
     written after ``=`` (if anything); ``correct`` is the verdict on it, ``None`` where no answer is written.
     ``error`` says why a line has no value (it does not parse, division by zero ...); the text is kept.
+    ``label`` is an exercise number written before the expression (``"3)"``, ``"12."``), kept out of ``text``
+    and ``symbols``; ``None`` where there is none.
     """
 
     text: str
@@ -49,9 +51,14 @@ class LineResult:
     answer: str | None = None
     correct: bool | None = None
     error: str | None = None
+    label: str | None = None
 
     def summary(self) -> str:
-        """The line as a person reads it: ``12+7×3 = 33``, ``12+7=19 ✓``, ``3+×4  (cannot read: ...)``."""
+        """The line as a person reads it: ``12+7×3 = 33``, ``3) 12+7=19 ✓``, ``3+×4  (cannot read: ...)``."""
+        said = self._said()
+        return f"{self.label} {said}" if self.label else said
+
+    def _said(self) -> str:
         if self.error:
             return f"{self.text}  ({self.error})"
         if self.correct is not None:
@@ -71,6 +78,7 @@ class LineResult:
             "answer": self.answer,
             "correct": self.correct,
             "error": self.error,
+            "label": self.label,
             "confidence": round(float(self.confidence), 4),
             "box": [int(v) for v in self.box],
             "symbols": [s.to_dict() for s in self.symbols],

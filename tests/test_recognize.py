@@ -11,7 +11,7 @@ import pytest
 
 from hdr_expr.errors import InputError
 from hdr_expr.models.card import default_model_path
-from hdr_expr.pipeline.recognize import Shape, _stroke_geometry, apply_layout_rules, symbol_shape
+from hdr_expr.pipeline.recognize import Shape, _stroke_geometry, apply_layout_rules, label_length, symbol_shape
 from hdr_expr.symbols import SYMBOL_CLASSES
 
 SHARED = Path(os.environ.get("HDR_EXPR_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
@@ -61,12 +61,15 @@ def operator_tile(ch: str, size: int = 28, t: int = 3) -> np.ndarray:
 
 
 def expression_image(text: str, *, seed: int = 0, scale: int = 2, gap: int = 8) -> np.ndarray:
-    """White RGB image of ``text`` written with MNIST *test* digits and drawn operators, dark ink."""
+    """White RGB image of ``text`` written with MNIST *test* digits and drawn operators, dark ink (a space
+    leaves a tile's width empty)."""
     images, labels = _mnist()
     rng = np.random.default_rng(seed)
     tiles = []
     for ch in text:
-        if ch.isdigit():
+        if ch == " ":
+            tiles.append(np.zeros((28, 28), bool))
+        elif ch.isdigit():
             pool = np.nonzero(labels == int(ch))[0]
             tiles.append(images[rng.choice(pool[:200])] > 100)
         else:
@@ -450,7 +453,7 @@ def test_a_reading_that_parses_wins_over_a_likelier_segmentation_that_does_not()
             out.append((SimpleNamespace(box=(10 * i, 0, 8, 20)), p / p.sum()))
         return out
 
-    line = SimpleNamespace(box=(0, 0, 100, 20))
+    line = SimpleNamespace(box=(0, 0, 100, 20), height=20.0)
     pre = Preprocessed(np.zeros((20, 100), bool), False, 0.0, 3.0, 0.8, 0)  # no darkness map: no '=' restored
     paths = [(-1.0, path("(7+0-442", {0: "1"})), (-3.0, path("(7+7)-442"))]
     assert rec._read_line(line, paths, pre).text == "(7+7)-442"
@@ -571,3 +574,43 @@ def test_a_plus_is_taken_for_a_divide_only_where_the_classifier_allows_one():
         p[CLASSES.index("+")] = 0.97
         ((_, out),) = rec._restore_from_darkness([(part, p)], pre)
         assert CLASSES[int(np.argmax(out))] == read, p_divide
+
+
+@pytest.mark.parametrize("written, label, text, correct", [
+    ("3) 5+2=7", "3)", "5+2=7", True), ("12. 8-3=5", "12.", "8-3=5", True), ("4) 6×2=13", "4)", "6×2=13", False)])
+def test_an_exercise_number_is_kept_out_of_the_sum(written: str, label: str, text: str, correct: bool) -> None:
+    # Read with the line, "3) 5+2=7" was "315+2=7" (the unmatched ')' repaired into a 1), marked wrong.
+    classes = _model_classes()
+    _needs_operators(classes, text + ")")
+    from hdr_expr.pipeline import recognize
+
+    (page,) = recognize(expression_image(written, seed=3))
+    (line,) = page.lines
+    assert (line.label, line.text, line.correct) == (label, text, correct), line.summary()
+    assert line.to_dict()["label"] == label and line.summary().startswith(label + " ")
+    assert len(line.symbols) == len(text)
+
+
+def test_a_number_is_a_label_only_when_set_apart_by_more_than_the_expressions_own_gaps() -> None:
+    classes = list(CLASSES)
+
+    def probs(sym: str) -> np.ndarray:
+        p = np.full(len(classes), 0.001, np.float32)
+        p[classes.index(sym)] = 1.0
+        return p / p.sum()
+
+    def boxes(gaps: list[int]) -> list[tuple[int, int, int, int]]:
+        out, x = [], 0
+        for g in [0, *gaps]:
+            x += g
+            out.append((x, 0, 20, 40))
+            x += 20
+        return out
+
+    syms = [probs(c) for c in "3)5+2=7"]
+    assert label_length(boxes([4, 30, 5, 5, 5, 5]), syms, classes, 40.0) == 2  # "3)" then the sum
+    assert label_length(boxes([4, 12, 5, 5, 5, 5]), syms, classes, 40.0) == 0  # too close: part of the line
+    assert label_length(boxes([4, 30, 5, 16, 5, 5]), syms, classes, 40.0) == 2  # one wide gap (before '=') is allowed
+    assert label_length(boxes([4, 30, 5, 16, 5, 16]), syms, classes, 40.0) == 0  # the sum is written as widely
+    decimal = [probs(c) for c in "2.5+1=3.5"]
+    assert label_length(boxes([2, 6, 6, 6, 6, 6, 2, 2]), decimal, classes, 40.0) == 0

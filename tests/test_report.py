@@ -34,10 +34,10 @@ W, H = 900, 600
 BOXES = {"right": (60, 60, 420, 90), "wrong": (60, 220, 380, 90), "none": (60, 380, 300, 90)}
 
 
-def _line(text: str, box, *, value=None, answer=None, correct=None, error=None, conf=0.9) -> LineResult:
+def _line(text: str, box, *, value=None, answer=None, correct=None, error=None, conf=0.9, label=None) -> LineResult:
     syms = tuple(SymbolResult(ch, conf, (box[0] + 30 * i, box[1], 25, box[3])) for i, ch in enumerate(text))
     return LineResult(text=text, box=box, symbols=syms, confidence=conf, expression=text.replace("×", "*"),
-                      value=value, answer=answer, correct=correct, error=error)
+                      value=value, answer=answer, correct=correct, error=error, label=label)
 
 
 def _scan() -> np.ndarray:
@@ -52,7 +52,7 @@ def _records() -> list[dict]:
         file="class 4b/sheet.png", page=1, size=(W, H),
         lines=(
             _line("12+7=19", BOXES["right"], value="19", answer="19", correct=True),
-            _line("8×3=25", BOXES["wrong"], value="24", answer="25", correct=False, conf=0.5),
+            _line("8×3=25", BOXES["wrong"], value="24", answer="25", correct=False, conf=0.5, label="2)"),
             _line("6÷4=", BOXES["none"], value="3/2"),
         ),
     )
@@ -76,13 +76,14 @@ def test_csv_has_a_row_per_expression_and_one_per_unreadable_page(tmp_path: Path
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert n == len(rows) == 5
-    assert list(rows[0]) == ["file", "page", "line", "text", "value", "answer", "correct", "confidence", "error"]
+    assert list(rows[0]) == ["file", "page", "line", "label", "text", "value", "answer", "correct", "confidence", "error"]
     broken, right, wrong, none, odd = rows
     assert broken["file"] == "broken.pdf" and broken["page"] == "2" and broken["line"] == "" and "render" in broken["error"]
     assert (right["file"], right["line"], right["text"], right["value"], right["answer"], right["correct"]) == (
         "class 4b/sheet.png", "1", "12+7=19", "19", "19", "true")
-    assert (wrong["line"], wrong["text"], wrong["answer"], wrong["correct"], wrong["confidence"]) == (
-        "2", "8×3=25", "25", "false", "0.5000")
+    assert (wrong["line"], wrong["label"], wrong["text"], wrong["answer"], wrong["correct"], wrong["confidence"]) == (
+        "2", "2)", "8×3=25", "25", "false", "0.5000")
+    assert right["label"] == "" and line_summary(_records()[1]["lines"][1]) == "2) 8×3=25 ✗ (= 24)"
     assert (none["value"], none["answer"], none["correct"]) == ("3/2", "", "")
     assert odd["error"] == "cannot read: × after +" and odd["value"] == ""
     assert not any(r["file"] == "blank.png" for r in rows)  # a blank page has no expression, so no row
@@ -97,7 +98,7 @@ def test_verdicts_and_summaries_come_from_the_records() -> None:
     recs = {r["file"]: r for r in _records()}
     lines = recs["class 4b/sheet.png"]["lines"]
     assert [verdict(x) for x in lines] == ["right", "wrong", "none"]
-    assert [line_summary(x) for x in lines] == ["12+7=19 ✓", "8×3=25 ✗ (= 24)", "6÷4 = 3/2"]
+    assert [line_summary(x) for x in lines] == ["12+7=19 ✓", "2) 8×3=25 ✗ (= 24)", "6÷4 = 3/2"]
     assert order_records(_records(), [("odd.png", 1), ("class 4b/sheet.png", 1)])[0]["file"] == "odd.png"
 
 
@@ -174,7 +175,7 @@ def test_report_in_a_real_browser(browser, tmp_path: Path) -> None:
             assert abs(got["width"] - 10 - w * scale) < 2 and abs(got["height"] - 10 - h * scale) < 2
             assert box.locator(".label").is_visible()
         assert first.locator(".box.right .label").inner_text() == "1: 12+7=19 ✓"
-        assert first.locator("ol.lines li.wrong").inner_text().startswith("8×3=25 ✗ (= 24)")
+        assert first.locator("ol.lines li.wrong").inner_text().startswith("2) 8×3=25 ✗ (= 24)")
         totals = {k: page.locator(f'#totals td[data-total="{k}"]').inner_text()
                   for k in ("pages", "lines", "right", "wrong", "no-answer", "unreadable-lines", "page-errors")}
         assert totals == {"pages": "4", "lines": "4", "right": "1", "wrong": "1", "no-answer": "1",

@@ -33,8 +33,8 @@ _SYMBOL = {
 
 _LINE = {
     "type": "object",
-    "required": ["text", "expression", "latex", "value", "answer", "correct", "error", "confidence", "box",
-                 "symbols"],
+    "required": ["text", "expression", "latex", "value", "answer", "correct", "error", "label", "confidence",
+                 "box", "symbols"],
     "properties": {
         "text": {"type": "string", "description": "the line as read, e.g. 12+7×3="},
         "expression": {"type": "string", "nullable": True, "description": "ASCII form, e.g. 12+7*3"},
@@ -43,6 +43,8 @@ _LINE = {
         "answer": {"type": "string", "nullable": True, "description": "what is written after ="},
         "correct": {"type": "boolean", "nullable": True, "description": "verdict on the written answer"},
         "error": {"type": "string", "nullable": True, "description": "why the line has no value"},
+        "label": {"type": "string", "nullable": True,
+                  "description": "an exercise number written before the expression (3), 12.), not in text"},
         "confidence": {"type": "number"},
         "box": _BOX,
         "symbols": {"type": "array", "items": {"$ref": "#/components/schemas/Symbol"}},

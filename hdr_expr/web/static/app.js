@@ -45,6 +45,11 @@ function mb(n) {
 
 // The line as a person reads it; the same wording as LineResult.summary() in Python.
 function summary(line) {
+  const said = saying(line);
+  return line.label ? `${line.label} ${said}` : said;
+}
+
+function saying(line) {
   if (line.error) return `${line.text}  (${line.error})`;
   if (line.correct === true) return `${line.text} ✓`;
   if (line.correct === false) return `${line.text} ✗ (= ${line.value})`;
