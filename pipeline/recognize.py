@@ -19,6 +19,7 @@ their errors were independent), so long lines score lower than short ones with e
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -391,12 +392,17 @@ class Recognizer:
 
     def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
         from hdr_expr.pipeline.preprocess import preprocess
-        from hdr_expr.pipeline.segment import VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings, segment_page
+        from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings,
+                                               segment_page, underlines)
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
         pre = preprocess(rgb)
         lines = segment_page(pre.mask)
+        blanks = underlines(pre.mask, lines)
+        if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
+            pre = dataclasses.replace(pre, mask=pre.mask & ~blanks)
+            lines = segment_page(pre.mask)
 
         # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
         # and classified in one batch; the verifier judges the same crops in one batch of its own.

@@ -37,6 +37,12 @@ VERIFIED_SPLIT_HEIGHT = 0.7
 SEAM_REACH = 0.12
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
 LINE_BREAK_GAP = 3.0
+#: An answer blank ruled under a line (``12 + 7 = ____``) is a straight horizontal bar at least UNDERLINE_LENGTH
+#: line heights long, at most UNDERLINE_THICK stroke widths thick, lying at least UNDERLINE_LOW line heights
+#: below the line's middle (a '-' or an '=' sits about the middle).
+UNDERLINE_LENGTH = 1.5
+UNDERLINE_THICK = 2.5
+UNDERLINE_LOW = 0.3
 
 
 @dataclass(frozen=True)
@@ -642,6 +648,37 @@ def _bar_with_marks(mask: np.ndarray, height: float) -> bool:
     if widest[cv2.CC_STAT_HEIGHT] > 0.35 * height:
         return False
     return all(p[cv2.CC_STAT_HEIGHT] <= 0.35 * height for p in parts[1:])
+
+
+def underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
+    """The pixels of answer blanks ruled under the lines: a worksheet's printed ``12 + 7 = ____`` with the
+    answer written on the blank. Touching the answer's digits, the blank joins them into one blob that the
+    splitter cuts into digits with ``-`` between (``1-9``); on its own it reads as a trailing ``-``.
+
+    A blank is a straight bar (a printed or ruled one: found by an opening with a horizontal kernel, a pixel
+    of drift allowed either way) well longer than a line is high, thin, and low in its line.
+    """
+    out = np.zeros(mask.shape, bool)
+    H, W = mask.shape
+    for line in lines:
+        h, stroke = float(line.height), max(float(line.stroke), 1.0)
+        x, y, w, hh = line.box
+        length = int(round(UNDERLINE_LENGTH * h))
+        if h <= 0 or w < length:
+            continue
+        y0, y1 = max(0, y), min(H, y + hh + int(round(UNDERLINE_LOW * h)))
+        region = np.ascontiguousarray(mask[y0:y1, x : x + w]).view(np.uint8)
+        thick = cv2.dilate(region, np.ones((3, 1), np.uint8))
+        runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & region
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        for i in range(1, n):
+            bx, by, bw, bh = (int(v) for v in stats[i, :4])
+            if bw < length or bh > max(3.0, UNDERLINE_THICK * stroke):
+                continue
+            if y0 + by + bh / 2.0 < line.middle_at(x + bx + bw / 2.0) + UNDERLINE_LOW * h:
+                continue
+            out[y0:y1, x : x + w] |= labels == i
+    return out
 
 
 def usual_width(line: LineCrops) -> float:

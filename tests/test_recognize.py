@@ -614,3 +614,32 @@ def test_a_number_is_a_label_only_when_set_apart_by_more_than_the_expressions_ow
     assert label_length(boxes([4, 30, 5, 16, 5, 16]), syms, classes, 40.0) == 0  # the sum is written as widely
     decimal = [probs(c) for c in "2.5+1=3.5"]
     assert label_length(boxes([2, 6, 6, 6, 6, 6, 2, 2]), decimal, classes, 40.0) == 0
+
+
+def _printed_sum_with_answer(printed: str, answer: str, *, blank: int | None) -> np.ndarray:
+    """A worksheet's printed sum, the answer written on a ruled blank (``blank`` px long; None: no blank)
+    with MNIST test digits."""
+    images, labels = _mnist()
+    img = np.full((140, 900), 255, np.uint8)
+    cv2.putText(img, printed, (30, 90), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 0, 3, cv2.LINE_AA)
+    (tw, _), _ = cv2.getTextSize(printed, cv2.FONT_HERSHEY_SIMPLEX, 1.6, 3)
+    x = 30 + tw + 15
+    if blank:
+        cv2.line(img, (x, 98), (x + blank, 98), 0, 2)
+    for i, ch in enumerate(answer):
+        digit = cv2.resize(images[np.nonzero(labels == int(ch))[0][i]], (60, 60))
+        img[35:95, x : x + 60] = np.minimum(img[35:95, x : x + 60], 255 - digit)
+        x += 40
+    return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+
+
+@pytest.mark.parametrize("printed, answer, blank, summary", [
+    ("12 + 7 =", "19", 110, "12+7=19 ✓"), ("6 + 9 =", "15", 110, "6+9=15 ✓"), ("12 + 7 =", "", 120, "12+7 = 19"),
+    ("8 x 3 =", "24", None, "8×3=24 ✓")])
+def test_an_answer_written_on_a_printed_blank(printed: str, answer: str, blank: int | None, summary: str) -> None:
+    # The blank touched the answer's digits and the splitter cut the blob into "1-9"; alone it read as "-".
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    (page,) = recognize(_printed_sum_with_answer(printed, answer, blank=blank))
+    assert [line.summary() for line in page.lines] == [summary]

@@ -389,3 +389,18 @@ def test_a_point_beside_a_digits_foot_is_never_merged_into_it() -> None:
     raised = SymbolCrop((x, int(line.middle_at(x)) - h // 2, w, h), point.mask, 1)
     line2 = LineCrops(line.box, (line.symbols[0], raised, line.symbols[2]), line.height, line.stroke)
     assert [r for r in line_readings(line2) if len(r.parts) == 1 and r.start <= 1 < r.end]
+
+
+def test_a_blank_ruled_under_a_line_is_found_and_a_long_minus_is_not() -> None:
+    from hdr_expr.pipeline.segment import underlines
+
+    mask = np.zeros((120, 600), bool)
+    for x in (20, 80, 140, 200, 400, 450):  # digit-like strokes 40 px tall, resting on y = 80
+        mask[40:80, x : x + 6] = True
+        mask[40:46, x : x + 26] = True
+    mask[60:63, 240:370] = True  # a long '-' at mid-height
+    mask[80:82, 390:500] = True  # the blank under the last two, touching them
+    lines = segment_page(mask)
+    found = underlines(mask, lines)
+    assert found[80:82, 390:500].mean() > 0.9
+    assert not found[:, :380].any() and not found[40:78].any()
