@@ -43,6 +43,13 @@ LINE_BREAK_GAP = 3.0
 UNDERLINE_LENGTH = 1.5
 UNDERLINE_THICK = 2.5
 UNDERLINE_LOW = 0.3
+#: An answer box (see _is_answer_box): its sides lie within BOX_SIDE stroke widths of its bounding box, cover
+#: BOX_COVERED of each side's length and hold BOX_ON_SIDES of its ink; an empty one is BOX_EMPTY_HEIGHT times
+#: as tall as the writing.
+BOX_SIDE = 2.5
+BOX_COVERED = 0.85
+BOX_ON_SIDES = 0.9
+BOX_EMPTY_HEIGHT = 1.4
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,32 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Comp]]:
     for c in out:
         c.area = int(np.count_nonzero(labels[c.y : c.y + c.h, c.x : c.x + c.w] == c.label))
     return labels, out
+
+
+def _is_answer_box(c: _Comp, labels: np.ndarray, comps: list[_Comp], stroke: float, height: float) -> bool:
+    """Is a part a box printed or drawn around an answer (``12 + 7 = [19]``)? Its sides would be read as a
+    ``1`` and a ``7`` around the digits, or the empty box as a ``0``.
+
+    A box is a thin frame: every side covered along nearly all its length within a few stroke widths of its
+    bounding box, nearly all its ink there, and either something written inside it or, empty, taller than the
+    writing (a ``0`` drawn square is neither: nothing is inside it, and it is no taller than the digits).
+    """
+    if c.w < 0.8 * height or c.h < 0.8 * height or c.area > 0.35 * c.w * c.h:
+        return False
+    d = int(max(3.0, BOX_SIDE * stroke))
+    if c.w <= 3 * d or c.h <= 3 * d:
+        return False
+    own = labels[c.y : c.y + c.h, c.x : c.x + c.w] == c.label
+    sides = (own[:d].any(axis=0), own[-d:].any(axis=0), own[:, :d].any(axis=1), own[:, -d:].any(axis=1))
+    if min(float(side.mean()) for side in sides) < BOX_COVERED:
+        return False
+    ring = own.copy()
+    ring[d:-d, d:-d] = False
+    if np.count_nonzero(ring) < BOX_ON_SIDES * c.area:
+        return False
+    inside = any(o is not c and o.x >= c.x + d and o.y >= c.y + d and o.x + o.w <= c.x + c.w - d
+                 and o.y + o.h <= c.y + c.h - d and o.h >= 0.3 * height for o in comps)
+    return inside or c.h >= BOX_EMPTY_HEIGHT * height
 
 
 def _crop(labels: np.ndarray, members: list[_Comp]) -> SymbolCrop:
@@ -489,6 +522,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
             and not (at_border(c) and (c.h > 1.5 * height0 or c.w > 4.0 * height0))
             and not (c.w > 6.0 * height0 and c.h < 0.6 * height0)
             and not (at_border(c) and min(c.w, c.h) < max(2.0, 0.6 * stroke))  # a sliver of an edge
+            and not _is_answer_box(c, labels, comps, stroke, height0)
         ]
     if not comps:
         return []

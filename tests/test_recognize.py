@@ -643,3 +643,22 @@ def test_an_answer_written_on_a_printed_blank(printed: str, answer: str, blank: 
 
     (page,) = recognize(_printed_sum_with_answer(printed, answer, blank=blank))
     assert [line.summary() for line in page.lines] == [summary]
+
+
+@pytest.mark.parametrize("answer, summary", [("19", "12+7=19 ✓"), ("", "12+7 = 19")])
+def test_an_answer_written_in_a_printed_box(answer: str, summary: str) -> None:
+    # The box's sides were read as a 1 and a 7 around the digits ("12+7=179"); empty, as a 0.
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    images, labels = _mnist()
+    img = np.full((160, 900), 255, np.uint8)
+    cv2.putText(img, "12 + 7 =", (30, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 0, 3, cv2.LINE_AA)
+    x0 = 30 + cv2.getTextSize("12 + 7 =", cv2.FONT_HERSHEY_SIMPLEX, 1.6, 3)[0][0] + 20
+    cv2.rectangle(img, (x0, 30), (x0 + 120, 125), 0, 2)
+    for i, ch in enumerate(answer):
+        digit = cv2.resize(images[np.nonzero(labels == int(ch))[0][i + 3]], (60, 60))
+        x = x0 + 12 + 40 * i
+        img[52:112, x : x + 60] = np.minimum(img[52:112, x : x + 60], 255 - digit)
+    (page,) = recognize(cv2.cvtColor(img, cv2.COLOR_GRAY2RGB))
+    assert [line.summary() for line in page.lines] == [summary]

@@ -404,3 +404,17 @@ def test_a_blank_ruled_under_a_line_is_found_and_a_long_minus_is_not() -> None:
     found = underlines(mask, lines)
     assert found[80:82, 390:500].mean() > 0.9
     assert not found[:, :380].any() and not found[40:78].any()
+
+
+def test_a_box_around_an_answer_is_no_symbol_but_a_square_zero_is() -> None:
+    mask = np.zeros((140, 500), bool)
+    for x in (20, 80, 250, 300):  # digit-like strokes 40 px tall
+        mask[50:90, x : x + 5] = True
+        mask[50:55, x : x + 25] = True
+    mask[30:32, 230:350] = mask[108:110, 230:350] = True  # the box around the last two
+    mask[30:110, 230:232] = mask[30:110, 348:350] = True
+    mask[50:90, 140:144] = mask[50:90, 166:170] = True  # a 0 drawn square, as tall as the digits
+    mask[50:54, 140:170] = mask[86:90, 140:170] = True
+    boxes = sorted(s.box for line in segment_page(mask) for s in line.symbols)
+    assert not any(b[2] >= 100 for b in boxes)  # the frame is gone ...
+    assert sum(1 for b in boxes if b[1] >= 45) == 5  # ... the four digits and the square 0 stay
