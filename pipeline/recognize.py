@@ -83,6 +83,9 @@ WIDE = frozenset("+-×÷=")
 #: *and* the classifier gives '÷' at least this much: a crisp '+' whose upright stroke is paler than its bar
 #: parts in the darkness map too (a pen's pressure), but reads as no '÷' at all.
 DIVIDE_MIN_P = 0.003
+#: A dot whose centre lies less than this many line heights below the line's middle is placed as a raised
+#: multiplication dot '·' (a decimal point sits on the baseline, about 0.35-0.5 below; some at 0.2).
+RAISED_DOT = 0.1
 #: An exercise number before a line's expression (``3)``, ``12.``): at most LABEL_DIGITS digits, then a mark the
 #: classifier gives ``)`` or ``.`` at least LABEL_MARK_P, set apart from the expression by at least LABEL_GAP line
 #: heights and twice the expression's own widest gap but one; the expression has at least LABEL_REST symbols.
@@ -135,6 +138,25 @@ def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
     mid_x = xs[mid].mean() if mid.any() else cx
     bulge = (mid_x - (top_x + bottom_x) / 2.0) / max(h, 1)
     return slant, float(bulge)
+
+
+def _two_dots_stacked(mask: np.ndarray, height: float) -> bool:
+    """Is a two-part symbol a colon — two dots one above the other, apart — the division sign of much of
+    Europe (``12 : 4``), or a ``÷`` whose bar the ink mask lost? ``height``: the symbol's height in line
+    heights."""
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n != 3:
+        return False
+    (x1, y1, w1, h1), (x2, y2, w2, h2) = (tuple(int(v) for v in stats[i, :4]) for i in (1, 2))
+    unit = height / max(mask.shape[0], 1)  # line heights per pixel
+    for w, h in ((w1, h1), (w2, h2)):
+        if max(w, h) * unit > 0.3 or max(w, h) > 2.5 * min(w, h):
+            return False
+    (top_y, top_h), (low_y, _) = sorted(((y1, h1), (y2, h2)))
+    overlap = min(x1 + w1, x2 + w2) - max(x1, x2)
+    return overlap >= 0.5 * min(w1, w2) and low_y - (top_y + top_h) >= 0.5 * max(h1, h2)
 
 
 def _long_bars(mask: np.ndarray) -> int:
@@ -203,7 +225,10 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
     solid = (not flat and not small and shape.parts == 1 and shape.mask is not None and shape.centre <= 0.3
              and shape.width >= 1.3 * shape.height and shape.height < 0.45 and shape.width >= 0.25
              and float(np.count_nonzero(shape.mask)) >= 0.6 * shape.mask.size)
-    if small:
+    colon = shape.parts == 2 and shape.mask is not None and not flat and _two_dots_stacked(shape.mask, shape.height)
+    if colon:
+        keep_only(["÷"], 0.02)
+    elif small:
         keep_only([".", "×"], 0.02)
         low = shape.centre > 0.2
         scale(".", 1.0 if low else 0.05)
@@ -230,7 +255,13 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
             scale("-", 0.03)
         if shape.parts == 1:
             scale(["=", "÷"], 0.2)  # two or three strokes that the segmenter left apart
-    p = probs.astype(np.float64) * f
+    src = probs.astype(np.float64)
+    if small and shape.centre < RAISED_DOT and "." in idx and "×" in idx and src[idx["."]] >= src[idx["×"]]:
+        # A dot at mid-height: its 28×28 crop is the same disc for a decimal point and a raised multiplication
+        # dot ('·', read as '×'), so the classifier's preference for the commoner '.' says nothing here.
+        src = src.copy()
+        src[idx["×"]] = src[idx["."]]
+    p = src * f
     if solid:
         # The classifier gives a blob's true label next to nothing: a floor lets the layout speak.
         for lab in ("=", "-"):

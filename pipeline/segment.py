@@ -325,7 +325,10 @@ def _belong_together(a: _Comp, b: _Comp, height: float, stroke: float, gap=None)
     narrow = min(a.w, b.w)
     vgap = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)  # negative when they overlap vertically
     if ka == "dot" and kb == "dot":
-        return False
+        # A colon — the division sign of much of Europe (12 : 4), or a '÷' whose bar the mask lost: two dots of
+        # a size, one above the other, a gap between them.
+        return (ov >= 0.5 * narrow and max(a.h, b.h) <= 2.0 * min(a.h, b.h)
+                and 0.5 * max(a.h, b.h) <= vgap <= 0.5 * height)
     if "dot" in (ka, kb):
         dot, other = (a, b) if ka == "dot" else (b, a)
         kother = kb if ka == "dot" else ka

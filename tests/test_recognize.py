@@ -662,3 +662,40 @@ def test_an_answer_written_in_a_printed_box(answer: str, summary: str) -> None:
         img[52:112, x : x + 60] = np.minimum(img[52:112, x : x + 60], 255 - digit)
     (page,) = recognize(cv2.cvtColor(img, cv2.COLOR_GRAY2RGB))
     assert [line.summary() for line in page.lines] == [summary]
+
+
+def _written_with_colon(left: str, right: str) -> np.ndarray:
+    """``left : right`` in the script font, the colon two round dots one above the other."""
+    from test_preprocess import draw_tokens, render
+
+    drawn = draw_tokens(f"{left} {right}", height=48, stroke=4)
+    k = len(left)
+    x_end = drawn.boxes[k - 1][1][0] + drawn.boxes[k - 1][1][2]
+    cx = (x_end + drawn.boxes[k][1][0]) // 2
+    base = drawn.boxes[0][1][1] + drawn.boxes[0][1][3]
+    for cy in (base - 34, base - 12):
+        cv2.circle(drawn.ink, (cx, cy), 4, 1.0, -1, cv2.LINE_AA)
+    return render(drawn, seed=1, noise=2)
+
+
+@pytest.mark.parametrize("left, right, text", [("12", "4=3", "12÷4=3"), ("81", "9=9", "81÷9=9"), ("20", "5", "20÷5")])
+def test_a_colon_is_read_as_division(left: str, right: str, text: str) -> None:
+    # Two stacked dots were never grouped: one was dropped, the other read as a raised dot (12×4=3).
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    (page,) = recognize(_written_with_colon(left, right))
+    assert [line.text for line in page.lines] == [text]
+
+
+@pytest.mark.parametrize("written, text", [("12·4=48", "12×4=48"), ("7·8", "7×8"), ("2.5·4=10", "2.5×4=10"),
+                                           ("0.5+1.25", "0.5+1.25")])
+def test_a_raised_dot_is_times_and_a_low_one_a_decimal_point(written: str, text: str) -> None:
+    # A dot's crop is the same disc either way and the classifier said '.' (the commoner): "12·4" read 12.4.
+    from test_preprocess import draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    (page,) = recognize(render(draw_tokens(written, height=48, stroke=4), seed=1, noise=2))
+    assert [line.text for line in page.lines] == [text]

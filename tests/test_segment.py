@@ -418,3 +418,16 @@ def test_a_box_around_an_answer_is_no_symbol_but_a_square_zero_is() -> None:
     boxes = sorted(s.box for line in segment_page(mask) for s in line.symbols)
     assert not any(b[2] >= 100 for b in boxes)  # the frame is gone ...
     assert sum(1 for b in boxes if b[1] >= 45) == 5  # ... the four digits and the square 0 stay
+
+
+def test_two_dots_one_above_the_other_are_one_symbol_a_decimal_point_is_not_grouped() -> None:
+    mask = np.zeros((120, 400), bool)
+    for x in (20, 80, 200, 300):  # digit-like strokes 40 px tall on y = 80
+        mask[40:80, x : x + 5] = True
+        mask[40:45, x : x + 25] = True
+    cv2.circle(mask.view(np.uint8), (150, 52), 4, 1, -1)  # a colon between the 2nd and 3rd
+    cv2.circle(mask.view(np.uint8), (150, 70), 4, 1, -1)
+    cv2.circle(mask.view(np.uint8), (265, 76), 4, 1, -1)  # a decimal point between the 3rd and 4th
+    (line,) = segment_page(mask)
+    small = [s for s in line.symbols if s.box[2] < 15]
+    assert [(s.parts, s.box[1] < 50) for s in small] == [(2, True), (1, False)]
