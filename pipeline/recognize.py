@@ -86,6 +86,10 @@ DIVIDE_MIN_P = 0.003
 #: A dot whose centre lies less than this many line heights below the line's middle is placed as a raised
 #: multiplication dot '·' (a decimal point sits on the baseline, about 0.35-0.5 below; some at 0.2).
 RAISED_DOT = 0.1
+#: A decimal comma: a mark less than COMMA_HEIGHT line heights tall whose centre lies at least COMMA_LOW line
+#: heights below the line's middle (on the baseline or under it).
+COMMA_HEIGHT = 0.5
+COMMA_LOW = 0.35
 #: An exercise number before a line's expression (``3)``, ``12.``): at most LABEL_DIGITS digits, then a mark the
 #: classifier gives ``)`` or ``.`` at least LABEL_MARK_P, set apart from the expression by at least LABEL_GAP line
 #: heights and twice the expression's own widest gap but one; the expression has at least LABEL_REST symbols.
@@ -226,8 +230,14 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
              and shape.width >= 1.3 * shape.height and shape.height < 0.45 and shape.width >= 0.25
              and float(np.count_nonzero(shape.mask)) >= 0.6 * shape.mask.size)
     colon = shape.parts == 2 and shape.mask is not None and not flat and _two_dots_stacked(shape.mask, shape.height)
+    # A short narrow mark hanging from the baseline: a decimal comma (2,5), read as a point. Nothing else is
+    # that short and that low: a '/', '1' or bracket is as tall as the digits.
+    comma = (not flat and not small and not colon and shape.parts == 1 and shape.height < COMMA_HEIGHT
+             and shape.width < 0.3 and shape.centre >= COMMA_LOW)
     if colon:
         keep_only(["÷"], 0.02)
+    elif comma:
+        keep_only(["."], 0.05)
     elif small:
         keep_only([".", "×"], 0.02)
         low = shape.centre > 0.2

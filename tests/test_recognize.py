@@ -699,3 +699,19 @@ def test_a_raised_dot_is_times_and_a_low_one_a_decimal_point(written: str, text:
 
     (page,) = recognize(render(draw_tokens(written, height=48, stroke=4), seed=1, noise=2))
     assert [line.text for line in page.lines] == [text]
+
+
+@pytest.mark.parametrize("written, text", [("12,5", "12.5"), ("2,5+1,5=4", "2.5+1.5=4"), ("3,25-1=2,25", "3.25-1=2.25")])
+def test_a_decimal_comma_is_read_as_a_point(written: str, text: str) -> None:
+    # A comma (a point with a tail below the baseline) read as '/' where no written answer settled it: 12/5.
+    from test_preprocess import draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    drawn = draw_tokens(written.replace(",", "."), height=48, stroke=4)
+    for token, (x, y, w, h) in drawn.boxes:
+        if token == ".":
+            cv2.line(drawn.ink, (x + w // 2 + 1, y + h // 2), (x + w // 2 - 5, y + h // 2 + 13), 1.0, 3, cv2.LINE_AA)
+    (page,) = recognize(render(drawn, seed=1, noise=2))
+    assert [line.text for line in page.lines] == [text]
