@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,6 +395,21 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
     return 0
 
 
+#: What an answer written on its own reads as: a number, perhaps negative, decimal or a fraction.
+_ANSWER = re.compile(r"-?\d+(\.\d+)?(/\d+)?")
+
+
+def _same_row(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Do two line boxes share a row (they overlap over half the shorter one's height)?"""
+    overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return overlap >= 0.5 * min(a[3], b[3])
+
+
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
+
+
 def _candidates(p: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str, float]]:
     order = np.argsort(p)[::-1][:k]
     out = [(normalize_label(classes[i]), float(p[i])) for i in order if p[i] >= MIN_ALTERNATIVE_P]
@@ -473,14 +489,38 @@ class Recognizer:
         batch = np.stack(normalized) if normalized else np.zeros((0, 28, 28), np.float32)
         probs = self.classifier.predict(batch)
 
-        results = []
+        read = []
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
-            result = self._read_line(line, paths, pre)
-            if not _lone_mark(result):
-                results.append(result)
+            read.append((line, paths, self._read_line(line, paths, pre)))
+        read = self._join_far_answers(read, pre)
+        results = [result for _, _, result in read if not _lone_mark(result)]
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
+
+    def _join_far_answers(self, read: list, pre) -> list:
+        """A sum ending in '=' and, further along its row, a bare number: the answer written far out (at the end
+        of a long blank, in an answers column), which the segmenter set apart as a line of its own. Read as one
+        line where that gives a verdict."""
+        from hdr_expr.pipeline.segment import LineCrops
+
+        out = list(read)
+        i = 0
+        while i + 1 < len(out):
+            (la, pa, ra), (lb, pb, rb) = out[i], out[i + 1]
+            if (ra.text.endswith("=") and ra.answer is None and ra.error is None and ra.value is not None
+                    and rb.error is None and rb.label is None and _ANSWER.fullmatch(rb.text)
+                    and _same_row(la.box, lb.box) and lb.box[0] >= la.box[0] + la.box[2]):
+                line = LineCrops(_union(la.box, lb.box), tuple(la.symbols) + tuple(lb.symbols), la.height,
+                                 la.stroke, la.angle)
+                paths = sorted(((sa + sb, ca + cb) for sa, ca in pa[:2] for sb, cb in pb[:2]),
+                               key=lambda t: -t[0])
+                joined = self._read_line(line, paths, pre)
+                if joined.correct is not None and joined.label == ra.label:
+                    out[i : i + 2] = [(line, paths, joined)]
+                    continue
+            i += 1
+        return out
 
     def _split_doubted(self, plans, whole: np.ndarray, normalized: list[np.ndarray]) -> np.ndarray:
         """Offer splits of the crops too narrow to be offered at first (a touching '19' is about one digit wide)

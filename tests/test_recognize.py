@@ -616,14 +616,14 @@ def test_a_number_is_a_label_only_when_set_apart_by_more_than_the_expressions_ow
     assert label_length(boxes([2, 6, 6, 6, 6, 6, 2, 2]), decimal, classes, 40.0) == 0
 
 
-def _printed_sum_with_answer(printed: str, answer: str, *, blank: int | None) -> np.ndarray:
+def _printed_sum_with_answer(printed: str, answer: str, *, blank: int | None, gap: int = 15) -> np.ndarray:
     """A worksheet's printed sum, the answer written on a ruled blank (``blank`` px long; None: no blank)
-    with MNIST test digits."""
+    with MNIST test digits, ``gap`` px after the sum."""
     images, labels = _mnist()
-    img = np.full((140, 900), 255, np.uint8)
+    img = np.full((140, 1000), 255, np.uint8)
     cv2.putText(img, printed, (30, 90), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 0, 3, cv2.LINE_AA)
     (tw, _), _ = cv2.getTextSize(printed, cv2.FONT_HERSHEY_SIMPLEX, 1.6, 3)
-    x = 30 + tw + 15
+    x = 30 + tw + gap
     if blank:
         cv2.line(img, (x, 98), (x + blank, 98), 0, 2)
     for i, ch in enumerate(answer):
@@ -715,3 +715,13 @@ def test_a_decimal_comma_is_read_as_a_point(written: str, text: str) -> None:
             cv2.line(drawn.ink, (x + w // 2 + 1, y + h // 2), (x + w // 2 - 5, y + h // 2 + 13), 1.0, 3, cv2.LINE_AA)
     (page,) = recognize(render(drawn, seed=1, noise=2))
     assert [line.text for line in page.lines] == [text]
+
+
+@pytest.mark.parametrize("answer, summary", [("19", "12+7=19 ✓"), ("18", "12+7=18 ✗ (= 19)")])
+def test_an_answer_written_far_along_the_row_is_the_sums_answer(answer: str, summary: str) -> None:
+    # Set apart by the row's gap, the answer was a line of its own: "12+7 = 19" and "19 = 19", no verdict.
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    (page,) = recognize(_printed_sum_with_answer("12 + 7 =", answer, blank=None, gap=250))
+    assert [line.summary() for line in page.lines] == [summary]
