@@ -93,7 +93,8 @@ COMMA_HEIGHT = 0.5
 COMMA_LOW = 0.35
 #: An exercise number before a line's expression (``3)``, ``12.``): at most LABEL_DIGITS digits, then a mark the
 #: classifier gives ``)`` or ``.`` at least LABEL_MARK_P, set apart from the expression by at least LABEL_GAP line
-#: heights and twice the expression's own widest gap but one; the expression has at least LABEL_REST symbols.
+#: heights (and more than the expression's own gaps: see label_length); the expression has at least LABEL_REST
+#: symbols.
 LABEL_DIGITS = 2
 LABEL_MARK_P = 0.5
 LABEL_GAP = 0.5
@@ -385,12 +386,20 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
             break
         if not all(normalize_label(classes[int(np.argmax(p))]).isdigit() for p in probs[: k - 1]):
             break
-        if max(float(probs[k - 1][m]) for m in marks) < LABEL_MARK_P:
+        p_mark = {classes[m]: float(probs[k - 1][m]) for m in marks}
+        if max(p_mark.values()) < LABEL_MARK_P:
             continue
         gap = boxes[k][0] - (boxes[k - 1][0] + boxes[k - 1][2])
         inner = sorted(max(0, b[0] - (a[0] + a[2])) for a, b in zip(boxes[k:], boxes[k + 1 :]))
-        widest = inner[-2] if len(inner) >= 2 else (inner[0] if inner else 0)
-        if gap >= LABEL_GAP * height and gap >= 2.0 * widest:
+        if gap < LABEL_GAP * height or not inner:
+            continue
+        if p_mark.get(")", 0.0) >= LABEL_MARK_P:
+            # A ')' with no '(' before it can open no sum: a gap wider than the sum's usual one will do (a
+            # printed sheet spaces its operators out, and the answer is written further off still).
+            if gap >= 1.5 * float(np.median(inner)):
+                return k
+        elif gap >= 2.0 * (inner[-2] if len(inner) >= 2 else inner[0]):
+            # '12.' could begin a decimal: apart by twice the sum's widest gap but one.
             return k
     return 0
 

@@ -701,10 +701,12 @@ def underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
         h, stroke = float(line.height), max(float(line.stroke), 1.0)
         x, y, w, hh = line.box
         length = int(round(UNDERLINE_LENGTH * h))
-        if h <= 0 or w < length:
+        if h <= 0:
             continue
+        # The line's rows across the whole page: a blank may run on past the line's box (or have been left out
+        # of it: a long bar is no symbol).
         y0, y1 = max(0, y), min(H, y + hh + int(round(UNDERLINE_LOW * h)))
-        region = np.ascontiguousarray(mask[y0:y1, x : x + w]).view(np.uint8)
+        region = np.ascontiguousarray(mask[y0:y1]).view(np.uint8)
         thick = cv2.dilate(region, np.ones((3, 1), np.uint8))
         runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & region
         n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
@@ -712,9 +714,11 @@ def underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
             bx, by, bw, bh = (int(v) for v in stats[i, :4])
             if bw < length or bh > max(3.0, UNDERLINE_THICK * stroke):
                 continue
-            if y0 + by + bh / 2.0 < line.middle_at(x + bx + bw / 2.0) + UNDERLINE_LOW * h:
+            if bx > x + w + h or bx + bw < x - h:
+                continue  # not under this line
+            if y0 + by + bh / 2.0 < line.middle_at(bx + bw / 2.0) + UNDERLINE_LOW * h:
                 continue
-            out[y0:y1, x : x + w] |= labels == i
+            out[y0:y1] |= labels == i
     return out
 
 

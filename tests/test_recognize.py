@@ -610,10 +610,14 @@ def test_a_number_is_a_label_only_when_set_apart_by_more_than_the_expressions_ow
     syms = [probs(c) for c in "3)5+2=7"]
     assert label_length(boxes([4, 30, 5, 5, 5, 5]), syms, classes, 40.0) == 2  # "3)" then the sum
     assert label_length(boxes([4, 12, 5, 5, 5, 5]), syms, classes, 40.0) == 0  # too close: part of the line
-    assert label_length(boxes([4, 30, 5, 16, 5, 5]), syms, classes, 40.0) == 2  # one wide gap (before '=') is allowed
-    assert label_length(boxes([4, 30, 5, 16, 5, 16]), syms, classes, 40.0) == 0  # the sum is written as widely
+    assert label_length(boxes([4, 30, 5, 16, 5, 16]), syms, classes, 40.0) == 2  # wider than the sum's usual gap
+    assert label_length(boxes([4, 22, 16, 16, 16, 16]), syms, classes, 40.0) == 0  # the sum is written as widely
     decimal = [probs(c) for c in "2.5+1=3.5"]
     assert label_length(boxes([2, 6, 6, 6, 6, 6, 2, 2]), decimal, classes, 40.0) == 0
+    # '12.' could begin a decimal: it must stand apart by twice the sum's widest gap but one.
+    numbered = [probs(c) for c in "12.5+1=6"]
+    assert label_length(boxes([2, 2, 30, 5, 12, 5, 5]), numbered, classes, 40.0) == 3
+    assert label_length(boxes([2, 2, 22, 5, 12, 12, 5]), numbered, classes, 40.0) == 0
 
 
 def _printed_sum_with_answer(printed: str, answer: str, *, blank: int | None, gap: int = 15) -> np.ndarray:
@@ -725,3 +729,34 @@ def test_an_answer_written_far_along_the_row_is_the_sums_answer(answer: str, sum
 
     (page,) = recognize(_printed_sum_with_answer("12 + 7 =", answer, blank=None, gap=250))
     assert [line.summary() for line in page.lines] == [summary]
+
+
+def test_a_printed_worksheet_with_numbered_sums_blanks_and_boxes() -> None:
+    # A teacher's sheet: numbered sums printed with spaces around the operators, the answers handwritten on
+    # blanks, in boxes, or just after the '='. The numbers' gap is narrower than the one before the answer.
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    images, labels = _mnist()
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    img = np.full((600, 1000), 255, np.uint8)
+    sums = [("1)  12 + 7 =", "19", "blank", True), ("2)  34 - 17 =", "17", "box", True),
+            ("3)  6 x 8 =", "46", None, False), ("4)  40 + 2 =", "42", "blank", True)]
+    for k, (printed, answer, kind, _) in enumerate(sums):
+        y = 110 + 130 * k
+        cv2.putText(img, printed, (60, y), font, 1.3, 0, 3, cv2.LINE_AA)
+        x = 60 + cv2.getTextSize(printed, font, 1.3, 3)[0][0] + 20
+        if kind == "blank":
+            cv2.line(img, (x, y + 8), (x + 200, y + 8), 0, 2)
+        elif kind == "box":
+            cv2.rectangle(img, (x, y - 75), (x + 200, y + 20), 0, 2)
+        x += 10
+        for i, ch in enumerate(answer):
+            digit = cv2.resize(images[np.nonzero(labels == int(ch))[0][k + 2 * i]], (56, 56))
+            img[y - 56 : y, x : x + 56] = np.minimum(img[y - 56 : y, x : x + 56], 255 - digit)
+            x += 40
+    (page,) = recognize(cv2.cvtColor(img, cv2.COLOR_GRAY2RGB))
+    got = [(line.label, line.text, line.correct) for line in page.lines]
+    want = [(p.split()[0], p.split(maxsplit=1)[1].replace(" ", "").replace("x", "×") + a, right)
+            for p, a, _, right in sums]
+    assert got == want, [line.summary() for line in page.lines]
