@@ -157,9 +157,10 @@ def _is_answer_box(c: _Comp, labels: np.ndarray, comps: list[_Comp], stroke: flo
     """Is a part a box printed or drawn around an answer (``12 + 7 = [19]``)? Its sides would be read as a
     ``1`` and a ``7`` around the digits, or the empty box as a ``0``.
 
-    A box is a thin frame: every side covered along nearly all its length within a few stroke widths of its
-    bounding box, nearly all its ink there, and either something written inside it or, empty, taller than the
-    writing (a ``0`` drawn square is neither: nothing is inside it, and it is no taller than the digits).
+    A box is a thin frame: its top, its bottom and an upright side covered along nearly all their length within
+    a few stroke widths of its bounding box, nearly all its ink there, and either something written inside it
+    or, empty, taller than the writing (a ``0`` drawn square is neither: nothing is inside it, and it is no
+    taller than the digits).
     """
     if c.w < 0.8 * height or c.h < 0.8 * height or c.area > 0.35 * c.w * c.h:
         return False
@@ -167,8 +168,11 @@ def _is_answer_box(c: _Comp, labels: np.ndarray, comps: list[_Comp], stroke: flo
     if c.w <= 3 * d or c.h <= 3 * d:
         return False
     own = labels[c.y : c.y + c.h, c.x : c.x + c.w] == c.label
-    sides = (own[:d].any(axis=0), own[-d:].any(axis=0), own[:, :d].any(axis=1), own[:, -d:].any(axis=1))
-    if min(float(side.mean()) for side in sides) < BOX_COVERED:
+    top, bottom, left, right = (float(side.mean()) for side in (
+        own[:d].any(axis=0), own[-d:].any(axis=0), own[:, :d].any(axis=1), own[:, -d:].any(axis=1)))
+    # (One upright side may be gone: boxes printed one under another line up their sides into what the ruled
+    # lines' search takes for a margin, and erases.)
+    if min(top, bottom, max(left, right)) < BOX_COVERED:
         return False
     ring = own.copy()
     ring[d:-d, d:-d] = False
