@@ -378,7 +378,7 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
     number is digits, then a ``)`` or ``.``, then a gap wider than the expression's own.
     """
     index = {normalize_label(c): i for i, c in enumerate(classes)}
-    marks = [index[m] for m in (")", ".") if m in index]
+    marks = [m for m in (")", ".") if m in index]
     if not marks:
         return 0
     for k in range(2, LABEL_DIGITS + 2):
@@ -386,7 +386,7 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
             break
         if not all(normalize_label(classes[int(np.argmax(p))]).isdigit() for p in probs[: k - 1]):
             break
-        p_mark = {classes[m]: float(probs[k - 1][m]) for m in marks}
+        p_mark = {m: float(probs[k - 1][index[m]]) for m in marks}
         if max(p_mark.values()) < LABEL_MARK_P:
             continue
         gap = boxes[k][0] - (boxes[k - 1][0] + boxes[k - 1][2])
