@@ -87,6 +87,9 @@ DIVIDE_MIN_P = 0.003
 #: A dot whose centre lies less than this many line heights below the line's middle is placed as a raised
 #: multiplication dot '·' (a decimal point sits on the baseline, about 0.35-0.5 below; some at 0.2).
 RAISED_DOT = 0.1
+#: A line of one thin stroke whose ink is less than this fraction as dark as the page's other lines' is the
+#: shaded edge of a sheet in a photo (see _without_faint_strokes).
+FAINT_STROKE = 0.5
 #: A decimal comma: a mark less than COMMA_HEIGHT line heights tall whose centre lies at least COMMA_LOW line
 #: heights below the line's middle (on the baseline or under it).
 COMMA_HEIGHT = 0.5
@@ -349,6 +352,30 @@ def _lone_mark(line: LineResult) -> bool:
     return not top.isdigit()
 
 
+def _ink_darkness(line: LineResult, pre) -> float:
+    """The median darkness (0-255) of a line's ink, from preprocessing's darkness map (0 where there is none)."""
+    values = [pre.darkness[y : y + h, x : x + w][pre.mask[y : y + h, x : x + w]] for x, y, w, h in
+              (s.box for s in line.symbols)]
+    values = [v for v in values if v.size]
+    return float(np.median(np.concatenate(values))) if values else 0.0
+
+
+def _without_faint_strokes(lines: list[LineResult], pre) -> list[LineResult]:
+    """The page's lines less those of one thin stroke (read '1', '/' or a bracket) far fainter than the page's
+    other writing: the shaded edge of a photographed sheet inside the frame, not a number anyone wrote."""
+    if pre.darkness is None or len(lines) < 2:
+        return lines
+    thin = {"1", "/", "(", ")"}
+    lone = [len(line.symbols) == 1 and line.symbols[0].label in thin for line in lines]
+    if not any(lone):
+        return lines
+    others = [_ink_darkness(line, pre) for line, one in zip(lines, lone) if not one]
+    if not others:
+        return lines
+    page = float(np.median(others))
+    return [line for line, one in zip(lines, lone) if not (one and _ink_darkness(line, pre) < FAINT_STROKE * page)]
+
+
 def _display_name(source: str | Path | bytes, name: str | None) -> str:
     if name:
         return name
@@ -504,6 +531,7 @@ class Recognizer:
             read.append((line, paths, self._read_line(line, paths, pre)))
         read = self._join_far_answers(read, pre)
         results = [result for _, _, result in read if not _lone_mark(result)]
+        results = _without_faint_strokes(results, pre)
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 

@@ -746,3 +746,17 @@ def test_a_printed_worksheet_with_numbered_sums(layout: str) -> None:
     got = {(line.label, line.text, line.correct) for line in page.lines}
     assert {(x.label, x.text, x.correct) for x in sheet.lines} <= got, [line.summary() for line in page.lines]
     assert len(page.lines) == len(sheet.lines) + 1  # and the printed title, which is read as a line too
+
+
+@pytest.mark.parametrize("ink, kept", [(0.45, False), (1.0, True)])
+def test_a_lone_stroke_far_fainter_than_the_writing_is_no_line(ink: float, kept: bool) -> None:
+    # The shaded edge of a sheet inside a photo's frame was read as a line '1' of its own.
+    from test_preprocess import draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    drawn = draw_tokens("12+7=19", height=48, stroke=4, size=(520, 260), origin=(30, 80))
+    cv2.line(drawn.ink, (470, 150), (474, 235), ink, 4, cv2.LINE_AA)  # a thin upright stroke, alone
+    (page,) = recognize(render(drawn, seed=2, noise=2))
+    assert [line.text for line in page.lines] == ["12+7=19"] + (["1"] if kept else [])
