@@ -90,6 +90,8 @@ RAISED_DOT = 0.1
 #: A line of one thin stroke whose ink is less than this fraction as dark as the page's other lines' is the
 #: shaded edge of a sheet in a photo (see _without_faint_strokes).
 FAINT_STROKE = 0.5
+#: Two sums side by side on one line are cut apart at a gap at least this many line heights wide.
+SUMS_GAP = 0.6
 #: A decimal comma: a mark less than COMMA_HEIGHT line heights tall whose centre lies at least COMMA_LOW line
 #: heights below the line's middle (on the baseline or under it).
 COMMA_HEIGHT = 0.5
@@ -442,8 +444,26 @@ def _same_row(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
 
 
 def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
+    return _union_all([a, b])
+
+
+def _union_all(boxes: Sequence[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    return (x0, y0, max(b[0] + b[2] for b in boxes) - x0, max(b[1] + b[3] for b in boxes) - y0)
+
+
+def _sums_cut(result: LineResult, height: float) -> float | None:
+    """Where to cut a line read with two '=' into two sums (a page column), or None: the middle of the widest
+    gap between the symbol after its first '=' and its second '=', if that gap is SUMS_GAP line heights wide."""
+    syms = sorted(result.symbols, key=lambda sym: sym.box[0])
+    eq = [i for i, sym in enumerate(syms) if sym.label == "="]
+    if len(eq) < 2 or eq[1] - eq[0] < 3:
+        return None
+    gaps = [(syms[i].box[0] - (syms[i - 1].box[0] + syms[i - 1].box[2]), i) for i in range(eq[0] + 2, eq[1])]
+    width, i = max(gaps)
+    if width < SUMS_GAP * height:
+        return None
+    return syms[i].box[0] - width / 2.0
 
 
 def _candidates(p: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str, float]]:
@@ -529,11 +549,40 @@ class Recognizer:
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
             read.append((line, paths, self._read_line(line, paths, pre)))
-        read = self._join_far_answers(read, pre)
+        read = self._join_far_answers(self._split_sums(read, pre), pre)
         results = [result for _, _, result in read if not _lone_mark(result)]
         results = _without_faint_strokes(results, pre)
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
+
+    def _split_sums(self, read: list, pre) -> list:
+        """Lines holding two sums side by side (``2+3=5   4+4=8``: closer than a row's break, they made one line
+        with two '='), each cut at the widest gap between the first sum's '=' and the next '=', where that gap
+        is at least SUMS_GAP line heights; the two halves are read on their own."""
+        out = []
+        todo = list(read)
+        while todo:
+            line, paths, result = todo.pop(0)
+            cut = _sums_cut(result, line.height)
+            if cut is None:
+                out.append((line, paths, result))
+                continue
+            halves = []
+            for side in (lambda x: x < cut, lambda x: x >= cut):
+                syms = tuple(sym for sym in line.symbols if side(sym.center[0]))
+                sub_paths = [(score, [(part, p) for part, p in chosen if side(part.box[0] + part.box[2] / 2.0)])
+                             for score, chosen in paths]
+                sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
+                if not syms or not sub_paths:
+                    break
+                sub = dataclasses.replace(line, box=_union_all([sym.box for sym in syms]), symbols=syms)
+                halves.append((sub, sub_paths, self._read_line(sub, sub_paths, pre)))
+            if len(halves) == 2:
+                out.append(halves[0])
+                todo.insert(0, halves[1])  # it may hold another sum still
+            else:
+                out.append((line, paths, result))
+        return out
 
     def _join_far_answers(self, read: list, pre) -> list:
         """A sum ending in '=' and, further along its row, a bare number: the answer written far out (at the end

@@ -760,3 +760,17 @@ def test_a_lone_stroke_far_fainter_than_the_writing_is_no_line(ink: float, kept:
     cv2.line(drawn.ink, (470, 150), (474, 235), ink, 4, cv2.LINE_AA)  # a thin upright stroke, alone
     (page,) = recognize(render(drawn, seed=2, noise=2))
     assert [line.text for line in page.lines] == ["12+7=19"] + (["1"] if kept else [])
+
+
+@pytest.mark.parametrize("written, lines", [
+    ("2+3=5   4+4=8", ["2+3=5 ✓", "4+4=8 ✓"]), ("1) 2+3=5    2) 4+4=7", ["1) 2+3=5 ✓", "2) 4+4=7 ✗ (= 8)"]),
+    ("1+1=2  2+2=4  3+3=6", ["1+1=2 ✓", "2+2=4 ✓", "3+3=6 ✓"])])
+def test_sums_written_side_by_side_are_read_apart(written: str, lines: list[str]) -> None:
+    # Closer than a row's break, they made one line with two '=' that did not parse.
+    from test_preprocess import draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    (page,) = recognize(render(draw_tokens(written, height=48, stroke=4), seed=1, noise=2))
+    assert [line.summary() for line in page.lines] == lines
