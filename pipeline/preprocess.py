@@ -621,9 +621,9 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         t = math.tan(math.radians(a))
         shifts = np.rint(centres * t).astype(np.int64)
         rejected: list[int] = []
-        exact = np.where(inside & (pz > thr), pz, 0.0).sum(axis=0)
+        exact = np.where(inside & (pz > thr), pz, 0.0).sum(axis=0) if short else None
         for j in candidates:
-            if short:  # the line's own row: the tolerant support ties it with the rows beside it
+            if exact is not None:  # the line's own row: the tolerant support ties it with the rows beside it
                 j = max(j - 1, 0) + int(np.argmax(exact[max(j - 1, 0) : j + 2]))
             if any(abs(r.across[middle] - (j - reach + shifts[middle])) <= gap for r in found):
                 continue

@@ -443,15 +443,6 @@ def _same_row(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
     return overlap >= 0.5 * min(a[3], b[3])
 
 
-def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    return _union_all([a, b])
-
-
-def _union_all(boxes: Sequence[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    return (x0, y0, max(b[0] + b[2] for b in boxes) - x0, max(b[1] + b[3] for b in boxes) - y0)
-
-
 def _sums_cut(result: LineResult, height: float) -> float | None:
     """Where to cut a line read with two '=' into two sums (a page column), or None: the middle of the widest
     gap between the symbol after its first '=' and its second '=', if that gap is SUMS_GAP line heights wide."""
@@ -559,6 +550,8 @@ class Recognizer:
         """Lines holding two sums side by side (``2+3=5   4+4=8``: closer than a row's break, they made one line
         with two '='), each cut at the widest gap between the first sum's '=' and the next '=', where that gap
         is at least SUMS_GAP line heights; the two halves are read on their own."""
+        from hdr_expr.pipeline.segment import union_box
+
         out = []
         todo = list(read)
         while todo:
@@ -575,7 +568,7 @@ class Recognizer:
                 sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
                 if not syms or not sub_paths:
                     break
-                sub = dataclasses.replace(line, box=_union_all([sym.box for sym in syms]), symbols=syms)
+                sub = dataclasses.replace(line, box=union_box([sym.box for sym in syms]), symbols=syms)
                 halves.append((sub, sub_paths, self._read_line(sub, sub_paths, pre)))
             if len(halves) == 2:
                 out.append(halves[0])
@@ -588,7 +581,7 @@ class Recognizer:
         """A sum ending in '=' and, further along its row, a bare number: the answer written far out (at the end
         of a long blank, in an answers column), which the segmenter set apart as a line of its own. Read as one
         line where that gives a verdict."""
-        from hdr_expr.pipeline.segment import LineCrops
+        from hdr_expr.pipeline.segment import union_box
 
         out = list(read)
         i = 0
@@ -597,8 +590,7 @@ class Recognizer:
             if (ra.text.endswith("=") and ra.answer is None and ra.error is None and ra.value is not None
                     and rb.error is None and rb.label is None and _ANSWER.fullmatch(rb.text)
                     and _same_row(la.box, lb.box) and lb.box[0] >= la.box[0] + la.box[2]):
-                line = LineCrops(_union(la.box, lb.box), tuple(la.symbols) + tuple(lb.symbols), la.height,
-                                 la.stroke, la.angle)
+                line = dataclasses.replace(la, box=union_box([la.box, lb.box]), symbols=la.symbols + lb.symbols)
                 paths = sorted(((sa + sb, ca + cb) for sa, ca in pa[:2] for sb, cb in pb[:2]),
                                key=lambda t: -t[0])
                 joined = self._read_line(line, paths, pre)

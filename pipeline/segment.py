@@ -484,7 +484,8 @@ def _line_height(crops: list[SymbolCrop]) -> float:
     return float(np.median(tall)) if len(tall) else ref
 
 
-def _union_box(boxes: list[Box]) -> Box:
+def union_box(boxes: list[Box]) -> Box:
+    """The box around ``boxes``."""
     x0 = min(b[0] for b in boxes)
     y0 = min(b[1] for b in boxes)
     x1 = max(b[0] + b[2] for b in boxes)
@@ -565,7 +566,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
             continue
         for part in _split_row(kept, line_h):
             result.append(
-                LineCrops(_union_box([s.box for s in part]), tuple(part), _line_height(part) or line_h,
+                LineCrops(union_box([s.box for s in part]), tuple(part), _line_height(part) or line_h,
                           line_stroke, float(angle))
             )
     result = _drop_corner_marks(result, H, W)
@@ -700,13 +701,13 @@ def underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
     of drift allowed either way) well longer than a line is high, thin, and low in its line.
     """
     out = np.zeros(mask.shape, bool)
-    H, W = mask.shape
+    H = mask.shape[0]
     for line in lines:
         h, stroke = float(line.height), max(float(line.stroke), 1.0)
-        x, y, w, hh = line.box
-        length = int(round(UNDERLINE_LENGTH * h))
         if h <= 0:
             continue
+        x, y, w, hh = line.box
+        length = int(round(UNDERLINE_LENGTH * h))
         # The line's rows across the whole page: a blank may run on past the line's box (or have been left out
         # of it: a long bar is no symbol).
         y0, y1 = max(0, y), min(H, y + hh + int(round(UNDERLINE_LOW * h)))
@@ -846,7 +847,7 @@ class Reading:
 
 def merge_crops(crops: list[SymbolCrop]) -> SymbolCrop:
     """Several crops as one symbol: the union of their inks in the union of their boxes."""
-    box = _union_box([c.box for c in crops])
+    box = union_box([c.box for c in crops])
     x0, y0, w, h = box
     mask = np.zeros((h, w), bool)
     for c in crops:
@@ -869,7 +870,7 @@ def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLI
     out: list[Reading] = []
 
     def mergeable(crops: list[SymbolCrop]) -> bool:
-        box = _union_box([c.box for c in crops])
+        box = union_box([c.box for c in crops])
         if box[2] > MERGE_WIDTH * usual or box[3] > MERGE_HEIGHT * height:
             return False
         return not any(_detached_point(c, crops, line) for c in crops)
