@@ -61,8 +61,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(model: str | None) -> None:
+    from hdr_expr.pipeline.batch import single_threaded
     from hdr_expr.pipeline.recognize import Recognizer
 
+    single_threaded()
     _WORKER["rec"] = Recognizer(model, threads=1)
 
 
