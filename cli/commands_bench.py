@@ -242,9 +242,11 @@ def run_expressions(
     cold_runs: int = 3,
     cold_image: Path | None = None,
     shared: Path | None = None,
+    enlarge: float = 1.0,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
-    """The expression benchmark: generate, read with a warm pool, score, time the cold start."""
+    """The expression benchmark: generate, read with a warm pool, score, time the cold start. With ``enlarge``,
+    every image is read enlarged that many times (the same writing as a camera of higher resolution sees it)."""
     from hdr_expr.datasets.expressions import expression_set, load_material, score_line
 
     material = load_material(shared)
@@ -254,7 +256,8 @@ def run_expressions(
         t0 = time.perf_counter()
         samples, paths = [], []
         for s in expression_set(material, n, seed):
-            paths.append(str(s.save(folder / f"expr-{s.index:05d}")))
+            name = folder / f"expr-{s.index:05d}"
+            paths.append(str(s.save(name) if enlarge == 1.0 else _save_enlarged(s.image, enlarge, name)))
             samples.append(s)
         gen_s = time.perf_counter() - t0
         say(f"reading them with {workers} warm worker(s) ...")
@@ -270,7 +273,7 @@ def run_expressions(
                         f"style={c.style}"):
                 groups[key].append(i)
         result: dict[str, Any] = {
-            "benchmark": "expressions", **_provenance(), "n": n, "seed": seed,
+            "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge,
             "model": _model_info(model), "material": material.describe(),
             **summarize_scores(scores, groups),
             "speed": {"workers": workers, "seconds": read_s, "warm_images_per_s": n / read_s if read_s else None,
@@ -295,6 +298,19 @@ def run_expressions(
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def _save_enlarged(rgb, factor: float, path: Path) -> Path:
+    """The image enlarged ``factor`` times (cubic), as a PNG (the enlarged file's own compression is no test)."""
+    import cv2
+
+    big = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"could not encode the enlarged {path.name}")
+    out = path.with_suffix(".png")
+    out.write_bytes(data.tobytes())
+    return out
 
 
 def run_worksheets(
@@ -383,7 +399,8 @@ def _bar(ok: bool | None) -> str:
 
 def format_expressions(r: dict) -> str:
     lines = [
-        f"expression benchmark: {r['n']} images, seed {r['seed']}, model {r['model']['path']} "
+        f"expression benchmark: {r['n']} images, seed {r['seed']}"
+        f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}, model {r['model']['path']} "
         f"({r['model']['classes']} classes), {r['generator']}/{r['synth']}, commit {r['commit']}"
         f"{' (with local changes)' if r['dirty'] else ''}",
         f"  exact match        {_pct(r['exact_match'])}{_bar(r['exact_match'] >= BARS['exact_match'])}",
@@ -471,11 +488,15 @@ def bench_expressions(
                                               help="Image for the cold start (default: samples/clean-scan.png)."),
     shared: Optional[Path] = typer.Option(None, "--shared", metavar="DIR",
                                           help="Shared data folder (default: $HDR_EXPR_SHARED or ../shared)."),
+    enlarge: float = typer.Option(1.0, "--enlarge", min=0.25, max=8.0,
+                                  help="Read every image enlarged this many times (as a higher-resolution camera "
+                                       "sees the same writing; cubic, saved as PNG)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""
     r = run_expressions(n, seed, model=str(model) if model else None, workers=workers, save=save,
-                        cold_runs=cold_runs, cold_image=cold_image, shared=shared, say=_say(quiet or as_json))
+                        cold_runs=cold_runs, cold_image=cold_image, shared=shared, enlarge=enlarge,
+                        say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_expressions(r))
 
 

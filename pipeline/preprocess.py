@@ -29,6 +29,7 @@ mask itself is thresholded at full resolution, so boxes and shapes stay in page 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class Preprocessed:
     #: uint8 H×W darkness relative to the paper (0 = paper), after the ink colour and shadows are taken out: the
     #: evidence the mask was thresholded from, for checks that need more than yes/no (a faint bar of an =).
     darkness: np.ndarray | None = None
+    #: Mask pixels per page pixel: below 1 where the page was read at a working scale (see ``max_stroke``); the
+    #: mask, darkness and stroke are then in working pixels.
+    scale: float = 1.0
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -930,8 +934,15 @@ def _clear_crossings(mask: np.ndarray, dark: np.ndarray, rules: list[Rule], pad:
 # ------------------------------------------------------------------------------------------------ main
 
 
-def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels: int = ANALYSIS_PIXELS) -> Preprocessed:
-    """RGB or grey page image (uint8) → :class:`Preprocessed` with the boolean ink mask at the same size."""
+def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels: int = ANALYSIS_PIXELS,
+               max_stroke: float | None = None) -> Preprocessed:
+    """RGB or grey page image (uint8) → :class:`Preprocessed` with the boolean ink mask at the same size.
+
+    With ``max_stroke``, a page whose strokes are wider than that many pixels (a phone's 12-megapixel photo of
+    ordinary writing) is thresholded at a working scale where they are that wide: the mask is then smaller
+    than the page (:attr:`Preprocessed.scale`). The stages after this
+    one were made on writing of that size; at three times it they read fewer lines, and slower.
+    """
     img = _as_rgb(image)
     h, w = img.shape[:2]
     empty = Preprocessed(np.zeros((h, w), bool), False, 0.0, 0.0, 0.0, 0)
@@ -981,6 +992,30 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             continue
         break
     floor, low, high, level = th
+    work_scale = 1.0
+    if max_stroke is not None and stroke_s / f > max_stroke:
+        # Work at the scale where strokes are max_stroke wide: from here on "full resolution" is that scale, and
+        # the analysis copy is f of it.
+        work_scale = max_stroke * f / stroke_s
+        if work_scale < f:
+            # Below the analysis copy's scale: the page again, smaller (its analysis too, at that scale).
+            ws = (max(1, int(round(w * work_scale))), max(1, int(round(h * work_scale))))
+            if min(ws) < 3:
+                return empty
+            inner = preprocess(cv2.resize(img, ws, interpolation=cv2.INTER_AREA),
+                               remove_rules=remove_rules, analysis_pixels=analysis_pixels)
+            return dataclasses.replace(inner, scale=ws[0] / w)
+        if work_scale == f:
+            grey, f = small, 1.0
+        else:
+            ws = (max(1, int(round(w * work_scale))), max(1, int(round(h * work_scale))))
+            grey = cv2.resize(grey, ws, interpolation=cv2.INTER_AREA)
+            f = small.shape[1] / ws[0]
+        img = cv2.resize(img, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_AREA)
+        if img.ndim == 2:
+            img = img[:, :, None]
+        work_scale = grey.shape[1] / w
+        h, w = grey.shape[:2]
     stroke = stroke_s / f
     # Relative darkness makes ink under a shadow as dark as in the light, and the sensor's noise there
     # darker too: a pixel must also stand out from the paper by more than that noise in grey levels.
@@ -1020,7 +1055,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
     mask &= ~edge_slivers(mask, dark, stroke, low)
     angle = estimate_skew(mask)
-    return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark)
+    return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale)
 
 
 def ink_mask(image: np.ndarray) -> np.ndarray:

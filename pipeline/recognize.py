@@ -37,6 +37,10 @@ from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
 from hdr_expr.pipeline.verify import Verifier, load_verifier, verifier_input
 
+#: Pages whose strokes are wider than this many pixels are read at the scale where they are this wide (see
+#: preprocess's max_stroke): a 12-megapixel phone photo of ordinary writing reads as the same writing at the
+#: size the reader was made on.
+WORK_STROKE = 8.0
 #: Alternatives kept per symbol in the results (besides the chosen label), and the least probability shown.
 MAX_ALTERNATIVES = 3
 MIN_ALTERNATIVE_P = 0.001
@@ -378,6 +382,20 @@ def _without_faint_strokes(lines: list[LineResult], pre) -> list[LineResult]:
     return [line for line, one in zip(lines, lone) if not (one and _ink_darkness(line, pre) < FAINT_STROKE * page)]
 
 
+def _page_box(box: Sequence[int], scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box in working pixels (``scale`` of the page's) → the page pixels it covers, within the page."""
+    x, y, w, h = box
+    x0, y0 = int(math.floor(x / scale)), int(math.floor(y / scale))
+    x1, y1 = min(int(math.ceil((x + w) / scale)), size[0]), min(int(math.ceil((y + h) / scale)), size[1])
+    return x0, y0, max(x1 - x0, 1), max(y1 - y0, 1)
+
+
+def _in_page_pixels(line: LineResult, scale: float, size: tuple[int, int]) -> LineResult:
+    return dataclasses.replace(
+        line, box=_page_box(line.box, scale, size),
+        symbols=tuple(dataclasses.replace(sym, box=_page_box(sym.box, scale, size)) for sym in line.symbols))
+
+
 def _display_name(source: str | Path | bytes, name: str | None) -> str:
     if name:
         return name
@@ -501,7 +519,7 @@ class Recognizer:
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
-        pre = preprocess(rgb)
+        pre = preprocess(rgb, max_stroke=WORK_STROKE)
         lines = segment_page(pre.mask)
         blanks = underlines(pre.mask, lines)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
@@ -543,6 +561,8 @@ class Recognizer:
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         results = [result for _, _, result in read if not _lone_mark(result)]
         results = _without_faint_strokes(results, pre)
+        if pre.scale != 1.0:
+            results = [_in_page_pixels(line, pre.scale, (w, h)) for line in results]
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 

@@ -40,6 +40,22 @@ def test_bench_expressions_text_output(run_cli):
     assert "exact match" in r.stdout and "images/s" in r.stdout and r.stderr == ""
 
 
+def test_bench_expressions_enlarged(run_cli, tmp_path):
+    out, small = tmp_path / "big", tmp_path / "small"
+    for folder, extra in ((small, []), (out, ["--enlarge", "3"])):
+        r = run_cli("bench", "expressions", "--n", "2", "--seed", "3", "--workers", "1", "--cold-runs", "0",
+                    "--json", "--save", folder, *extra)
+        assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["enlarge"] == 3.0
+    import cv2
+
+    for t_small, t_big in zip(*[[json.loads(line) for line in (f / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+                                for f in (small, out)]):
+        assert t_big["file"].endswith(".png") and t_big["text"] == t_small["text"]
+        a, b = cv2.imread(str(small / t_small["file"])), cv2.imread(str(out / t_big["file"]))
+        assert b.shape[:2] == (3 * a.shape[0], 3 * a.shape[1])
+
+
 def test_bench_worksheets_tiny(run_cli, tmp_path):
     out = tmp_path / "pages"
     r = run_cli("bench", "worksheets", "--pages", "2", "--workers", "1", "--json", "--save", out)

@@ -504,6 +504,28 @@ def test_small_writing_in_a_large_photo() -> None:
     assert cpu_ms(lambda: preprocess(image), repeat=2) < 800  # ~120 ms on an idle core
 
 
+def test_thick_strokes_are_thresholded_at_a_working_scale() -> None:
+    # A phone's high-resolution photo of ordinary writing: strokes 20–30 px wide. With max_stroke the mask is made
+    # where they are 8 px wide, and says so; the ink is the same ink.
+    page = Drawn(np.zeros((1000, 3000), np.float32))
+    draw_tokens("12+7=19", height=250, stroke=20, canvas=page, origin=(200, 350))
+    image = render(page, gradient=0.3, noise=4, jpeg=85)
+    full = preprocess(image)
+    work = preprocess(image, max_stroke=8.0)
+    assert full.scale == 1.0 and full.mask.shape == image.shape[:2]
+    assert full.stroke > 15.0 and work.scale == pytest.approx(8.0 / full.stroke, rel=0.25), (full.stroke, work.scale)
+    assert work.mask.shape == (round(1000 * work.scale), round(3000 * work.scale))
+    assert work.darkness is not None and work.darkness.shape == work.mask.shape
+    assert 6.0 <= work.stroke <= 10.0, work.stroke
+    truth = cv2.resize(page.ink, work.mask.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
+    recall, precision = agreement(work.mask, truth, tol=2)
+    assert recall > 0.93 and precision > 0.95
+    # Strokes already narrower than max_stroke: the page is read as it is.
+    thin = render(draw_tokens("12+7=19", height=60, stroke=4, size=(700, 160)), noise=3)
+    same = preprocess(thin, max_stroke=8.0)
+    assert same.scale == 1.0 and np.array_equal(same.mask, preprocess(thin).mask)
+
+
 def test_speed_expression_and_page() -> None:
     # Best-of CPU times; the bounds are several times what an idle core takes (≈5 ms and ≈60 ms), as the
     # test machine is shared.

@@ -295,6 +295,27 @@ def test_one_classifier_call_per_page():
     assert sum(len(line.symbols) for line in result.lines) == 5
 
 
+def test_a_high_resolution_photo_reads_as_the_photo_does_with_boxes_in_its_pixels():
+    # The sample phone photo enlarged 4× (a 12-megapixel phone's view of the same writing): read at a working
+    # scale, the same text, every box in the enlarged page's pixels.
+    _model_classes()
+    from hdr_expr.pipeline.io import read_pages
+    from hdr_expr.pipeline.preprocess import preprocess
+    from hdr_expr.pipeline.recognize import WORK_STROKE, Recognizer
+
+    image = read_pages(Path(__file__).resolve().parents[1] / "samples" / "phone-photo.jpg")[0].image
+    big = cv2.resize(image, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    assert preprocess(big, max_stroke=WORK_STROKE).scale < 0.75
+    reader = Recognizer()
+    small, large = reader.read_image(image), reader.read_image(big)
+    assert large.size == (big.shape[1], big.shape[0])
+    assert [ln.text for ln in large.lines] == [ln.text for ln in small.lines] == ["48÷(2+6)=6"]
+    for a, b in zip(small.lines, large.lines):
+        assert np.allclose(np.array(b.box), 4 * np.array(a.box), atol=12), (a.box, b.box)
+        for sa, sb in zip(a.symbols, b.symbols):
+            assert np.allclose(np.array(sb.box), 4 * np.array(sa.box), atol=12), (sa.box, sb.box)
+
+
 def test_python_api_sources(tmp_path):
     _model_classes()
     from PIL import Image
