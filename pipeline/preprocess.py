@@ -41,6 +41,8 @@ import numpy as np
 #: the expression and worksheet benchmarks as well as 1 MP did (84.0% vs 83.0%, 82.7% vs 82.7%; 86.5% vs 87.0%
 #: of worksheet lines) with 40% less preprocessing time.
 ANALYSIS_PIXELS = 300_000
+#: The most a small image with thin strokes is enlarged (see preprocess's min_stroke).
+MAX_ENLARGE = 3.0
 #: The darkest ink must be at least this much darker than its paper (fraction of the paper's brightness).
 MIN_CONTRAST = 0.08
 #: Ruled lines must show in at least this fraction of the image's width (height, for vertical lines).
@@ -70,8 +72,8 @@ class Preprocessed:
     #: uint8 H×W darkness relative to the paper (0 = paper), after the ink colour and shadows are taken out: the
     #: evidence the mask was thresholded from, for checks that need more than yes/no (a faint bar of an =).
     darkness: np.ndarray | None = None
-    #: Mask pixels per page pixel: below 1 where the page was read at a working scale (see ``max_stroke``); the
-    #: mask, darkness and stroke are then in working pixels.
+    #: Mask pixels per page pixel: not 1 where the page was read at a working scale (see ``max_stroke`` and
+    #: ``min_stroke``); the mask, darkness and stroke are then in working pixels.
     scale: float = 1.0
 
 
@@ -935,13 +937,15 @@ def _clear_crossings(mask: np.ndarray, dark: np.ndarray, rules: list[Rule], pad:
 
 
 def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels: int = ANALYSIS_PIXELS,
-               max_stroke: float | None = None) -> Preprocessed:
+               max_stroke: float | None = None, min_stroke: float | None = None) -> Preprocessed:
     """RGB or grey page image (uint8) → :class:`Preprocessed` with the boolean ink mask at the same size.
 
     With ``max_stroke``, a page whose strokes are wider than that many pixels (a phone's 12-megapixel photo of
     ordinary writing) is thresholded at a working scale where they are that wide: the mask is then smaller
-    than the page (:attr:`Preprocessed.scale`). The stages after this
-    one were made on writing of that size; at three times it they read fewer lines, and slower.
+    than the page (:attr:`Preprocessed.scale`). With ``min_stroke``, an image smaller than the analysis copy
+    whose strokes are narrower is enlarged (cubic, at most MAX_ENLARGE times) until they are that wide: the
+    mask is then larger than the page. The stages after this one were made on writing of ordinary size;
+    enlarged three times, or halved, it read fewer lines.
     """
     img = _as_rgb(image)
     h, w = img.shape[:2]
@@ -993,6 +997,14 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         break
     floor, low, high, level = th
     work_scale = 1.0
+    if min_stroke is not None and stroke_s / f < min_stroke and h * w < analysis_pixels:
+        # A thumbnail: the page again, enlarged (its analysis too), no larger than an analysis copy.
+        up = min(min_stroke * f / stroke_s, MAX_ENLARGE, math.sqrt(analysis_pixels / (h * w)))
+        if up > 1.05:
+            ws = (int(round(w * up)), int(round(h * up)))
+            inner = preprocess(cv2.resize(img, ws, interpolation=cv2.INTER_CUBIC),
+                               remove_rules=remove_rules, analysis_pixels=analysis_pixels)
+            return dataclasses.replace(inner, scale=ws[0] / w)
     if max_stroke is not None and stroke_s / f > max_stroke:
         # Work at the scale where strokes are max_stroke wide: from here on "full resolution" is that scale, and
         # the analysis copy is f of it.

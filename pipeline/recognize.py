@@ -39,8 +39,10 @@ from hdr_expr.pipeline.verify import Verifier, load_verifier, verifier_input
 
 #: Pages whose strokes are wider than this many pixels are read at the scale where they are this wide (see
 #: preprocess's max_stroke): a 12-megapixel phone photo of ordinary writing reads as the same writing at the
-#: size the reader was made on.
+#: size the reader was made on. Small images whose strokes are narrower than MIN_STROKE are enlarged until
+#: they are that wide (at most 3×, up to the analysis copy's size): a thumbnail's 2-pixel strokes.
 WORK_STROKE = 8.0
+MIN_STROKE = 2.5
 #: Alternatives kept per symbol in the results (besides the chosen label), and the least probability shown.
 MAX_ALTERNATIVES = 3
 MIN_ALTERNATIVE_P = 0.001
@@ -519,7 +521,7 @@ class Recognizer:
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
-        pre = preprocess(rgb, max_stroke=WORK_STROKE)
+        pre = preprocess(rgb, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
         lines = segment_page(pre.mask)
         blanks = underlines(pre.mask, lines)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them

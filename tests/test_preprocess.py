@@ -526,6 +526,17 @@ def test_thick_strokes_are_thresholded_at_a_working_scale() -> None:
     assert same.scale == 1.0 and np.array_equal(same.mask, preprocess(thin).mask)
 
 
+def test_thin_strokes_of_a_small_image_are_thresholded_enlarged() -> None:
+    thumb = render(draw_tokens("12+7=19", height=16, stroke=1, size=(150, 40)), noise=2)
+    plain = preprocess(thumb)
+    up = preprocess(thumb, min_stroke=2.5)
+    assert plain.scale == 1.0 and plain.stroke < 2.5
+    assert 1.1 < up.scale <= 3.0 and up.mask.shape == (round(40 * up.scale), round(150 * up.scale))
+    # Large images are never enlarged, whatever their strokes.
+    page = render(draw_tokens("12+7=19", height=16, stroke=1, size=(900, 400)), noise=2)
+    assert preprocess(page, min_stroke=2.5).scale == 1.0
+
+
 def test_speed_expression_and_page() -> None:
     # Best-of CPU times; the bounds are several times what an idle core takes (≈5 ms and ≈60 ms), as the
     # test machine is shared.

@@ -316,6 +316,26 @@ def test_a_high_resolution_photo_reads_as_the_photo_does_with_boxes_in_its_pixel
             assert np.allclose(np.array(sb.box), 4 * np.array(sa.box), atol=12), (sa.box, sb.box)
 
 
+def test_a_thumbnail_is_enlarged_before_it_is_read():
+    # The sample phone photo at 0.3× (digits 14 px tall, strokes 2 px): read enlarged, its '÷' is no longer a
+    # '-', and the boxes are in the thumbnail's pixels.
+    _model_classes()
+    from hdr_expr.pipeline.io import read_pages
+    from hdr_expr.pipeline.preprocess import preprocess
+    from hdr_expr.pipeline.recognize import MIN_STROKE, WORK_STROKE, Recognizer
+
+    image = read_pages(Path(__file__).resolve().parents[1] / "samples" / "phone-photo.jpg")[0].image
+    thumb = cv2.resize(image, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    assert preprocess(thumb, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE).scale > 1.1
+    page = Recognizer().read_image(thumb)
+    assert [ln.text for ln in page.lines] == ["48÷(2+6)=6"]
+    h, w = thumb.shape[:2]
+    for box in [page.lines[0].box] + [s.box for s in page.lines[0].symbols]:
+        x, y, bw, bh = box
+        assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h, box
+    assert 0.25 * w < page.lines[0].box[2] < 0.8 * w
+
+
 def test_python_api_sources(tmp_path):
     _model_classes()
     from PIL import Image
