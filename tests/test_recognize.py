@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -786,7 +787,43 @@ def test_a_printed_worksheet_with_numbered_sums(layout: str) -> None:
     (page,) = recognize(sheet.image)
     got = {(line.label, line.text, line.correct) for line in page.lines}
     assert {(x.label, x.text, x.correct) for x in sheet.lines} <= got, [line.summary() for line in page.lines]
-    assert len(page.lines) == len(sheet.lines) + 1  # and the printed title, which is read as a line too
+    assert len(page.lines) == len(sheet.lines)  # the printed title is no line (printed_words)
+
+
+@pytest.mark.parametrize("title", ["Show your work", "Worksheet: sums", "Mental maths quiz"])
+@pytest.mark.parametrize("font", [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX])
+def test_a_printed_title_is_no_line_but_the_sum_below_it_is(title: str, font: int, monkeypatch) -> None:
+    _model_classes()
+    import hdr_expr.pipeline.recognize  # noqa: F401  (the module, not the function the package exports)
+    from hdr_expr.pipeline import recognize
+
+    head = np.full((120, 900, 3), 250, np.uint8)
+    cv2.putText(head, title, (40, 80), font, 1.4, (20, 20, 20), 2, cv2.LINE_AA)
+    page_image = stack_lines(head, expression_image("12+7=19", seed=9))
+    (page,) = recognize(page_image)
+    assert [line.text for line in page.lines] == ["12+7=19"]
+    # Without the rule the title is read as a line of digits and operators.
+    module = sys.modules["hdr_expr.pipeline.recognize"]
+    monkeypatch.setattr(module, "printed_words", lambda boxes: False)
+    (before,) = recognize(page_image)
+    assert len(before.lines) == 2 and before.lines[1].text == "12+7=19"
+
+
+def test_printed_words_by_their_letters_not_by_handwriting() -> None:
+    from hdr_expr.pipeline.recognize import printed_words
+
+    # "Sums ok": S (tall), then x-height letters all 20 px high on the baseline at y = 60.
+    title = [(0, 30, 20, 30), (24, 40, 18, 20), (46, 40, 18, 20), (68, 40, 26, 20), (98, 40, 16, 20),
+             (130, 40, 18, 20), (150, 30, 16, 30)]
+    assert printed_words(title)
+    # 12+7=19 written by hand: digits 30 px tall with uneven bases; '+' and '=' small but at mid-height.
+    hand = [(0, 31, 10, 29), (14, 30, 18, 31), (36, 38, 16, 16), (56, 29, 17, 30), (78, 42, 18, 9),
+            (100, 31, 9, 30), (114, 28, 18, 32)]
+    assert not printed_words(hand)
+    # The same letters written unevenly (heights 16-24 px) are not printed.
+    uneven = [(0, 30, 20, 30), (24, 44, 18, 16), (46, 36, 18, 24), (68, 42, 26, 18), (98, 38, 16, 22),
+              (130, 40, 18, 20), (150, 30, 16, 30)]
+    assert not printed_words(uneven)
 
 
 @pytest.mark.parametrize("ink, kept", [(0.45, False), (1.0, True)])
