@@ -936,6 +936,21 @@ def _clear_crossings(mask: np.ndarray, dark: np.ndarray, rules: list[Rule], pad:
 # ------------------------------------------------------------------------------------------------ main
 
 
+def _scaled_size(w: int, h: int, scale: float) -> tuple[int, int]:
+    return max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+
+
+def _read_again(img: np.ndarray, scale: float, remove_rules: bool, analysis_pixels: int) -> Preprocessed | None:
+    """The page preprocessed again at ``scale`` of its size (cubic up, area-averaged down), saying so in its
+    ``scale``; None where that leaves too few pixels."""
+    size = _scaled_size(img.shape[1], img.shape[0], scale)
+    if min(size) < 3:
+        return None
+    inner = preprocess(cv2.resize(img, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA),
+                       remove_rules=remove_rules, analysis_pixels=analysis_pixels)
+    return dataclasses.replace(inner, scale=size[0] / img.shape[1])
+
+
 def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels: int = ANALYSIS_PIXELS,
                max_stroke: float | None = None, min_stroke: float | None = None) -> Preprocessed:
     """RGB or grey page image (uint8) → :class:`Preprocessed` with the boolean ink mask at the same size.
@@ -1001,32 +1016,19 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         # A thumbnail: the page again, enlarged (its analysis too), no larger than an analysis copy.
         up = min(min_stroke * f / stroke_s, MAX_ENLARGE, math.sqrt(analysis_pixels / (h * w)))
         if up > 1.05:
-            ws = (int(round(w * up)), int(round(h * up)))
-            inner = preprocess(cv2.resize(img, ws, interpolation=cv2.INTER_CUBIC),
-                               remove_rules=remove_rules, analysis_pixels=analysis_pixels)
-            return dataclasses.replace(inner, scale=ws[0] / w)
+            return _read_again(img, up, remove_rules, analysis_pixels) or empty
     if max_stroke is not None and stroke_s / f > max_stroke:
-        # Work at the scale where strokes are max_stroke wide: from here on "full resolution" is that scale, and
-        # the analysis copy is f of it.
         work_scale = max_stroke * f / stroke_s
-        if work_scale < f:
-            # Below the analysis copy's scale: the page again, smaller (its analysis too, at that scale).
-            ws = (max(1, int(round(w * work_scale))), max(1, int(round(h * work_scale))))
-            if min(ws) < 3:
-                return empty
-            inner = preprocess(cv2.resize(img, ws, interpolation=cv2.INTER_AREA),
-                               remove_rules=remove_rules, analysis_pixels=analysis_pixels)
-            return dataclasses.replace(inner, scale=ws[0] / w)
-        if work_scale == f:
-            grey, f = small, 1.0
-        else:
-            ws = (max(1, int(round(w * work_scale))), max(1, int(round(h * work_scale))))
-            grey = cv2.resize(grey, ws, interpolation=cv2.INTER_AREA)
-            f = small.shape[1] / ws[0]
-        img = cv2.resize(img, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_AREA)
+        if work_scale < f:  # below the analysis copy's scale: the page again, smaller (its analysis too)
+            return _read_again(img, work_scale, remove_rules, analysis_pixels) or empty
+        # From here on "full resolution" is the working scale, and the analysis copy is f of it.
+        size = _scaled_size(w, h, work_scale)
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
         if img.ndim == 2:
             img = img[:, :, None]
-        work_scale = grey.shape[1] / w
+        f = small.shape[1] / size[0]
+        work_scale = size[0] / w
         h, w = grey.shape[:2]
     stroke = stroke_s / f
     # Relative darkness makes ink under a shadow as dark as in the light, and the sensor's noise there
