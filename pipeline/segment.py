@@ -37,6 +37,11 @@ VERIFIED_SPLIT_HEIGHT = 0.7
 SEAM_REACH = 0.12
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
 LINE_BREAK_GAP = 3.0
+#: ... except beside an operator-sized mark (at most SPACED_OPERATOR_HEIGHT and at least SPACED_OPERATOR_MIN line
+#: heights), where only a gap over SPACED_GAP line heights breaks it (see _split_row).
+SPACED_GAP = 8.0
+SPACED_OPERATOR_HEIGHT = 0.85
+SPACED_OPERATOR_MIN = 0.2
 #: An answer blank ruled under a line (``12 + 7 = ____``) is a straight horizontal bar at least UNDERLINE_LENGTH
 #: line heights long, at most UNDERLINE_THICK stroke widths thick, lying at least UNDERLINE_LOW line heights
 #: below the line's middle (a '-' or an '=' sits about the middle).
@@ -590,16 +595,47 @@ def _drop_corner_marks(lines: list[LineCrops], H: int, W: int) -> list[LineCrops
     return keep if any(len(ln.symbols) > CORNER_SYMBOLS for ln in keep) else lines
 
 
+def _operator_sized(s: SymbolCrop, height: float) -> bool:
+    """A mark the size of a written operator: well under a digit's height, yet no speck."""
+    w, h = s.box[2], s.box[3]
+    return h <= SPACED_OPERATOR_HEIGHT * height and max(w, h) >= SPACED_OPERATOR_MIN * height
+
+
 def _split_row(symbols: list[SymbolCrop], height: float) -> list[list[SymbolCrop]]:
-    """Break a row where the gap between neighbours is wider than LINE_BREAK_GAP line heights."""
+    """Break a row where the gap between neighbours is wider than LINE_BREAK_GAP line heights — except within a
+    sum written with wide spaces (``12   +   7   =   19``): a piece of nothing but operator-sized marks with
+    pieces on both sides, or a gap with an operator-sized mark at one side and two symbols or more on each, joins
+    them where the gaps are under SPACED_GAP. A stray mark at a row's end stays apart (and is no line)."""
     parts: list[list[SymbolCrop]] = [[symbols[0]]]
+    gaps: list[float] = []
     right = symbols[0].box[0] + symbols[0].box[2]
     for s in symbols[1:]:
         if s.box[0] - right > LINE_BREAK_GAP * height:
+            gaps.append(s.box[0] - right)
             parts.append([])
         parts[-1].append(s)
         right = max(right, s.box[0] + s.box[2])
-    return parts
+
+    def operators_only(part: list[SymbolCrop]) -> bool:
+        return all(_operator_sized(s, height) for s in part)
+
+    def joins(k: int) -> bool:  # the gap between parts k and k + 1
+        if gaps[k] > SPACED_GAP * height:
+            return False
+        left, right_ = parts[k], parts[k + 1]
+        lone = ((operators_only(left) and k >= 1 and gaps[k - 1] <= SPACED_GAP * height)
+                or (operators_only(right_) and k + 2 < len(parts) and gaps[k + 1] <= SPACED_GAP * height))
+        edge = (_operator_sized(left[-1], height) or _operator_sized(right_[0], height)) and min(len(left), len(right_)) >= 2
+        return lone or edge
+
+    links = [joins(k) for k in range(len(gaps))]
+    joined: list[list[SymbolCrop]] = [parts[0]]
+    for part, link in zip(parts[1:], links):
+        if link:
+            joined[-1] = joined[-1] + part
+        else:
+            joined.append(part)
+    return joined
 
 
 def _order_rows(lines: list[LineCrops], t: float) -> list[LineCrops]:

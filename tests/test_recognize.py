@@ -809,6 +809,43 @@ def test_a_printed_title_is_no_line_but_the_sum_below_it_is(title: str, font: in
     assert len(before.lines) == 2 and before.lines[1].text == "12+7=19"
 
 
+def _spaced(text: str, spaces: int) -> str:
+    for op in "+×-÷=":
+        text = text.replace(op, " " * spaces + op + " " * spaces)
+    return text
+
+
+@pytest.mark.parametrize("text", ["12+7=19", "84÷4=21", "(3+5)×2=16"])
+def test_a_sum_written_with_wide_spaces_is_one_line(text: str) -> None:
+    # Six spaces each side of every operator: gaps of about three digit heights, wider than a row's break. The
+    # operators were lone lines of their own (no line at all) and the numbers three lines.
+    from test_preprocess import draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    wide = _spaced(text, 6)
+    drawn = draw_tokens(wide, height=48, stroke=4, size=(48 * (len(wide) + 6), 160), origin=(120, 60))
+    (page,) = recognize(render(drawn, noise=2))
+    assert [line.text for line in page.lines] == [text]
+    assert page.lines[0].correct is True
+
+
+def test_sums_side_by_side_and_a_stray_mark_stay_apart() -> None:
+    # Two whole sums far apart on one row are two lines; a dash far beyond a sum is no part of it.
+    from test_preprocess import draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    drawn = draw_tokens("2+3=5" + " " * 14 + "4+4=8", height=48, stroke=4, size=(1500, 160), origin=(100, 60))
+    (page,) = recognize(render(drawn, noise=2))
+    assert [line.text for line in page.lines] == ["2+3=5", "4+4=8"]
+    drawn = draw_tokens("12+7=19" + " " * 12 + "-", height=48, stroke=4, size=(1300, 160), origin=(100, 60))
+    (page,) = recognize(render(drawn, noise=2))
+    assert [line.text for line in page.lines] == ["12+7=19"]
+
+
 def test_printed_words_by_their_letters_not_by_handwriting() -> None:
     from hdr_expr.pipeline.recognize import printed_words
 
