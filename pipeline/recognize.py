@@ -547,12 +547,15 @@ class Recognizer:
 
     def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
         from hdr_expr.pipeline.preprocess import preprocess
-        from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings,
-                                               segment_page, underlines)
+        from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, answer_rings,
+                                               line_readings, segment_page, underlines)
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
         pre = preprocess(rgb, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
+        rings = answer_rings(pre.mask)
+        if rings.any():  # rings drawn around answers are no writing
+            pre = dataclasses.replace(pre, mask=pre.mask & ~rings)
         lines = segment_page(pre.mask)
         blanks = underlines(pre.mask, lines)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them

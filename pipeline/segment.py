@@ -48,6 +48,11 @@ SPACED_OPERATOR_MIN = 0.2
 UNDERLINE_LENGTH = 1.5
 UNDERLINE_THICK = 2.5
 UNDERLINE_LOW = 0.3
+#: A ring drawn around an answer (see _answer_ring) is at least RING_SIZE line heights high and wide and fills at
+#: most RING_FILL of its box; its body is what lies within RING_BODY stroke widths of its hole.
+RING_SIZE = 0.8
+RING_FILL = 0.35
+RING_BODY = 1.6
 #: An answer box (see _is_answer_box): its sides lie within BOX_SIDE stroke widths of its bounding box, cover
 #: BOX_COVERED of each side's length and hold BOX_ON_SIDES of its ink; an empty one is BOX_EMPTY_HEIGHT times
 #: as tall as the writing.
@@ -186,6 +191,43 @@ def _is_answer_box(c: _Comp, labels: np.ndarray, comps: list[_Comp], stroke: flo
     inside = any(o is not c and o.x >= c.x + d and o.y >= c.y + d and o.x + o.w <= c.x + c.w - d
                  and o.y + o.h <= c.y + c.h - d and o.h >= 0.3 * height for o in comps)
     return inside or c.h >= BOX_EMPTY_HEIGHT * height
+
+
+def _answer_ring(c: _Comp, labels: np.ndarray, comps: list[_Comp], stroke: float, height: float) -> np.ndarray | None:
+    """A ring drawn around an answer (a circled ``19``), read with the digits, is a ``0`` that swallows them.
+    Where part ``c`` is a loop at least RING_SIZE line heights high and wide whose hole holds a digit-sized part
+    whole, return the pixels of the loop (those of ``c`` within RING_BODY stroke widths of the hole, in ``c``'s
+    box): erased, they leave what the ring touched (an ``=`` beside it). None where ``c`` is no such ring (a
+    ``0`` holds nothing; a ``6``'s or ``8``'s holes are too small)."""
+    if c.w < RING_SIZE * height or c.h < RING_SIZE * height or c.area > RING_FILL * c.w * c.h:
+        return None
+    own = np.ascontiguousarray(labels[c.y : c.y + c.h, c.x : c.x + c.w] == c.label).view(np.uint8)
+    contours, hierarchy = cv2.findContours(own, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    holes = [k for k, (_, _, _, parent) in enumerate(hierarchy[0]) if parent >= 0] if hierarchy is not None else []
+    if not holes:
+        return None
+    hole = max(holes, key=lambda k: cv2.contourArea(contours[k]))
+    inside = np.zeros_like(own)
+    cv2.drawContours(inside, contours, hole, 1, thickness=-1)
+    hx, hy, hw, hh = cv2.boundingRect(contours[hole])
+    if hw < 0.5 * height or hh < 0.5 * height:
+        return None
+    held = False
+    for o in comps:
+        if o is c or o.h < 0.3 * height:
+            continue
+        x0, y0 = o.x - c.x, o.y - c.y
+        if x0 < 0 or y0 < 0 or x0 + o.w > c.w or y0 + o.h > c.h:
+            continue
+        theirs = labels[o.y : o.y + o.h, o.x : o.x + o.w] == o.label
+        if np.all(inside[y0 : y0 + o.h, x0 : x0 + o.w][theirs]):
+            held = True
+            break
+    if not held:
+        return None
+    r = int(max(2, round(RING_BODY * stroke)))
+    near = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return (own > 0) & (near > 0)
 
 
 def _crop(labels: np.ndarray, members: list[_Comp]) -> SymbolCrop:
@@ -501,6 +543,35 @@ def union_box(boxes: list[Box]) -> Box:
 # ------------------------------------------------------------------------------------------------ public
 
 
+def _at_border(c: _Comp, H: int, W: int) -> bool:
+    return c.x == 0 or c.y == 0 or c.x + c.w >= W or c.y + c.h >= H
+
+
+def _writing_height(comps: list[_Comp], stroke: float, H: int, W: int) -> float:
+    """The writing's height, from parts shaped like symbols (not bars, not the edges of the image)."""
+    sized = [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h and not _at_border(c, H, W)]
+    sized = sized or [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke] or [c.h for c in comps]
+    return float(np.percentile(sized, 75))
+
+
+def answer_rings(mask: np.ndarray) -> np.ndarray:
+    """The pixels of rings drawn around answers in a page's ink mask (see :func:`_answer_ring`), to be erased
+    before the page is segmented (and before its answer blanks are looked for: a box's bottom is one)."""
+    mask = np.asarray(mask, bool)
+    out = np.zeros(mask.shape, bool)
+    labels, comps = _components(mask)
+    stroke = _median_stroke(comps) if comps else 0.0
+    comps = [c for c in comps if c.area >= max(3.0, 0.25 * stroke * stroke)]
+    if len(comps) < 2:
+        return out
+    height = _writing_height(comps, stroke, *mask.shape)
+    for c in comps:
+        body = _answer_ring(c, labels, comps, stroke, height)
+        if body is not None:
+            out[c.y : c.y + c.h, c.x : c.x + c.w] |= body
+    return out
+
+
 def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCrops]:
     """Ink mask (bool, page pixels) → lines of symbol crops, top to bottom, each read left to right.
 
@@ -520,12 +591,9 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
         return []
 
     def at_border(c: _Comp) -> bool:
-        return c.x == 0 or c.y == 0 or c.x + c.w >= W or c.y + c.h >= H
+        return _at_border(c, H, W)
 
-    # The writing's height, from parts shaped like symbols (not bars, not the edges of the image).
-    sized = [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h and not at_border(c)]
-    sized = sized or [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke] or [c.h for c in comps]
-    height0 = float(np.percentile(sized, 75))
+    height0 = _writing_height(comps, stroke, H, W)
     if len(comps) > 1:
         # Frame-sized parts (a sheet's edge, a table's border, a shadow's edge at the border) and long
         # thin strokes across the page (an underline, a rule's remnant) are no symbol of any line.

@@ -846,6 +846,46 @@ def test_sums_side_by_side_and_a_stray_mark_stay_apart() -> None:
     assert [line.text for line in page.lines] == ["12+7=19"]
 
 
+def _ringed(text: str, answer_digits: int, ring: str) -> np.ndarray:
+    """``text`` drawn by hand with its answer circled (a ring that runs into the '=' beside it) or boxed by hand."""
+    from test_preprocess import Drawn, draw_tokens, render
+
+    page = Drawn(np.zeros((300, 1000), np.float32))
+    drawn = draw_tokens(text, height=48, stroke=4, canvas=page, origin=(100, 120))
+    boxes = [b for _, b in drawn.boxes[-answer_digits:]]
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    ink = page.ink.copy()
+    if ring == "circle":
+        cv2.ellipse(ink, ((x0 + x1) // 2, (y0 + y1) // 2), ((x1 - x0) // 2 + 18, (y1 - y0) // 2 + 16), 0, 0, 360, 1.0, 4)
+    else:
+        corners = np.array([[x0 - 15, y0 - 12], [x1 + 14, y0 - 8], [x1 + 12, y1 + 12], [x0 - 12, y1 + 9]], np.int32)
+        cv2.polylines(ink, [corners], True, 1.0, 4)
+    return render(ink, noise=2)
+
+
+@pytest.mark.parametrize("text, digits", [("12+7=19", 2), ("36-8=28", 2), ("125×4=500", 3)])
+@pytest.mark.parametrize("ring", ["circle", "box"])
+def test_an_answer_circled_or_boxed_by_hand(text: str, digits: int, ring: str) -> None:
+    # The ring was read as a 0 around the digits ('12+7=0'), or with the '=' it runs into.
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    (page,) = recognize(_ringed(text, digits, ring))
+    assert [line.text for line in page.lines] == [text]
+
+
+def test_a_zero_or_a_sum_is_no_ring() -> None:
+    from test_preprocess import draw_tokens, render
+
+    from hdr_expr.pipeline.preprocess import preprocess
+    from hdr_expr.pipeline.segment import answer_rings
+
+    for text in ("10+0=10", "(8+6)=14", "0.8×9=7.2"):
+        mask = preprocess(render(draw_tokens(text, height=48, stroke=4, size=(700, 160)), noise=2)).mask
+        assert not answer_rings(mask).any(), text
+
+
 def test_printed_words_by_their_letters_not_by_handwriting() -> None:
     from hdr_expr.pipeline.recognize import printed_words
 
