@@ -484,6 +484,11 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
     return 0
 
 
+#: A tick after a sum (see Recognizer._without_tick): at least TICK_TALL line heights tall, its top TICK_ABOVE line
+#: heights above the other symbols', read with less than TICK_SURE.
+TICK_TALL = 1.25
+TICK_ABOVE = 0.2
+TICK_SURE = 0.7
 #: What an answer written on its own reads as: a number, perhaps negative, decimal or a fraction.
 _ANSWER = re.compile(r"-?\d+(\.\d+)?(/\d+)?")
 
@@ -593,7 +598,8 @@ class Recognizer:
         read = []
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
-            read.append((line, paths, self._read_line(line, paths, pre)))
+            result = self._read_line(line, paths, pre)
+            read.append(self._without_tick(line, paths, result, pre) or (line, paths, result))
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         # Stray marks and printed words are no expressions (unless a written answer holds).
         results = [result for _, _, result in read if not _lone_mark(result)
@@ -603,6 +609,32 @@ class Recognizer:
             results = [_in_page_pixels(line, pre.scale, (w, h)) for line in results]
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
+
+    def _without_tick(self, line, paths, result: LineResult, pre):
+        """A tick (✓) written after a sum is read as a last digit of its answer (``12+7=195``). Where the last
+        symbol of a line whose answer does not hold rises well above the writing (TICK_TALL line heights tall,
+        TICK_ABOVE above the other symbols' tops), is set apart from them and is no sure digit (under TICK_SURE),
+        and the line without it holds, it is read without it. Returns (line, paths, result), or None."""
+        from hdr_expr.pipeline.segment import union_box
+
+        if result.correct is not False or len(result.symbols) < 4:
+            return None
+        *others, last = result.symbols
+        x, y, w, h = last.box
+        height = float(line.height)
+        tall = [s.box for s in others if s.box[3] >= 0.6 * height]
+        if not tall or last.confidence >= TICK_SURE or h < TICK_TALL * height:
+            return None
+        if y > min(b[1] for b in tall) - TICK_ABOVE * height or x <= max(s.box[0] + s.box[2] for s in others):
+            return None
+        keep = tuple(c for c in line.symbols if c.box[0] + c.box[2] <= x)
+        sub_paths = [(score, [(part, p) for part, p in chosen if part.box[0] + part.box[2] <= x]) for score, chosen in paths]
+        sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
+        if not keep or not sub_paths:
+            return None
+        sub = dataclasses.replace(line, box=union_box([c.box for c in keep]), symbols=keep)
+        held = self._read_line(sub, sub_paths, pre)
+        return (sub, sub_paths, held) if held.correct is True else None
 
     def _split_sums(self, read: list, pre) -> list:
         """Lines holding two sums side by side (``2+3=5   4+4=8``: closer than a row's break, they made one line

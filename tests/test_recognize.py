@@ -875,6 +875,25 @@ def test_an_answer_circled_or_boxed_by_hand(text: str, digits: int, ring: str) -
     assert [line.text for line in page.lines] == [text]
 
 
+@pytest.mark.parametrize("text", ["12+7=19", "36-8=28", "5×6=30"])
+def test_a_tick_after_a_sum_is_no_digit(text: str) -> None:
+    # A pupil's tick (✓) after her answer was read as a last digit of it ('12+7=195', marked wrong).
+    from test_preprocess import Drawn, draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    page = Drawn(np.zeros((300, 1000), np.float32))
+    drawn = draw_tokens(text, height=48, stroke=4, canvas=page, origin=(100, 120))
+    x1 = max(b[0] + b[2] for _, b in drawn.boxes)
+    y0, y1 = min(b[1] for _, b in drawn.boxes), max(b[1] + b[3] for _, b in drawn.boxes)
+    ink = page.ink.copy()
+    cv2.line(ink, (x1 + 30, y0 + 25), (x1 + 45, y1), 1.0, 4)
+    cv2.line(ink, (x1 + 45, y1), (x1 + 80, y0 - 15), 1.0, 4)
+    (read,) = recognize(render(ink, noise=2))
+    assert [(line.text, line.correct) for line in read.lines] == [(text, True)]
+
+
 def test_a_zero_or_a_sum_is_no_ring() -> None:
     from test_preprocess import draw_tokens, render
 
