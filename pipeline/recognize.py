@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from hdr_expr.errors import HdrExprError, InputError
@@ -484,6 +485,8 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
     return 0
 
 
+#: A question mark's dot is at most this many line heights across (see _is_question_mark).
+QUESTION_DOT = 0.3
 #: A tick after a sum (see Recognizer._without_tick): at least TICK_TALL line heights tall, its top TICK_ABOVE line
 #: heights above the other symbols', read with less than TICK_SURE.
 TICK_TALL = 1.25
@@ -491,6 +494,19 @@ TICK_ABOVE = 0.2
 TICK_SURE = 0.7
 #: What an answer written on its own reads as: a number, perhaps negative, decimal or a fraction.
 _ANSWER = re.compile(r"-?\d+(\.\d+)?(/\d+)?")
+
+
+def _is_question_mark(crop, height: float) -> bool:
+    """A crop of two parts: a hook, and under it a dot (at most QUESTION_DOT line heights across, below the
+    hook's lowest row, within its width). No digit or operator has a dot under it."""
+    if crop.parts != 2:
+        return False
+    n, _, stats, _ = cv2.connectedComponentsWithStats(crop.mask.astype(np.uint8), connectivity=8)
+    if n != 3:
+        return False
+    (hx, hy, hw, hh, _), (dx, dy, dw, dh, _) = sorted(stats[1:3].tolist(), key=lambda r: -r[4])
+    return (max(dw, dh) <= QUESTION_DOT * height and hh >= 0.5 * height and dy >= hy + hh - 1
+            and hx - 0.2 * hw <= dx + dw / 2.0 <= hx + 1.2 * hw)
 
 
 def _same_row(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -599,7 +615,8 @@ class Recognizer:
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
             result = self._read_line(line, paths, pre)
-            read.append(self._without_tick(line, paths, result, pre) or (line, paths, result))
+            read.append(self._without_tick(line, paths, result, pre) or self._without_question_mark(line, paths, result, pre)
+                        or (line, paths, result))
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         # Stray marks and printed words are no expressions (unless a written answer holds).
         results = [result for _, _, result in read if not _lone_mark(result)
@@ -609,6 +626,24 @@ class Recognizer:
             results = [_in_page_pixels(line, pre.scale, (w, h)) for line in results]
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
+
+    def _without_question_mark(self, line, paths, result: LineResult, pre):
+        """``12+7=?``: the question mark, no class of the classifier's, is read as a digit (``12+7=7``, marked
+        wrong). The line's last crop after an '=' that is a hook with a dot below it (:func:`_is_question_mark`) is
+        left out: the line asks for its value. Returns (line, paths, result), or None."""
+        from hdr_expr.pipeline.segment import union_box
+
+        if len(result.symbols) < 3 or result.symbols[-2].label != "=" or not _is_question_mark(line.symbols[-1], line.height):
+            return None
+        x = line.symbols[-1].box[0]
+        keep = tuple(line.symbols[:-1])
+        sub_paths = [(score, [(part, p) for part, p in chosen if part.box[0] + part.box[2] <= x]) for score, chosen in paths]
+        sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
+        if not sub_paths:
+            return None
+        sub = dataclasses.replace(line, box=union_box([c.box for c in keep]), symbols=keep)
+        asked = self._read_line(sub, sub_paths, pre)
+        return (sub, sub_paths, asked) if asked.error is None and asked.text.endswith("=") else None
 
     def _without_tick(self, line, paths, result: LineResult, pre):
         """A tick (✓) written after a sum is read as a last digit of its answer (``12+7=195``). Where the last
