@@ -615,8 +615,8 @@ class Recognizer:
         for line, height, readings, indices in plans:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
             result = self._read_line(line, paths, pre)
-            read.append(self._without_tick(line, paths, result, pre) or self._without_question_mark(line, paths, result, pre)
-                        or (line, paths, result))
+            read.append(self._without_tick(line, paths, result, pre)
+                        or self._without_question_mark(line, paths, result, pre) or (line, paths, result))
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         # Stray marks and printed words are no expressions (unless a written answer holds).
         results = [result for _, _, result in read if not _lone_mark(result)
@@ -627,31 +627,33 @@ class Recognizer:
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 
+    def _read_left_of(self, line, paths, x: int, pre):
+        """The line read again with only its crops (and its paths' parts) that end left of column ``x``:
+        (line, paths, result), or None where nothing is left."""
+        from hdr_expr.pipeline.segment import union_box
+
+        keep = tuple(c for c in line.symbols if c.box[0] + c.box[2] <= x)
+        sub_paths = [(score, [(part, p) for part, p in chosen if part.box[0] + part.box[2] <= x]) for score, chosen in paths]
+        sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
+        if not keep or not sub_paths:
+            return None
+        sub = dataclasses.replace(line, box=union_box([c.box for c in keep]), symbols=keep)
+        return sub, sub_paths, self._read_line(sub, sub_paths, pre)
+
     def _without_question_mark(self, line, paths, result: LineResult, pre):
         """``12+7=?``: the question mark, no class of the classifier's, is read as a digit (``12+7=7``, marked
         wrong). The line's last crop after an '=' that is a hook with a dot below it (:func:`_is_question_mark`) is
         left out: the line asks for its value. Returns (line, paths, result), or None."""
-        from hdr_expr.pipeline.segment import union_box
-
         if len(result.symbols) < 3 or result.symbols[-2].label != "=" or not _is_question_mark(line.symbols[-1], line.height):
             return None
-        x = line.symbols[-1].box[0]
-        keep = tuple(line.symbols[:-1])
-        sub_paths = [(score, [(part, p) for part, p in chosen if part.box[0] + part.box[2] <= x]) for score, chosen in paths]
-        sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
-        if not sub_paths:
-            return None
-        sub = dataclasses.replace(line, box=union_box([c.box for c in keep]), symbols=keep)
-        asked = self._read_line(sub, sub_paths, pre)
-        return (sub, sub_paths, asked) if asked.error is None and asked.text.endswith("=") else None
+        asked = self._read_left_of(line, paths, line.symbols[-1].box[0], pre)
+        return asked if asked and asked[2].error is None and asked[2].text.endswith("=") else None
 
     def _without_tick(self, line, paths, result: LineResult, pre):
         """A tick (✓) written after a sum is read as a last digit of its answer (``12+7=195``). Where the last
         symbol of a line whose answer does not hold rises well above the writing (TICK_TALL line heights tall,
         TICK_ABOVE above the other symbols' tops), is set apart from them and is no sure digit (under TICK_SURE),
         and the line without it holds, it is read without it. Returns (line, paths, result), or None."""
-        from hdr_expr.pipeline.segment import union_box
-
         if result.correct is not False or len(result.symbols) < 4:
             return None
         *others, last = result.symbols
@@ -662,14 +664,8 @@ class Recognizer:
             return None
         if y > min(b[1] for b in tall) - TICK_ABOVE * height or x <= max(s.box[0] + s.box[2] for s in others):
             return None
-        keep = tuple(c for c in line.symbols if c.box[0] + c.box[2] <= x)
-        sub_paths = [(score, [(part, p) for part, p in chosen if part.box[0] + part.box[2] <= x]) for score, chosen in paths]
-        sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
-        if not keep or not sub_paths:
-            return None
-        sub = dataclasses.replace(line, box=union_box([c.box for c in keep]), symbols=keep)
-        held = self._read_line(sub, sub_paths, pre)
-        return (sub, sub_paths, held) if held.correct is True else None
+        held = self._read_left_of(line, paths, x, pre)
+        return held if held and held[2].correct is True else None
 
     def _split_sums(self, read: list, pre) -> list:
         """Lines holding two sums side by side (``2+3=5   4+4=8``: closer than a row's break, they made one line
