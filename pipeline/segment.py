@@ -4,7 +4,8 @@
    dropped.
 2. Lines: the tall components' centres, levelled by the page's skew angle, are clustered where they leave a
    gap; small parts (bars, dots) join the line whose band holds them. Lines are read top to bottom; a row
-   holding two expressions far apart (a worksheet in two columns) gives two lines, left one first.
+   holding two expressions far apart (a worksheet in two columns) gives two lines, left one first, but a sum
+   written with wide spaces around its operators stays one line.
 3. Symbols: within a line, components that belong together are grouped by how their boxes overlap
    horizontally (`=` two bars, `÷` a bar with dots, a `5` or `4` or `×` drawn in strokes that do not meet,
    strokes broken by faint ink), with care not to merge a digit with a neighbouring `-` or `.`.
@@ -12,6 +13,9 @@
    when it is round and sized and placed as a dot of this line would be.
 5. :func:`split_candidates` proposes ways to cut a blob that is too wide for one symbol into 2–3 pieces, along
    seams that cross the least ink near the minima of its column profile; the classifier's confidence picks.
+
+:func:`answer_rings` finds the rings drawn around answers (a circled or hand-boxed ``19``), which the
+recognizer erases before segmenting; :func:`underlines` the answer blanks ruled under a line.
 """
 
 from __future__ import annotations
