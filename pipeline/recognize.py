@@ -627,17 +627,17 @@ class Recognizer:
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                           seconds=time.perf_counter() - t0)
 
-    def _read_left_of(self, line, paths, x: int, pre):
-        """The line read again with only its crops (and its paths' parts) that end left of column ``x``:
-        (line, paths, result), or None where nothing is left."""
+    def _read_part(self, line, paths, keep, pre):
+        """The line read again with only the crops, and the parts of its paths, whose boxes ``keep`` holds true
+        for: (line, paths, result), or None where nothing is left."""
         from hdr_expr.pipeline.segment import union_box
 
-        keep = tuple(c for c in line.symbols if c.box[0] + c.box[2] <= x)
-        sub_paths = [(score, [(part, p) for part, p in chosen if part.box[0] + part.box[2] <= x]) for score, chosen in paths]
+        crops = tuple(c for c in line.symbols if keep(c.box))
+        sub_paths = [(score, [(part, p) for part, p in chosen if keep(part.box)]) for score, chosen in paths]
         sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
-        if not keep or not sub_paths:
+        if not crops or not sub_paths:
             return None
-        sub = dataclasses.replace(line, box=union_box([c.box for c in keep]), symbols=keep)
+        sub = dataclasses.replace(line, box=union_box([c.box for c in crops]), symbols=crops)
         return sub, sub_paths, self._read_line(sub, sub_paths, pre)
 
     def _without_question_mark(self, line, paths, result: LineResult, pre):
@@ -646,7 +646,8 @@ class Recognizer:
         left out: the line asks for its value. Returns (line, paths, result), or None."""
         if len(result.symbols) < 3 or result.symbols[-2].label != "=" or not _is_question_mark(line.symbols[-1], line.height):
             return None
-        asked = self._read_left_of(line, paths, line.symbols[-1].box[0], pre)
+        x = line.symbols[-1].box[0]
+        asked = self._read_part(line, paths, lambda box: box[0] + box[2] <= x, pre)
         return asked if asked and asked[2].error is None and asked[2].text.endswith("=") else None
 
     def _without_tick(self, line, paths, result: LineResult, pre):
@@ -664,15 +665,13 @@ class Recognizer:
             return None
         if y > min(b[1] for b in tall) - TICK_ABOVE * height or x <= max(s.box[0] + s.box[2] for s in others):
             return None
-        held = self._read_left_of(line, paths, x, pre)
+        held = self._read_part(line, paths, lambda box: box[0] + box[2] <= x, pre)
         return held if held and held[2].correct is True else None
 
     def _split_sums(self, read: list, pre) -> list:
         """Lines holding two sums side by side (``2+3=5   4+4=8``: closer than a row's break, they made one line
         with two '='), each cut at the widest gap between the first sum's '=' and the next '=', where that gap
         is at least SUMS_GAP line heights; the two halves are read on their own."""
-        from hdr_expr.pipeline.segment import union_box
-
         out = []
         todo = list(read)
         while todo:
@@ -682,15 +681,11 @@ class Recognizer:
                 out.append((line, paths, result))
                 continue
             halves = []
-            for side in (lambda x: x < cut, lambda x: x >= cut):
-                syms = tuple(sym for sym in line.symbols if side(sym.center[0]))
-                sub_paths = [(score, [(part, p) for part, p in chosen if side(part.box[0] + part.box[2] / 2.0)])
-                             for score, chosen in paths]
-                sub_paths = [(score, chosen) for score, chosen in sub_paths if chosen]
-                if not syms or not sub_paths:
+            for side in (lambda box: box[0] + box[2] / 2.0 < cut, lambda box: box[0] + box[2] / 2.0 >= cut):
+                half = self._read_part(line, paths, side, pre)
+                if half is None:
                     break
-                sub = dataclasses.replace(line, box=union_box([sym.box for sym in syms]), symbols=syms)
-                halves.append((sub, sub_paths, self._read_line(sub, sub_paths, pre)))
+                halves.append(half)
             if len(halves) == 2:
                 out.append(halves[0])
                 todo.insert(0, halves[1])  # it may hold another sum still

@@ -846,16 +846,23 @@ def test_sums_side_by_side_and_a_stray_mark_stay_apart() -> None:
     assert [line.text for line in page.lines] == ["12+7=19"]
 
 
-def _ringed(text: str, answer_digits: int, ring: str) -> np.ndarray:
-    """``text`` drawn by hand with its answer circled (a ring that runs into the '=' beside it) or boxed by hand."""
-    from test_preprocess import Drawn, draw_tokens, render
+def _sum_by_hand(text: str, last: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``text`` drawn by hand on a 1000×300 canvas: its ink (float, 1 = ink) and the (x0, y0, x1, y1) extent of
+    its last ``last`` tokens (all of them for 0), for marks drawn around or after them."""
+    from test_preprocess import Drawn, draw_tokens
 
     page = Drawn(np.zeros((300, 1000), np.float32))
-    drawn = draw_tokens(text, height=48, stroke=4, canvas=page, origin=(100, 120))
-    boxes = [b for _, b in drawn.boxes[-answer_digits:]]
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-    ink = page.ink.copy()
+    boxes = [b for _, b in draw_tokens(text, height=48, stroke=4, canvas=page, origin=(100, 120)).boxes[-last:]]
+    extent = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+              max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes))
+    return page.ink.copy(), extent
+
+
+def _ringed(text: str, answer_digits: int, ring: str) -> np.ndarray:
+    """``text`` drawn by hand with its answer circled (a ring that runs into the '=' beside it) or boxed by hand."""
+    from test_preprocess import render
+
+    ink, (x0, y0, x1, y1) = _sum_by_hand(text, answer_digits)
     if ring == "circle":
         cv2.ellipse(ink, ((x0 + x1) // 2, (y0 + y1) // 2), ((x1 - x0) // 2 + 18, (y1 - y0) // 2 + 16), 0, 0, 360, 1.0, 4)
     else:
@@ -878,16 +885,12 @@ def test_an_answer_circled_or_boxed_by_hand(text: str, digits: int, ring: str) -
 @pytest.mark.parametrize("text", ["12+7=19", "36-8=28", "5×6=30"])
 def test_a_tick_after_a_sum_is_no_digit(text: str) -> None:
     # A pupil's tick (✓) after her answer was read as a last digit of it ('12+7=195', marked wrong).
-    from test_preprocess import Drawn, draw_tokens, render
+    from test_preprocess import render
 
     _model_classes()
     from hdr_expr.pipeline import recognize
 
-    page = Drawn(np.zeros((300, 1000), np.float32))
-    drawn = draw_tokens(text, height=48, stroke=4, canvas=page, origin=(100, 120))
-    x1 = max(b[0] + b[2] for _, b in drawn.boxes)
-    y0, y1 = min(b[1] for _, b in drawn.boxes), max(b[1] + b[3] for _, b in drawn.boxes)
-    ink = page.ink.copy()
+    ink, (_, y0, x1, y1) = _sum_by_hand(text)
     cv2.line(ink, (x1 + 30, y0 + 25), (x1 + 45, y1), 1.0, 4)
     cv2.line(ink, (x1 + 45, y1), (x1 + 80, y0 - 15), 1.0, 4)
     (read,) = recognize(render(ink, noise=2))
@@ -898,18 +901,15 @@ def test_a_tick_after_a_sum_is_no_digit(text: str) -> None:
 @pytest.mark.parametrize("text, value", [("12+7=", "19"), ("84÷4=", "21")])
 def test_a_question_mark_after_the_equals_asks_for_the_value(text: str, value: str, font: int) -> None:
     # '12+7=?' was read '12+7=7' (the classifier has no '?'), and marked wrong.
-    from test_preprocess import Drawn, draw_tokens, render
+    from test_preprocess import render
 
     _model_classes()
     from hdr_expr.pipeline import recognize
 
-    page = Drawn(np.zeros((300, 1000), np.float32))
-    drawn = draw_tokens(text, height=48, stroke=4, canvas=page, origin=(100, 120))
-    x1 = max(b[0] + b[2] for _, b in drawn.boxes)
-    y1 = max(b[1] + b[3] for _, b in drawn.boxes)
-    mark = np.zeros(page.ink.shape, np.uint8)
+    ink, (_, _, x1, y1) = _sum_by_hand(text)
+    mark = np.zeros(ink.shape, np.uint8)
     cv2.putText(mark, "?", (x1 + 20, y1), font, 2.0 if font == cv2.FONT_HERSHEY_SCRIPT_SIMPLEX else 1.6, 255, 4)
-    (read,) = recognize(render(np.maximum(page.ink, mark.astype(np.float32) / 255.0), noise=2))
+    (read,) = recognize(render(np.maximum(ink, mark.astype(np.float32) / 255.0), noise=2))
     assert [(line.text, line.value, line.correct) for line in read.lines] == [(text, value, None)]
 
 
