@@ -449,6 +449,10 @@ def _queue_crop(part, line, height: float, normalized: list[np.ndarray], views: 
     return len(normalized) - 1
 
 
+#: Symbols no expression begins with: what follows an exercise number cannot be one of them.
+_NO_START = frozenset("+×÷=/")
+
+
 def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.ndarray], classes: Sequence[str],
                  height: float) -> int:
     """How many of a line's first symbols are an exercise number written before its expression (``3)``,
@@ -467,6 +471,8 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
             break
         if not all(normalize_label(classes[int(np.argmax(p))]).isdigit() for p in probs[: k - 1]):
             break
+        if normalize_label(classes[int(np.argmax(probs[k]))]) in _NO_START:
+            continue  # '21 +27=' read '2) +27=': a sum cannot begin with '+', so the '1' is no label's mark
         p_mark = {m: float(probs[k - 1][index[m]]) for m in marks}
         if max(p_mark.values()) < LABEL_MARK_P:
             continue

@@ -660,6 +660,10 @@ def test_a_number_is_a_label_only_when_set_apart_by_more_than_the_expressions_ow
     numbered = [probs(c) for c in "12.5+1=6"]
     assert label_length(boxes([2, 2, 30, 5, 12, 5, 5]), numbered, classes, 40.0) == 3
     assert label_length(boxes([2, 2, 22, 5, 12, 12, 5]), numbered, classes, 40.0) == 0
+    # '21 + 27 =' with its hooked 1 read as ')': a sum cannot begin with '+', so '2)' is no exercise number.
+    spaced = [probs(c) for c in "2)+27="]
+    assert label_length(boxes([4, 30, 5, 5, 30]), spaced, classes, 40.0) == 0
+    assert label_length(boxes([4, 30, 5, 5, 30]), [probs(c) for c in "2)-27="], classes, 40.0) == 2
 
 
 def _printed_sum_with_answer(printed: str, answer: str, *, blank: int | None, gap: int = 15) -> np.ndarray:
