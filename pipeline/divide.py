@@ -14,9 +14,9 @@ import numpy as np
 
 #: Fractions of the crop's darkest ink at which it is cut, lightest first.
 LEVELS = (0.4, 0.5, 0.6, 0.7, 0.8)
-#: ... and, for a bar read as ``-`` (nothing of a ``+`` or ``×`` to part), every 0.05 between: a faint dot may part
-#: from the bar only in a narrow band of levels.
-FINE_LEVELS = tuple(round(0.4 + 0.05 * i, 2) for i in range(9))
+#: ... and, for a bar read as ``-`` (nothing of a ``+`` or ``×`` to part), every 0.05 from 0.25: a faint dot may part
+#: from the bar only in a narrow band of levels, and a dot a third as dark as the bar only below 0.4.
+FINE_LEVELS = tuple(round(0.25 + 0.05 * i, 2) for i in range(12))
 #: The crop's darkest ink must be at least this dark (0–255 relative to the paper): in fainter ink, paper
 #: texture and ruled squares part strokes as well.
 MIN_DARKNESS = 60.0
@@ -24,10 +24,11 @@ MIN_DARKNESS = 60.0
 
 def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tuple[float, ...] = LEVELS) -> bool:
     """True when, cut at one of ``levels``, the darkness in and just above and below ``box`` is exactly one bar
-    (most of the box wide, flat) with one roundish dot above it and one below, each over the bar's middle."""
+    (most of the box wide, flat) with one roundish dot above it and one below, each over the bar (its outer
+    tenths aside) and whole inside the area looked at: a mark its edge cuts is a piece of a neighbour."""
     x, y, w, h = (int(v) for v in box)
     H, W = darkness.shape[:2]
-    pad = int(max(3, 0.35 * max(w, h)))
+    pad = int(max(3, 0.7 * max(w, h)))
     crop = darkness[max(0, y - pad) : min(H, y + h + pad), max(0, x - 1) : min(W, x + w + 1)]
     if crop.size == 0:
         return False
@@ -44,7 +45,9 @@ def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tup
         above = below = 0
         for px, py, pw, ph, _ in (s for s in parts if s is not bars[0]):
             round_ = max(pw, ph) <= 0.5 * bw and ph <= 1.8 * pw + 1 and pw <= 1.8 * ph + 1
-            if not round_ or not bx + 0.2 * bw <= px + pw / 2.0 <= bx + 0.8 * bw:
+            # a mark the crop's edge cuts is a piece of a neighbour's stroke, not a dot
+            inside = px > 0 and py > 0 and px + pw < crop.shape[1] and py + ph < crop.shape[0]
+            if not (round_ and inside) or not bx + 0.1 * bw <= px + pw / 2.0 <= bx + 0.9 * bw:
                 break
             above += py + ph <= by
             below += py >= by + bh

@@ -95,3 +95,33 @@ def test_a_faint_dot_that_parts_from_the_bar_only_between_the_coarse_levels():
     bar = (8, 19, 24, 3)
     assert not dots_apart(dark, bar)
     assert dots_apart(dark, bar, FINE_LEVELS)
+
+
+def test_a_sloppy_divide_with_faint_dots_off_centre_and_far_from_the_bar():
+    # Measured from photos: a '÷' whose top dot sits over the bar's left end and whose bottom dot lies 9 px
+    # under it (a bar 26 px wide), and one whose dots are a third as dark as its bar. Both were read as '-'.
+    from hdr_expr.pipeline.divide import FINE_LEVELS
+
+    far = np.zeros((70, 40), np.uint8)
+    far[30:36, 6:32] = 200
+    far[19:24, 7:11] = 120
+    far[45:50, 13:17] = 120
+    assert dots_apart(far, (6, 30, 26, 6), FINE_LEVELS)
+    faint = np.zeros((40, 40), np.uint8)
+    faint[18:22, 8:30] = 200
+    faint[14:16, 18:20] = 70
+    faint[16, 18:20] = 30  # the blur joins the dot to the bar at a quarter of its darkness
+    faint[24:26, 18:20] = 70
+    assert dots_apart(faint, (8, 18, 22, 4), FINE_LEVELS)
+
+
+def test_a_neighbours_strokes_beside_a_minus_are_no_dots():
+    # '875 -2': the tail of the 2 runs under the bar's end and the 5's bowl reaches over it; cut off at the
+    # edge of the looked-at area, such pieces are no dots.
+    from hdr_expr.pipeline.divide import FINE_LEVELS
+
+    dark = np.zeros((70, 50), np.uint8)
+    dark[32:36, 10:36] = 200
+    dark[0:24, 30:36] = 150  # a stroke of the next symbol coming down to the bar's right end
+    dark[44:70, 12:17] = 150  # one reaching up from below at its left end
+    assert not dots_apart(dark, (10, 32, 26, 4), FINE_LEVELS)
