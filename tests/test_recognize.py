@@ -971,3 +971,16 @@ def test_sums_written_side_by_side_are_read_apart(written: str, lines: list[str]
 
     (page,) = recognize(render(draw_tokens(written, height=48, stroke=4), seed=1, noise=2))
     assert [line.summary() for line in page.lines] == lines
+
+
+def test_soften_is_a_softmax_at_a_higher_temperature() -> None:
+    from hdr_expr.pipeline.recognize import soften
+
+    p = np.array([[0.99, 0.01, 0.0], [0.2, 0.5, 0.3]], np.float32)
+    assert soften(p, 1.0) is p
+    q = soften(p, 1.5)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0, rtol=1e-6)
+    assert (q.argmax(axis=1) == p.argmax(axis=1)).all()
+    # logits / 1.5: 0.99 vs 0.01 (odds 99) become odds 99 ** (1 / 1.5) = 21.4
+    assert q[0, 0] / q[0, 1] == pytest.approx(99 ** (1 / 1.5), rel=1e-4)
+    assert q[0, 2] < 1e-12 and q[1, 1] < p[1, 1]
