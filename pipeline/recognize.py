@@ -638,7 +638,8 @@ class Recognizer:
             paths = self._best_paths(line, height, readings, indices, probs, whole)
             result = self._read_line(line, paths, pre)
             read.append(self._without_tick(line, paths, result, pre)
-                        or self._without_question_mark(line, paths, result, pre) or (line, paths, result))
+                        or self._without_question_mark(line, paths, result, pre)
+                        or self._without_stray_points(line, paths, result, pre) or (line, paths, result))
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         # Stray marks and printed words are no expressions (unless a written answer holds).
         results = [result for _, _, result in read if not _lone_mark(result)
@@ -671,6 +672,18 @@ class Recognizer:
         x = line.symbols[-1].box[0]
         asked = self._read_part(line, paths, lambda box: box[0] + box[2] <= x, pre)
         return asked if asked and asked[2].error is None and asked[2].text.endswith("=") else None
+
+    def _without_stray_points(self, line, paths, result: LineResult, pre):
+        """A speck of dirt before a number is read as its decimal point (``.5×83``, ``15-.6=9``): nobody writes
+        a number that starts with its point in a sum (``0.5``), and the parser only counts it odd. Such points are
+        left out where the line without them parses. Returns (line, paths, result), or None."""
+        syms = result.symbols
+        stray = {s.box for i, s in enumerate(syms) if s.label == "." and i + 1 < len(syms)
+                 and syms[i + 1].label.isdigit() and not (i and syms[i - 1].label.isdigit())}
+        if not stray:
+            return None
+        kept = self._read_part(line, paths, lambda box: tuple(box) not in stray, pre)
+        return kept if kept and kept[2].error is None else None
 
     def _without_tick(self, line, paths, result: LineResult, pre):
         """A tick (✓) written after a sum is read as a last digit of its answer (``12+7=195``). Where the last

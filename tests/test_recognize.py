@@ -984,3 +984,17 @@ def test_soften_is_a_softmax_at_a_higher_temperature() -> None:
     # logits / 1.5: 0.99 vs 0.01 (odds 99) become odds 99 ** (1 / 1.5) = 21.4
     assert q[0, 0] / q[0, 1] == pytest.approx(99 ** (1 / 1.5), rel=1e-4)
     assert q[0, 2] < 1e-12 and q[1, 1] < p[1, 1]
+
+
+@pytest.mark.parametrize("text, speck", [("5×8=40", 0), ("15-6=9", 3), ("12+7=19", 5)])
+def test_a_speck_before_a_number_is_no_decimal_point(text: str, speck: int) -> None:
+    # A speck of dirt on the baseline before a number was read as its point ('.5×8=40', '15-.6=9').
+    from test_preprocess import render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    ink, (x0, _, _, y1) = _sum_by_hand(text, len(text) - speck)  # the speck goes before symbol `speck`
+    cv2.circle(ink, (x0 - 12, y1 - 3), 2, 1.0, -1)
+    (read,) = recognize(render(ink, noise=2))
+    assert [line.text for line in read.lines] == [text]
