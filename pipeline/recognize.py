@@ -469,6 +469,21 @@ def _queue_crop(part, line, height: float, normalized: list[np.ndarray], views: 
 _NO_START = frozenset("+×÷=/")
 
 
+#: A dash before a line is a bullet, not a minus, when it stands at least BULLET_GAP line heights and twice the
+#: expression's widest gap off what follows (a minus is written against its number).
+BULLET_GAP = 1.0
+
+
+def _bullet(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.ndarray], classes: Sequence[str],
+            height: float) -> bool:
+    """Whether a line's first symbol is a dash set before it as a bullet (``-   47/47=1``)."""
+    if len(boxes) < 1 + LABEL_REST or normalize_label(classes[int(np.argmax(probs[0]))]) != "-":
+        return False
+    gap = boxes[1][0] - (boxes[0][0] + boxes[0][2])
+    widest = max(max(0, b[0] - (a[0] + a[2])) for a, b in zip(boxes[1:], boxes[2:]))
+    return gap >= BULLET_GAP * height and gap >= 2.0 * widest
+
+
 def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.ndarray], classes: Sequence[str],
                  height: float) -> int:
     """How many of a line's first symbols are an exercise number written before its expression (``3)``,
@@ -476,9 +491,12 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
 
     Worksheets number their exercises, and a teacher's numbers are no part of the sums: read with the line,
     ``1) 12+7=19`` becomes ``1112+7=19`` (the unmatched ``)`` is repaired into a ``1``) and is marked wrong. A
-    number is digits, then a ``)`` or ``.``, then a gap wider than the expression's own.
+    number is digits, then a ``)`` or ``.``, then a gap wider than the expression's own. A dash set well apart
+    before the line (:func:`_bullet`) is a bullet, the line's label too.
     """
     index = {normalize_label(c): i for i, c in enumerate(classes)}
+    if _bullet(boxes, probs, classes, height):
+        return 1
     marks = [m for m in (")", ".") if m in index]
     if not marks:
         return 0

@@ -664,6 +664,11 @@ def test_a_number_is_a_label_only_when_set_apart_by_more_than_the_expressions_ow
     spaced = [probs(c) for c in "2)+27="]
     assert label_length(boxes([4, 30, 5, 5, 30]), spaced, classes, 40.0) == 0
     assert label_length(boxes([4, 30, 5, 5, 30]), [probs(c) for c in "2)-27="], classes, 40.0) == 2
+    # A dash set a line height and more apart before the sum is a bullet; a minus is written against its number.
+    negative = [probs(c) for c in "-5+2=-3"]
+    assert label_length(boxes([45, 5, 5, 5, 5, 5]), negative, classes, 40.0) == 1
+    assert label_length(boxes([30, 5, 5, 5, 5, 5]), negative, classes, 40.0) == 0
+    assert label_length(boxes([45, 5, 5, 5, 25, 5]), negative, classes, 40.0) == 0  # as wide as the sum's gaps
 
 
 def _printed_sum_with_answer(printed: str, answer: str, *, blank: int | None, gap: int = 15) -> np.ndarray:
