@@ -119,6 +119,9 @@ LABEL_DIGITS = 2
 LABEL_MARK_P = 0.5
 LABEL_GAP = 0.5
 LABEL_REST = 3
+#: A dash before a line is a bullet, not a minus, when it stands at least BULLET_GAP line heights and twice the
+#: expression's widest gap off what follows (a minus is written against its number).
+BULLET_GAP = 1.0
 
 Source = str | Path | bytes | np.ndarray
 
@@ -467,11 +470,6 @@ def _queue_crop(part, line, height: float, normalized: list[np.ndarray], views: 
 
 #: Symbols no expression begins with: what follows an exercise number cannot be one of them.
 _NO_START = frozenset("+×÷=/")
-
-
-#: A dash before a line is a bullet, not a minus, when it stands at least BULLET_GAP line heights and twice the
-#: expression's widest gap off what follows (a minus is written against its number).
-BULLET_GAP = 1.0
 
 
 def _bullet(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.ndarray], classes: Sequence[str],
