@@ -415,6 +415,9 @@ def _labels(candidates: Sequence[Candidates], idx: Sequence[int]) -> list[str]:
 #: :func:`oddities`). 3 before the bare-number and "1(" oddities; measured 2.5 / 3 / 3.5 / 4 / 5 on the saved sets,
 #: 4 and 5 best alike.
 ODDITY_PENALTY = 4.0
+#: A number this many digits long in the worked part of a line is odd: handwritten sums are done on shorter
+#: ones, and a ``/`` or an operator read as a digit makes one long number of two (``290/2`` as ``29012``).
+LONG_NUMBER = 5
 
 
 def oddities(labels: Sequence[str]) -> int:
@@ -423,8 +426,8 @@ def oddities(labels: Sequence[str]) -> int:
     number ending in ``1`` right before an opening bracket (``271(5×81)``: people divide by a bracket far more
     often than they multiply one by such a number), a number that starts with its decimal point (``.65``: a
     speck read as ``.``), a minus right after a minus (``6--1``: people bracket a negative number, ``6-(-1)``),
-    and a line whose expression is one number, nothing done to it (``717=``, ``313``: a ``/`` read as ``1``;
-    arithmetic is written to be worked out)."""
+    a line whose expression is one number, nothing done to it (``717=``, ``313``: a ``/`` read as ``1``;
+    arithmetic is written to be worked out), and a number LONG_NUMBER digits long before the ``=``."""
     expression = list(labels[: labels.index("=")] if "=" in labels else labels)
     if expression[:1] == ["-"]:
         expression = expression[1:]
@@ -441,6 +444,11 @@ def oddities(labels: Sequence[str]) -> int:
         elif c == "." and starts:
             n += 1
         elif c == "-" and prev == "-":
+            n += 1
+    run = 0
+    for c in expression:
+        run = run + 1 if c.isdigit() else 0
+        if run == LONG_NUMBER:
             n += 1
     return n
 
