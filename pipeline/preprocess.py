@@ -51,6 +51,21 @@ RULE_SPAN = 0.5
 SPECK_AREA = 0.15
 #: How much darker than along its whole length a ruled line may read in one stretch (see remove_ruled_lines).
 RULE_STRETCH_CAP = 2.0
+#: A line where evenly spaced lines already found put the next one need show in only this share of the
+#: blank strips (others: 0.75; see find_rules).
+GRID_SHOWING = 0.5
+#: A part of the mask wholly within a ruled line's band and on average at most this many times as dark as the
+#: line there is a scrap of the line (its noise peaks, left where the erasing kept the darker pixels).
+RULE_SCRAP_DARKNESS = 2.5
+RULE_SCRAP_LENGTH = 2.0
+#: ... or, of any shape, smaller than this many squared stroke widths (a decimal point is larger).
+RULE_SCRAP_SPECK = 0.8
+#: ... and no darker on average than this share of the writing's typical darkness.
+RULE_SCRAP_INK = 0.8
+#: ... and lies no nearer than this many stroke widths to a part of the writing larger than RULE_SCRAP_WRITING
+#: squared stroke widths (a decimal point or a minus on a rule stands beside its digits).
+RULE_SCRAP_NEAR = 4.0
+RULE_SCRAP_WRITING = 3.0
 #: A sliver along the image's edge (see edge_slivers) is at most this many stroke widths thick ...
 EDGE_SLIVER_WIDTH = 1.5
 #: ... at least this many times as long as it is thick ...
@@ -128,6 +143,10 @@ def _odd(v: float) -> int:
 # ------------------------------------------------------------------------------------------------ polarity
 
 
+#: The share of a tile's variance its row (or column) means carry, above which the tile shows a band, not strokes.
+BAND_SHARE = 0.8
+
+
 def is_light_on_dark(gray: np.ndarray) -> bool:
     """True when the writing is lighter than its ground (chalk on a blackboard, white strokes on black).
 
@@ -155,6 +174,13 @@ def is_light_on_dark(gray: np.ndarray) -> bool:
     var = (dev * dev).mean(axis=1)
     third = (dev * dev * dev).mean(axis=1)
     lively = var > 36.0  # a standard deviation above 6 grey levels: something is drawn there
+    if th and tw:
+        # A band across the whole tile (a board's frame along the photo's edge, a ruled line, the edge of a
+        # sheet or a shadow) is no writing, however thin a minority it is: its rows' (or columns') means
+        # alone carry nearly all of the tile's variance. Strokes end within a tile.
+        grid = tiles.reshape(th * tw, tile, tile)
+        banded = np.maximum(grid.mean(axis=2).var(axis=1), grid.mean(axis=1).var(axis=1)) > BAND_SHARE * var
+        lively &= ~banded
     if not lively.any():
         return float(np.median(g)) < 96.0
     skew = third[lively] / np.maximum(var[lively], 1e-6) ** 1.5
@@ -599,6 +625,20 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     middle = len(centres) // 2
     short = w < 40.0 * stroke
 
+    def on_grid(place: float) -> bool:
+        """Whether a row at ``place`` (across, mid-image) falls where squared or ruled paper's evenly spaced
+        lines, found already, put the next one: such a line may bend out of the aligned row in some strips
+        of a photo (a page's curl), and is taken on less evidence."""
+        if len(found) < 4:
+            return False
+        at = np.sort([float(r.across[middle]) for r in found])
+        pitch = float(np.median(np.diff(at)))
+        if pitch < 3 * gap:
+            return False
+        steps = (place - at) / pitch
+        near = np.abs(steps - np.rint(steps)) * pitch <= 0.15 * pitch
+        return bool((near & (np.abs(np.rint(steps)) >= 1) & (np.abs(np.rint(steps)) <= 2)).sum() >= 1)
+
     def detect(a: float, g: np.ndarray, p: np.ndarray, inside: np.ndarray) -> None:
         pz = np.where(inside, p, -np.inf)
         pn = pz
@@ -654,7 +694,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             span[shown.min() : shown.max() + 1] = True
             clean = inside[:, j] & ~busy[:, j] & span
             if clean.sum() >= 3:
-                if above[clean, j].mean() < 0.75:
+                if above[clean, j].mean() < (GRID_SHOWING if on_grid(j - reach + shifts[middle]) else 0.75):
                     rejected.append(j)
                     continue  # it does not show on blank paper: a row of writing (bars of - = +)
                 vals = pn[clean, j]
@@ -751,6 +791,7 @@ def remove_ruled_lines(
     rgb: np.ndarray | None = None,
     solid: np.ndarray | None = None,
     off_sheet: np.ndarray | None = None,
+    stroke: float = 0.0,
 ) -> np.ndarray:
     """Erase ``rules`` (in these image's pixels) from the ``weak`` ink mask, except where strokes cross or
     rest on them (ink in ``solid`` just beside the line) or ink clearly darker than the line lies along
@@ -771,6 +812,9 @@ def remove_ruled_lines(
     dark_flat = dark.ravel()
     rgb_flat = rgb.reshape(-1, 3) if rgb is not None and rgb.ndim == 3 and rgb.shape[2] == 3 else None
     paper = np.median(_chroma(rgb_flat[:: max(1, rgb_flat.shape[0] // 4000)]), axis=0) if rgb_flat is not None else None
+    band_dark = np.zeros(len(flat), np.float32)  # per weak pixel: the darkness of the line whose band holds it
+    band_rule = np.zeros(len(flat), np.int32)  # ... and which line that is (its index in rules, plus 1)
+    band_width = np.zeros(len(flat), np.float32)  # ... and thickness (px)
     for axis in (0, 1):
         group = [r for r in rules if r.axis == axis]
         crossing = [r for r in rules if r.axis != axis]  # lines across these ones
@@ -783,6 +827,7 @@ def remove_ruled_lines(
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
         for rule in group:
+            rule_id = next(k for k, r in enumerate(rules) if r is rule) + 1
             offsets = rule.across - rule.along * t
             reach = rule.half + 6.0
             lo, hi = np.searchsorted(sorted_key, [offsets.min() - reach, offsets.max() + reach])
@@ -877,6 +922,9 @@ def remove_ruled_lines(
             # most RULE_STRETCH_CAP times its median over the whole length.
             local_by_chunk = np.minimum(local_by_chunk, RULE_STRETCH_CAP * max(line_dark, 1.0))
             local = local_by_chunk[np.minimum(lx // chunk, n_chunks - 1)]
+            band_dark[sel] = np.maximum(band_dark[sel], local)
+            band_rule[sel] = rule_id
+            band_width[sel] = np.maximum(band_width[sel], b - a + 1)
             margin = np.maximum(0.15 * ink_level, 0.5 * local)
             # How much of a pixel is this line (1) rather than paper (0): by colour where the line has one.
             share: np.ndarray | float = 1.0
@@ -891,7 +939,66 @@ def remove_ruled_lines(
             drop = alone & (v <= share * local + margin)
             out_flat[flat[sel[drop]]] = False
     _clear_crossings(out, dark, rules)
+    _clear_scraps(out, dark, flat, band_dark, band_rule, band_width, rules, stroke, RULE_SCRAP_INK * ink_level)
     return out
+
+
+def _clear_scraps(mask: np.ndarray, dark: np.ndarray, flat: np.ndarray, band_dark: np.ndarray,
+                  band_rule: np.ndarray, band_width: np.ndarray, rules: list[Rule], stroke: float,
+                  faint: float) -> None:
+    """Erase (in place) the scraps a faint line leaves all along itself: a faint line's noise peaks (pencil-grey
+    squares under JPEG noise) pass the erasing pixel by pixel, and each would be read as a ``1``.
+
+    A scrap lies wholly within a line's band, is not much darker than the line there (RULE_SCRAP_DARKNESS) nor
+    than ``faint``, and is either no thicker than the line and runs along it (RULE_SCRAP_LENGTH times as long
+    as thick) or smaller than RULE_SCRAP_SPECK squared stroke widths; and it lies away from the writing (not
+    within RULE_SCRAP_NEAR stroke widths of a part larger than RULE_SCRAP_WRITING squared stroke widths). A
+    decimal point or a minus written on a rule can pass the first tests, but it stands beside the digits it
+    belongs to; the scraps of a faint grid lie all over the page. (``flat`` are the flat indices of the mask before
+    the erasing; ``band_dark``, ``band_rule`` and ``band_width`` the darkness, line (its index in ``rules``
+    plus 1) and thickness of the line whose band holds each, 0 outside every band.)"""
+    if not band_dark.any():
+        return
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return
+    lab = labels.ravel()[flat]
+    kept = lab > 0
+    lab, bd, v = lab[kept], band_dark[kept], dark.ravel()[flat[kept]].astype(np.float64)
+    size = np.bincount(lab, minlength=n)
+    inside = np.bincount(lab, weights=(bd > 0).astype(np.float64), minlength=n)
+    ink = np.bincount(lab, weights=v, minlength=n)
+    line = np.bincount(lab, weights=bd, minlength=n)
+    rule_of = np.zeros(n, np.int64)
+    np.maximum.at(rule_of, lab, band_rule[kept].astype(np.int64))
+    axes = np.array([0] + [r.axis for r in rules])
+    upright = axes[rule_of] == 1
+    thick = np.zeros(n)
+    np.maximum.at(thick, lab, band_width[kept].astype(np.float64))
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    across, length = np.where(upright, w, h), np.where(upright, h, w)
+    along = (across <= thick + 1) & (length >= RULE_SCRAP_LENGTH * across)
+    speck = RULE_SCRAP_SPECK * stroke * stroke
+    scrap = (size > 0) & (inside >= size) & (along | (size < speck)) & (ink <= RULE_SCRAP_DARKNESS * line)
+    scrap &= ink <= faint * size
+    scrap[0] = False
+    if not scrap.any():
+        return
+    # Writing: the parts that are no scraps and at least RULE_SCRAP_WRITING squared stroke widths large.
+    writing = np.flatnonzero(~scrap & (stats[:, cv2.CC_STAT_AREA] >= RULE_SCRAP_WRITING * stroke * stroke))
+    writing = writing[writing > 0]
+    if len(writing):
+        pad = RULE_SCRAP_NEAR * stroke
+        x0 = stats[writing, cv2.CC_STAT_LEFT] - pad
+        y0 = stats[writing, cv2.CC_STAT_TOP] - pad
+        x1 = x0 + stats[writing, cv2.CC_STAT_WIDTH] + 2 * pad
+        y1 = y0 + stats[writing, cv2.CC_STAT_HEIGHT] + 2 * pad
+        for i in np.flatnonzero(scrap):
+            sx, sy = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+            if np.any((x0 <= sx + w[i]) & (sx <= x1) & (y0 <= sy + h[i]) & (sy <= y1)):
+                scrap[i] = False  # it reaches within the margin around a part of the writing
+    if scrap.any():
+        mask[scrap[labels]] = False
 
 
 def _clear_crossings(mask: np.ndarray, dark: np.ndarray, rules: list[Rule], pad: float = 4.0) -> None:
@@ -940,26 +1047,30 @@ def _scaled_size(w: int, h: int, scale: float) -> tuple[int, int]:
     return max(1, int(round(w * scale))), max(1, int(round(h * scale)))
 
 
-def _read_again(img: np.ndarray, scale: float, remove_rules: bool, analysis_pixels: int) -> Preprocessed | None:
+def _read_again(img: np.ndarray, scale: float, remove_rules: bool, analysis_pixels: int,
+                inverted: bool) -> Preprocessed | None:
     """The page preprocessed again at ``scale`` of its size (cubic up, area-averaged down), saying so in its
-    ``scale``; None where that leaves too few pixels."""
+    ``scale``, with the polarity found on the page as given (tiles of the resized copy can vote otherwise);
+    None where that leaves too few pixels."""
     size = _scaled_size(img.shape[1], img.shape[0], scale)
     if min(size) < 3:
         return None
     inner = preprocess(cv2.resize(img, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA),
-                       remove_rules=remove_rules, analysis_pixels=analysis_pixels)
+                       remove_rules=remove_rules, analysis_pixels=analysis_pixels, inverted=inverted)
     return dataclasses.replace(inner, scale=size[0] / img.shape[1])
 
 
 def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels: int = ANALYSIS_PIXELS,
-               max_stroke: float | None = None, min_stroke: float | None = None) -> Preprocessed:
+               max_stroke: float | None = None, min_stroke: float | None = None,
+               inverted: bool | None = None) -> Preprocessed:
     """RGB or grey page image (uint8) → :class:`Preprocessed` with the boolean ink mask at the same size.
 
     With ``max_stroke``, a page whose strokes are wider than that many pixels (a phone's 12-megapixel photo of
     ordinary writing) is thresholded at a working scale where they are that wide: the mask is then smaller
     than the page (:attr:`Preprocessed.scale`). With ``min_stroke``, an image smaller than the analysis copy
     whose strokes are narrower is enlarged (cubic, at most MAX_ENLARGE times) until they are that wide: the
-    mask is then larger than the page. The stages after this one were made on writing of ordinary size;
+    mask is then larger than the page. ``inverted`` says whether the writing is lighter than its ground;
+    by default :func:`is_light_on_dark` decides. The stages after this one were made on writing of ordinary size;
     enlarged three times, or halved, it read fewer lines.
     """
     img = _as_rgb(image)
@@ -968,7 +1079,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     if h < 3 or w < 3:
         return empty
     lum = img[:, :, 0] if img.shape[2] == 1 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    inverted = is_light_on_dark(lum)
+    if inverted is None:
+        inverted = is_light_on_dark(lum)
     # One channel from here on: the darkest of the three (the lightest, for light writing), so ink of any
     # colour stands out against paper of any tint once divided by the paper's own level.
     if img.shape[2] == 1:
@@ -1016,11 +1128,11 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         # A thumbnail: the page again, enlarged (its analysis too), no larger than an analysis copy.
         up = min(min_stroke * f / stroke_s, MAX_ENLARGE, math.sqrt(analysis_pixels / (h * w)))
         if up > 1.05:
-            return _read_again(img, up, remove_rules, analysis_pixels) or empty
+            return _read_again(img, up, remove_rules, analysis_pixels, inverted) or empty
     if max_stroke is not None and stroke_s / f > max_stroke:
         work_scale = max_stroke * f / stroke_s
         if work_scale < f:  # below the analysis copy's scale: the page again, smaller (its analysis too)
-            return _read_again(img, work_scale, remove_rules, analysis_pixels) or empty
+            return _read_again(img, work_scale, remove_rules, analysis_pixels, inverted) or empty
         # From here on "full resolution" is the working scale, and the analysis copy is f of it.
         size = _scaled_size(w, h, work_scale)
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
@@ -1064,7 +1176,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         if found:
             scale = 1.0 / f
             weak = remove_ruled_lines(weak, dark, [r.scaled(scale) for r in found], level, rgb=colour, solid=seeds,
-                                      off_sheet=desk if desk_s.any() else None)
+                                      off_sheet=desk if desk_s.any() else None, stroke=stroke)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
     mask &= ~edge_slivers(mask, dark, stroke, low)
