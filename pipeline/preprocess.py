@@ -66,6 +66,8 @@ RULE_SCRAP_INK = 0.8
 #: squared stroke widths (a decimal point or a minus on a rule stands beside its digits).
 RULE_SCRAP_NEAR = 4.0
 RULE_SCRAP_WRITING = 3.0
+#: Measure the paper's local noise without the ink's pixels (see _local_noise).
+NOISE_WITHOUT_INK = True
 #: A sliver along the image's edge (see edge_slivers) is at most this many stroke widths thick ...
 EDGE_SLIVER_WIDTH = 1.5
 #: ... at least this many times as long as it is thick ...
@@ -431,16 +433,40 @@ def _hysteresis(seeds: np.ndarray, weak: np.ndarray, min_area: int = 1) -> np.nd
     return out
 
 
-def _local_noise(gray: np.ndarray, bg: np.ndarray, overall: float, kernel: int) -> np.ndarray:
-    """The paper's noise in grey levels around each pixel (float32 map): the RMS of gray − background over a
-    window a few kernels wide, ink left out by clipping at four times the image's overall noise. A dark
-    desk, a deep shadow or a heavily compressed corner is noisier than clean paper."""
+def _local_noise(gray: np.ndarray, bg: np.ndarray, overall: float, kernel: int,
+                 ink: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's noise in grey levels around each pixel (float32 maps): the RMS of gray − background over a
+    window a few kernels wide, clipped at four times the image's overall noise. A dark desk, a deep shadow or
+    a heavily compressed corner is noisier than clean paper. Returned twice: as measured, and with the pixels
+    of a rough ``ink`` mask left out of the window, where the window is not mostly ink (a point among digits
+    must not be held to the noise their strokes would make); the same map twice without a mask."""
     d = gray.astype(np.float32) - bg.astype(np.float32)
     clip = 4.0 * overall
     np.clip(d, -clip, clip, out=d)
     win = _odd(max(15, 3 * kernel))
-    var = cv2.blur(d * d, (win, win), borderType=cv2.BORDER_REFLECT)
-    return np.sqrt(np.maximum(var, overall * overall * 0.25))
+    d *= d
+    h, w = d.shape
+    # The window is wide and the map smooth: averaged over blocks of a few pixels first, then blurred.
+    k = max(1, min(win // 8, h // 8, w // 8))
+    size = (max(1, w // k), max(1, h // k))
+
+    def smooth(a: np.ndarray) -> np.ndarray:  # on the block grid
+        small = cv2.resize(a, size, interpolation=cv2.INTER_AREA) if k > 1 else a
+        return cv2.blur(small, (_odd(win / k), _odd(win / k)), borderType=cv2.BORDER_REFLECT)
+
+    def full(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) if k > 1 else a
+
+    var = smooth(d)
+    floor = overall * overall * 0.25
+    noise = full(np.sqrt(np.maximum(var, floor)))
+    if ink is None or not ink.any():
+        return noise, noise
+    paper = (~ink).astype(np.float32)
+    share = smooth(paper)
+    d *= paper
+    on_paper = np.where(share >= 0.25, smooth(d) / np.maximum(share, 1e-6), var)
+    return noise, full(np.sqrt(np.maximum(np.minimum(on_paper, var), floor)))
 
 
 def _grey_noise(gray: np.ndarray, bg: np.ndarray) -> float:
@@ -1145,9 +1171,12 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     stroke = stroke_s / f
     # Relative darkness makes ink under a shadow as dark as in the light, and the sensor's noise there
     # darker too: a pixel must also stand out from the paper by more than that noise in grey levels.
-    noise_map = _local_noise(small, bg_s, _grey_noise(small, bg_s), kernel)
+    # A seed must stand out of the paper's own noise: beside dense writing the strokes would raise it, and a
+    # decimal point among digits would never seed. (How far the ink spreads keeps to the noise as measured.)
+    ink_s = cv2.dilate(rough.view(np.uint8), np.ones((3, 3), np.uint8)) > 0 if NOISE_WITHOUT_INK else None
+    noise_map, paper_noise = _local_noise(small, bg_s, _grey_noise(small, bg_s), kernel, ink_s)
     abs_low_s = cv2.convertScaleAbs(noise_map, alpha=2.5, beta=2.0)
-    abs_high_s = cv2.convertScaleAbs(noise_map, alpha=4.0, beta=4.0)
+    abs_high_s = cv2.convertScaleAbs(paper_noise, alpha=4.0, beta=4.0)
 
     # Full resolution: the background scaled up, the thresholds found on the analysis copy.
     if f < 1.0:

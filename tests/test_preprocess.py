@@ -728,3 +728,21 @@ def test_the_polarity_is_decided_once_on_the_page_as_given(monkeypatch) -> None:
     pre = module.preprocess(image, min_stroke=2.5)
     assert pre.scale > 1.0 and pre.inverted
     assert calls == [image.shape[:2]]
+
+
+def test_the_paper_noise_beside_dense_writing_leaves_the_ink_out() -> None:
+    # Beside a row of digits the window's clipped ink raised the noise a seed must clear past a faint
+    # decimal point's contrast; measured on the paper alone it is the paper's.
+    from hdr_expr.pipeline.preprocess import _local_noise
+
+    rng = np.random.default_rng(0)
+    bg = np.full((120, 300), 175, np.uint8)
+    gray = np.clip(175 + rng.normal(0, 6, bg.shape), 0, 255).astype(np.uint8)
+    ink = np.zeros(bg.shape, bool)
+    for x in range(40, 260, 30):  # a row of thick strokes
+        ink[40:80, x : x + 10] = True
+    gray[ink] = 80
+    measured, on_paper = _local_noise(gray, bg, 6.0, 15, ink)
+    assert measured[60, 150] > 1.5 * 6.0  # the strokes count in the window as measured
+    assert abs(on_paper[60, 150] - 6.0) < 1.5  # left out, the paper's own noise
+    assert np.allclose(*_local_noise(gray, bg, 6.0, 15))  # without a mask, one map
