@@ -105,6 +105,13 @@ RAISED_DOT = 0.1
 #: A line of one thin stroke whose ink is less than this fraction as dark as the page's other lines' is the
 #: shaded edge of a sheet in a photo (see _without_faint_strokes).
 FAINT_STROKE = 0.5
+#: A short line (at most SCRAP_SYMBOLS symbols) less than SCRAP_HEIGHT times as tall as the page's darkest line
+#: of three symbols or more and less than SCRAP_DARKNESS times as dark, or less than SCRAP_TINY times as tall
+#: however dark, is scraps (a faint grid's, a texture's), not writing (see _without_scraps).
+SCRAP_SYMBOLS = 5
+SCRAP_HEIGHT = 0.5
+SCRAP_DARKNESS = 0.7
+SCRAP_TINY = 0.25
 #: Two sums side by side on one line are cut apart at a gap at least this many line heights wide.
 SUMS_GAP = 0.6
 #: A decimal comma: a mark less than COMMA_HEIGHT line heights tall whose centre lies at least COMMA_LOW line
@@ -435,6 +442,29 @@ def _without_faint_strokes(lines: list[LineResult], pre) -> list[LineResult]:
     return [line for line, one in zip(lines, lone) if not (one and _ink_darkness(line, pre) < FAINT_STROKE * page)]
 
 
+def _without_scraps(lines: list[LineResult], pre) -> list[LineResult]:
+    """The page's lines less the short ones far smaller and fainter than its writing (see SCRAP_HEIGHT): what a
+    faint grid or the paper's texture leaves after preprocessing is read as lines of '1's and dashes. The
+    writing is the darkest line of three symbols or more; a page of a few lines of writing loses nothing."""
+    if pre.darkness is None or len(lines) < 2:
+        return lines
+    dark = [_ink_darkness(line, pre) for line in lines]
+    refs = [i for i, line in enumerate(lines) if len(line.symbols) >= 3]
+    if not refs:
+        return lines
+    ref = max(refs, key=lambda i: dark[i])
+    height, darkness = float(lines[ref].box[3]), dark[ref]
+
+    def scraps(i: int) -> bool:
+        line = lines[i]
+        if i == ref or len(line.symbols) > SCRAP_SYMBOLS or line.correct is True:
+            return False
+        h = float(line.box[3])
+        return h < SCRAP_TINY * height or (h < SCRAP_HEIGHT * height and dark[i] < SCRAP_DARKNESS * darkness)
+
+    return [line for i, line in enumerate(lines) if not scraps(i)]
+
+
 def _page_box(box: Sequence[int], scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """A box in working pixels (``scale`` of the page's) → the page pixels it covers, within the page."""
     x, y, w, h = box
@@ -660,7 +690,7 @@ class Recognizer:
         # Stray marks and printed words are no expressions (unless a written answer holds).
         results = [result for _, _, result in read if not _lone_mark(result)
                    and (result.correct is True or not printed_words([s.box for s in result.symbols]))]
-        results = _without_faint_strokes(results, pre)
+        results = _without_scraps(_without_faint_strokes(results, pre), pre)
         if pre.scale != 1.0:
             results = [_in_page_pixels(line, pre.scale, (w, h)) for line in results]
         return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),

@@ -1003,3 +1003,35 @@ def test_a_speck_before_a_number_is_no_decimal_point(text: str, speck: int) -> N
     cv2.circle(ink, (x0 - 12, y1 - 3), 2, 1.0, -1)
     (read,) = recognize(render(ink, noise=2))
     assert [line.text for line in read.lines] == [text]
+
+
+def _line_of(text: str, x: int, y: int, h: int, darkness: np.ndarray, mask: np.ndarray, level: int):
+    """A LineResult of ``text`` with symbols h tall from (x, y), their ink drawn into the maps at ``level``."""
+    from hdr_expr.pipeline.results import LineResult, SymbolResult
+
+    symbols = []
+    for k, ch in enumerate(text):
+        box = (x + k * h, y, max(h // 2, 1), h)
+        mask[y : y + h, box[0] : box[0] + box[2]] = True
+        darkness[y : y + h, box[0] : box[0] + box[2]] = level
+        symbols.append(SymbolResult(ch, 0.9, box))
+    return LineResult(text, (x, y, len(text) * h, h), tuple(symbols), 0.9)
+
+
+def test_lines_far_smaller_and_fainter_than_the_writing_are_scraps() -> None:
+    # What a faint grid leaves is read as lines of 1s and dashes, small and faint beside the writing.
+    from types import SimpleNamespace
+
+    from hdr_expr.pipeline.recognize import _without_scraps
+
+    dark = np.zeros((600, 800), np.uint8)
+    mask = np.zeros((600, 800), bool)
+    writing = _line_of("12+7=19", 100, 100, 60, dark, mask, 120)
+    scraps = [_line_of("1", 50, 300, 12, dark, mask, 50), _line_of("1-1", 300, 400, 20, dark, mask, 60),
+              _line_of("7", 600, 500, 8, dark, mask, 110)]  # tiny: scraps however dark
+    smaller = _line_of("3+4=7", 100, 250, 40, dark, mask, 110)  # smaller writing, as dark: stays
+    fainter = _line_of("8-2=6", 400, 200, 50, dark, mask, 40)  # fainter writing, as tall: stays
+    pre = SimpleNamespace(darkness=dark, mask=mask)
+    kept = _without_scraps([writing, *scraps, smaller, fainter], pre)
+    assert [line.text for line in kept] == ["12+7=19", "3+4=7", "8-2=6"]
+    assert _without_scraps([writing, smaller], pre) == [writing, smaller]
