@@ -39,6 +39,8 @@ SPLIT_HEIGHT = 0.95
 VERIFIED_SPLIT_HEIGHT = 0.7
 #: How far (line heights) a cut may drift sideways from its start column, one column per row at most.
 SEAM_REACH = 0.12
+#: A piece cut off a blob is at least this many stroke widths wide (and 0.12 line heights).
+MIN_PIECE_STROKES = 2.0
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
 LINE_BREAK_GAP = 3.0
 #: ... except beside an operator-sized mark (at most SPACED_OPERATOR_HEIGHT and at least SPACED_OPERATOR_MIN line
@@ -871,7 +873,7 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
         return []  # a ÷ or = whose marks make it look wide
     profile = mask.sum(axis=0).astype(np.float32)
     smooth = np.convolve(profile, np.ones(3, np.float32) / 3.0, mode="same")
-    min_piece = max(int(0.12 * height), int(2 * stroke), 2)
+    min_piece = max(int(0.12 * height), int(MIN_PIECE_STROKES * stroke), 2)
     reach = max(2, int(SEAM_REACH * height))
 
     def cut_points(lo: int, hi: int, k: int) -> list[int]:
