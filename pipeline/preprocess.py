@@ -1019,10 +1019,10 @@ def _clear_scraps(mask: np.ndarray, dark: np.ndarray, flat: np.ndarray, band_dar
         y0 = stats[writing, cv2.CC_STAT_TOP] - pad
         x1 = x0 + stats[writing, cv2.CC_STAT_WIDTH] + 2 * pad
         y1 = y0 + stats[writing, cv2.CC_STAT_HEIGHT] + 2 * pad
-        for i in np.flatnonzero(scrap):
-            sx, sy = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
-            if np.any((x0 <= sx + w[i]) & (sx <= x1) & (y0 <= sy + h[i]) & (sy <= y1)):
-                scrap[i] = False  # it reaches within the margin around a part of the writing
+        cand = np.flatnonzero(scrap)
+        sx, sy = stats[cand, cv2.CC_STAT_LEFT][:, None], stats[cand, cv2.CC_STAT_TOP][:, None]
+        near = ((x0 <= sx + w[cand][:, None]) & (sx <= x1) & (y0 <= sy + h[cand][:, None]) & (sy <= y1)).any(axis=1)
+        scrap[cand[near]] = False  # it reaches within the margin around a part of the writing
     if scrap.any():
         mask[scrap[labels]] = False
 
