@@ -377,7 +377,8 @@ def run_worksheets(
             with open(folder / "truth.jsonl", "w", encoding="utf-8") as fh:
                 for path, s in samples.items():
                     fh.write(json.dumps({"file": Path(path).name, "photo": s.photo, **s.tags,
-                                         "lines": [dict(ln.truth.to_dict(), box=list(ln.box)) for ln in s.lines]},
+                                         "lines": [dict(ln.truth.to_dict(), box=list(ln.box), centre_y=float(ln.centre_y))
+                                                   for ln in s.lines]},
                                         ensure_ascii=False) + "\n")
             with open(folder / "records.jsonl", "w", encoding="utf-8") as fh:
                 for r in records.values():

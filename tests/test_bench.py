@@ -98,3 +98,52 @@ def test_cold_start_timer_plumbing():
     assert _median_seconds([sys.executable, "-c", "raise SystemExit(3)"], 1) is None
     cmd = hdr_expr_command()
     assert cmd and ("hdr-expr" in cmd[0] or cmd[0] == sys.executable)
+
+
+def _reread():
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import reread
+
+    return reread
+
+
+def test_reread_a_saved_set_says_what_changed(run_cli, tmp_path, capsys):
+    reread = _reread()
+    ex, ws = tmp_path / "ex", tmp_path / "ws"
+    assert run_cli("bench", "expressions", "--n", "3", "--seed", "5", "--workers", "1", "--cold-runs", "0",
+                   "--json", "--save", ex).exit_code == 0
+    assert run_cli("bench", "worksheets", "--pages", "1", "--seed", "2", "--workers", "1", "--json",
+                   "--save", ws).exit_code == 0
+    truth = [json.loads(x) for x in (ws / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all("centre_y" in line for t in truth for line in t["lines"])
+    # The same code reads the saved sets as they were saved.
+    assert reread.main([str(ex), str(ws), "--workers", "1", "--json", str(tmp_path / "cmp.json")]) == 0
+    out = json.loads((tmp_path / "cmp.json").read_text(encoding="utf-8"))
+    assert [r["lines"] for r in out] == [3, sum(len(t["lines"]) for t in truth)]
+    assert all(r["exact_then"] == r["exact_now"] and not r["changed"] for r in out)
+    # A saved record that had lost its lines: the line read now is a gain, and the line read then a loss.
+    names = [json.loads(x)["file"] for x in (ex / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = [json.loads(x) for x in (ex / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    truths = [json.loads(x) for x in (ex / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    k = next(i for i, t in enumerate(truths) if t["exact"])
+    now = {n: r for n, r in zip(names, records)}
+    emptied = dict(records[k], lines=[])
+    (ex / "records.jsonl").write_text("\n".join(json.dumps(emptied if i == k else r, ensure_ascii=False)
+                                                for i, r in enumerate(records)) + "\n", encoding="utf-8")
+    res = reread.compare(ex, now)
+    assert res["exact_now"] == res["exact_then"] + 1
+    assert res["changed"] == [{"file": names[k], "line": 0, "truth": truths[k]["text"], "then": "",
+                               "now": truths[k]["text"], "gained": True}]
+
+
+def test_reread_settings_must_name_a_real_constant():
+    reread = _reread()
+    reread.apply_setting("recognize.SCRAP_HEIGHT=0.5")
+    for bad in ("recognize.NO_SUCH=1", "SCRAP_HEIGHT", "recognize.SCRAP_HEIGHT="):
+        try:
+            reread.apply_setting(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)

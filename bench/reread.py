@@ -1,0 +1,129 @@
+"""Read a saved benchmark set again with the code as it is now, and say which lines it reads differently.
+
+A set saved by ``hdr-expr bench expressions --save DIR`` or ``hdr-expr bench worksheets --save DIR`` holds its
+images, their truth and the records read when it was made. This reads every image again (a process pool, the
+model loaded once per worker), scores both readings the way the benchmark does, and prints, per set, the lines
+read exactly then and now and every line gained or lost: the measure of a change before it is committed.
+``--set module.NAME=VALUE`` first sets a constant of ``hdr_expr.pipeline.<module>`` (a literal), to try a
+value without editing the code.
+
+    .venv/bin/python bench/reread.py /tmp/ex13 /tmp/ws13 --workers 2
+    .venv/bin/python bench/reread.py /tmp/ex13 --set recognize.SCRAP_HEIGHT=0.6 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import json
+import multiprocessing
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from hdr_expr.datasets.expressions import Truth, match_worksheet_lines, score_line
+
+_READER: dict = {}
+
+
+def apply_setting(text: str) -> None:
+    """``module.NAME=VALUE``: set NAME in ``hdr_expr.pipeline.<module>`` to the literal VALUE (it must exist)."""
+    key, _, value = text.partition("=")
+    module, _, name = key.rpartition(".")
+    if not module or not name or not value:
+        raise ValueError(f"--set wants module.NAME=VALUE, got {text!r}")
+    target = importlib.import_module(f"hdr_expr.pipeline.{module}")
+    if not hasattr(target, name):
+        raise ValueError(f"hdr_expr.pipeline.{module} has no {name}")
+    setattr(target, name, ast.literal_eval(value))
+
+
+def _init(settings: list[str]) -> None:
+    from hdr_expr.pipeline.batch import single_threaded
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    for s in settings:  # again in the worker: a spawned process starts from the code as written
+        apply_setting(s)
+    single_threaded()
+    _READER["rec"] = Recognizer(None, threads=1)
+
+
+def _read(path: str) -> dict:
+    pages = list(_READER["rec"].read(path))
+    return pages[0].to_dict() if pages else {"lines": []}
+
+
+def _truth(d: dict) -> Truth:
+    return Truth(d["text"], d["value"], d.get("answer"), d.get("correct"))
+
+
+def line_scores(truth: dict, record: dict) -> list[tuple[str, str, bool]]:
+    """(truth, read, exact) per truth line of one saved image: one line for an expression image, each of a
+    worksheet's (``lines`` in its truth) matched as the benchmark matches them."""
+    if isinstance(truth.get("lines"), list):
+        lines = [SimpleNamespace(truth=_truth(t), centre_y=t.get("centre_y", t["box"][1] + t["box"][3] / 2.0))
+                 for t in truth["lines"]]
+        scores = match_worksheet_lines(SimpleNamespace(lines=lines), record)
+    else:
+        scores = [score_line(_truth(truth), record.get("lines") or [])]
+    return [(s.truth, s.read, s.exact) for s in scores]
+
+
+def compare(folder: Path, now: dict[str, dict]) -> dict:
+    """The set's lines scored on its saved records and on ``now`` (file name → record)."""
+    truths = [json.loads(x) for x in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    saved = [json.loads(x) for x in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_name = {Path(r.get("file", "")).name: r for r in saved}
+    then_ok = now_ok = total = 0
+    changed = []
+    for t in truths:
+        before = line_scores(t, by_name.get(t["file"], {"lines": []}))
+        after = line_scores(t, now[t["file"]])
+        for i, ((text, read0, ok0), (_, read1, ok1)) in enumerate(zip(before, after)):
+            total += 1
+            then_ok += ok0
+            now_ok += ok1
+            if ok0 != ok1:
+                changed.append({"file": t["file"], "line": i, "truth": text, "then": read0, "now": read1,
+                                "gained": ok1})
+    return {"set": str(folder), "lines": total, "exact_then": then_ok, "exact_now": now_ok, "changed": changed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sets", nargs="+", type=Path, help="folders saved by hdr-expr bench ... --save")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--set", dest="settings", action="append", default=[], metavar="module.NAME=VALUE")
+    ap.add_argument("--json", type=Path, help="also write the comparison here")
+    args = ap.parse_args(argv)
+    try:
+        for s in args.settings:
+            apply_setting(s)
+    except (ValueError, SyntaxError) as exc:
+        print(f"reread: {exc}", file=sys.stderr)
+        return 2
+    for folder in args.sets:
+        if not (folder / "truth.jsonl").is_file() or not (folder / "records.jsonl").is_file():
+            print(f"reread: {folder} is no saved benchmark set (truth.jsonl and records.jsonl)", file=sys.stderr)
+            return 2
+    results = []
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(max(1, args.workers), initializer=_init, initargs=(args.settings,)) as pool:
+        for folder in args.sets:
+            names = [json.loads(x)["file"] for x in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+            records = pool.map(_read, [str(folder / n) for n in names], chunksize=4)
+            res = compare(folder, dict(zip(names, records)))
+            results.append(res)
+            print(f"{folder}: {res['exact_then']} -> {res['exact_now']} of {res['lines']} lines "
+                  f"({res['exact_now'] - res['exact_then']:+d})")
+            for c in res["changed"]:
+                print(f"  {'+' if c['gained'] else '-'} {c['file']} line {c['line']}: {c['truth']}  "
+                      f"read {c['then']!r} -> {c['now']!r}")
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
