@@ -66,6 +66,9 @@ RULE_SCRAP_INK = 0.8
 #: squared stroke widths (a decimal point or a minus on a rule stands beside its digits).
 RULE_SCRAP_NEAR = 4.0
 RULE_SCRAP_WRITING = 3.0
+#: The thresholds are set without the pixels within this many background kernels of the desk found beyond a
+#: photographed sheet's edge (see preprocess).
+DESK_MARGIN = 0.25
 #: Measure the paper's local noise without the ink's pixels (see _local_noise).
 NOISE_WITHOUT_INK = True
 #: A sliver along the image's edge (see edge_slivers) is at most this many stroke widths thick ...
@@ -1127,7 +1130,14 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         bg_s = background(small, kernel)[:, :, 0]
         dark_s = ink_darkness(small, bg_s)
         dark_s[desk_s] = 0
-        th = _thresholds(dark_s)
+        if desk_s.any() and DESK_MARGIN > 0:
+            # The desk's blurred edge just inside what was found of it is as dark as ink, and the thresholds
+            # follow the darkest pixels: faint pencil on the sheet would fall under them.
+            r = max(1, int(round(DESK_MARGIN * kernel)))
+            near_desk = cv2.dilate(desk_s.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+            th = _thresholds(np.where(near_desk, 0, dark_s).astype(dark_s.dtype))
+        else:
+            th = _thresholds(dark_s)
         if th is None:
             return nothing
         rough = _hysteresis(dark_s >= th[2], dark_s > th[1])
