@@ -842,7 +842,7 @@ def remove_ruled_lines(
     rgb_flat = rgb.reshape(-1, 3) if rgb is not None and rgb.ndim == 3 and rgb.shape[2] == 3 else None
     paper = np.median(_chroma(rgb_flat[:: max(1, rgb_flat.shape[0] // 4000)]), axis=0) if rgb_flat is not None else None
     band_dark = np.zeros(len(flat), np.float32)  # per weak pixel: the darkness of the line whose band holds it
-    band_rule = np.zeros(len(flat), np.int32)  # ... and which line that is (its index in rules, plus 1)
+    band_axis = np.zeros(len(flat), np.int8)  # ... and that line's direction (Rule.axis)
     band_width = np.zeros(len(flat), np.float32)  # ... and thickness (px)
     for axis in (0, 1):
         group = [r for r in rules if r.axis == axis]
@@ -856,7 +856,6 @@ def remove_ruled_lines(
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
         for rule in group:
-            rule_id = next(k for k, r in enumerate(rules) if r is rule) + 1
             offsets = rule.across - rule.along * t
             reach = rule.half + 6.0
             lo, hi = np.searchsorted(sorted_key, [offsets.min() - reach, offsets.max() + reach])
@@ -952,7 +951,7 @@ def remove_ruled_lines(
             local_by_chunk = np.minimum(local_by_chunk, RULE_STRETCH_CAP * max(line_dark, 1.0))
             local = local_by_chunk[np.minimum(lx // chunk, n_chunks - 1)]
             band_dark[sel] = np.maximum(band_dark[sel], local)
-            band_rule[sel] = rule_id
+            band_axis[sel] = axis
             band_width[sel] = np.maximum(band_width[sel], b - a + 1)
             margin = np.maximum(0.15 * ink_level, 0.5 * local)
             # How much of a pixel is this line (1) rather than paper (0): by colour where the line has one.
@@ -968,13 +967,12 @@ def remove_ruled_lines(
             drop = alone & (v <= share * local + margin)
             out_flat[flat[sel[drop]]] = False
     _clear_crossings(out, dark, rules)
-    _clear_scraps(out, dark, flat, band_dark, band_rule, band_width, rules, stroke, RULE_SCRAP_INK * ink_level)
+    _clear_scraps(out, dark, flat, band_dark, band_axis, band_width, stroke, RULE_SCRAP_INK * ink_level)
     return out
 
 
 def _clear_scraps(mask: np.ndarray, dark: np.ndarray, flat: np.ndarray, band_dark: np.ndarray,
-                  band_rule: np.ndarray, band_width: np.ndarray, rules: list[Rule], stroke: float,
-                  faint: float) -> None:
+                  band_axis: np.ndarray, band_width: np.ndarray, stroke: float, faint: float) -> None:
     """Erase (in place) the scraps a faint line leaves all along itself: a faint line's noise peaks (pencil-grey
     squares under JPEG noise) pass the erasing pixel by pixel, and each would be read as a ``1``.
 
@@ -984,8 +982,8 @@ def _clear_scraps(mask: np.ndarray, dark: np.ndarray, flat: np.ndarray, band_dar
     within RULE_SCRAP_NEAR stroke widths of a part larger than RULE_SCRAP_WRITING squared stroke widths). A
     decimal point or a minus written on a rule can pass the first tests, but it stands beside the digits it
     belongs to; the scraps of a faint grid lie all over the page. (``flat`` are the flat indices of the mask before
-    the erasing; ``band_dark``, ``band_rule`` and ``band_width`` the darkness, line (its index in ``rules``
-    plus 1) and thickness of the line whose band holds each, 0 outside every band.)"""
+    the erasing; ``band_dark``, ``band_axis`` and ``band_width`` the darkness, direction and thickness of the
+    line whose band holds each, 0 outside every band; a part in an upright line's band anywhere runs upright.)"""
     if not band_dark.any():
         return
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
@@ -998,10 +996,9 @@ def _clear_scraps(mask: np.ndarray, dark: np.ndarray, flat: np.ndarray, band_dar
     inside = np.bincount(lab, weights=(bd > 0).astype(np.float64), minlength=n)
     ink = np.bincount(lab, weights=v, minlength=n)
     line = np.bincount(lab, weights=bd, minlength=n)
-    rule_of = np.zeros(n, np.int64)
-    np.maximum.at(rule_of, lab, band_rule[kept].astype(np.int64))
-    axes = np.array([0] + [r.axis for r in rules])
-    upright = axes[rule_of] == 1
+    upright = np.zeros(n, np.int8)
+    np.maximum.at(upright, lab, band_axis[kept])
+    upright = upright == 1
     thick = np.zeros(n)
     np.maximum.at(thick, lab, band_width[kept].astype(np.float64))
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
