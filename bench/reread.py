@@ -22,9 +22,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+from hdr_expr.cli.commands_bench import _init_worker, _read_file
 from hdr_expr.datasets.expressions import Truth, match_worksheet_lines, score_line
-
-_READER: dict = {}
 
 
 def apply_setting(text: str) -> None:
@@ -40,18 +39,11 @@ def apply_setting(text: str) -> None:
 
 
 def _init(settings: list[str]) -> None:
-    from hdr_expr.pipeline.batch import single_threaded
-    from hdr_expr.pipeline.recognize import Recognizer
-
-    for s in settings:  # again in the worker: a spawned process starts from the code as written
+    """A worker of the benchmark's own (one recognizer, one thread), with the settings applied again: a
+    spawned process starts from the code as written."""
+    for s in settings:
         apply_setting(s)
-    single_threaded()
-    _READER["rec"] = Recognizer(None, threads=1)
-
-
-def _read(path: str) -> dict:
-    pages = list(_READER["rec"].read(path))
-    return pages[0].to_dict() if pages else {"lines": []}
+    _init_worker(None)
 
 
 def _truth(d: dict) -> Truth:
@@ -112,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     with ctx.Pool(max(1, args.workers), initializer=_init, initargs=(args.settings,)) as pool:
         for folder in args.sets:
             names = [json.loads(x)["file"] for x in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
-            records = pool.map(_read, [str(folder / n) for n in names], chunksize=4)
+            records = pool.map(_read_file, [str(folder / n) for n in names], chunksize=4)
             res = compare(folder, dict(zip(names, records)))
             results.append(res)
             print(f"{folder}: {res['exact_then']} -> {res['exact_now']} of {res['lines']} lines "
