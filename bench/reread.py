@@ -5,10 +5,13 @@ images, their truth and the records read when it was made. This reads every imag
 model loaded once per worker), scores both readings the way the benchmark does, and prints, per set, the lines
 read exactly then and now and every line gained or lost: the measure of a change before it is committed.
 ``--set module.NAME=VALUE`` first sets a constant of ``hdr_expr.pipeline.<module>`` (a literal), to try a
-value without editing the code.
+value without editing the code. ``--rebase DIR`` writes each set again under DIR (its images and truth linked,
+the records as read now): the baseline that later changes are compared with. ``--model DIR`` reads with
+another symbol model (one ``hdr-expr train symbols`` wrote).
 
     .venv/bin/python bench/reread.py /tmp/ex13 /tmp/ws13 --workers 2
     .venv/bin/python bench/reread.py /tmp/ex13 --set recognize.SCRAP_HEIGHT=0.6 --json out.json
+    .venv/bin/python bench/reread.py /tmp/ex13 --rebase /tmp/head   # then compare with /tmp/head/ex13
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ def apply_setting(text: str) -> None:
     setattr(target, name, ast.literal_eval(value))
 
 
-def _init(settings: list[str]) -> None:
+def _init(settings: list[str], model: str | None = None) -> None:
     """A worker of the benchmark's own (one recognizer, one thread), with the settings applied again: a
     spawned process starts from the code as written."""
     for s in settings:
         apply_setting(s)
-    _init_worker(None)
+    _init_worker(model)
 
 
 def _truth(d: dict) -> Truth:
@@ -82,12 +85,24 @@ def compare(folder: Path, now: dict[str, dict]) -> dict:
     return {"set": str(folder), "lines": total, "exact_then": then_ok, "exact_now": now_ok, "changed": changed}
 
 
+def rebase(folder: Path, out: Path, records: list[dict]) -> None:
+    """``out`` as a saved set: ``folder``'s images and truth linked, ``records`` as its readings."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in folder.iterdir():
+        if item.name != "records.jsonl" and not (out / item.name).exists():
+            (out / item.name).symlink_to(item.resolve())
+    lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    (out / "records.jsonl").write_text("".join(lines), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sets", nargs="+", type=Path, help="folders saved by hdr-expr bench ... --save")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--set", dest="settings", action="append", default=[], metavar="module.NAME=VALUE")
     ap.add_argument("--json", type=Path, help="also write the comparison here")
+    ap.add_argument("--model", help="the symbol model directory to read with (default: the shipped one)")
+    ap.add_argument("--rebase", type=Path, metavar="DIR", help="write each set again under DIR, read as now")
     args = ap.parse_args(argv)
     try:
         for s in args.settings:
@@ -101,11 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     results = []
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(max(1, args.workers), initializer=_init, initargs=(args.settings,)) as pool:
+    with ctx.Pool(max(1, args.workers), initializer=_init, initargs=(args.settings, args.model)) as pool:
         for folder in args.sets:
             names = [json.loads(x)["file"] for x in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
             records = pool.map(_read_file, [str(folder / n) for n in names], chunksize=4)
             res = compare(folder, dict(zip(names, records)))
+            if args.rebase:
+                rebase(folder, args.rebase / folder.name, records)
             results.append(res)
             print(f"{folder}: {res['exact_then']} -> {res['exact_now']} of {res['lines']} lines "
                   f"({res['exact_now'] - res['exact_then']:+d})")

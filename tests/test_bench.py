@@ -136,6 +136,12 @@ def test_reread_a_saved_set_says_what_changed(run_cli, tmp_path, capsys):
     assert res["exact_now"] == res["exact_then"] + 1
     assert res["changed"] == [{"file": names[k], "line": 0, "truth": truths[k]["text"], "then": "",
                                "now": truths[k]["text"], "gained": True}]
+    # Rebased, the set's records are the readings of now: compared with them, nothing changed.
+    assert reread.main([str(ex), "--workers", "1", "--rebase", str(tmp_path / "now")]) == 0
+    rebased = tmp_path / "now" / "ex"
+    assert (rebased / names[k]).resolve() == (ex / names[k]).resolve()
+    assert reread.compare(rebased, now)["changed"] == []
+    assert (ex / "records.jsonl").read_text(encoding="utf-8").count('"lines": []') >= 1  # the original untouched
 
 
 def test_reread_settings_must_name_a_real_constant():
