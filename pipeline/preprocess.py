@@ -71,6 +71,14 @@ RULE_SCRAP_WRITING = 3.0
 DESK_MARGIN = 0.25
 #: Measure the paper's local noise without the ink's pixels (see _local_noise).
 NOISE_WITHOUT_INK = True
+#: Ink seeds where it is this share of the writing's darkness (its 97th percentile) ...
+SEED_SHARE = 0.45
+#: ... and grows down to this share (hysteresis).
+GROW_SHARE = 0.3
+#: A part that FAINT_SHARE of both thresholds finds apart from the ink found (see _faint_parts) is added ...
+FAINT_SHARE = 0.65
+#: ... where it holds this many stroke widths squared at least.
+FAINT_AREA = 4.0
 #: A sliver along the image's edge (see edge_slivers) is at most this many stroke widths thick ...
 EDGE_SLIVER_WIDTH = 1.5
 #: ... at least this many times as long as it is thick ...
@@ -411,10 +419,10 @@ def _thresholds(dark: np.ndarray) -> tuple[float, float, float, float] | None:
     # Ink must stand well clear of the paper's noise and be at least faintly visible.
     if level < max(2.0 * floor, MIN_CONTRAST * 255.0):
         return None
-    high = max(0.45 * level, floor + 6.0)
+    high = max(SEED_SHARE * level, floor + 6.0)
     if np.count_nonzero(dark >= high) < 8:
         return None
-    low = max(0.3 * level, floor)
+    low = max(GROW_SHARE * level, floor)
     return floor, low, high, level
 
 
@@ -1069,6 +1077,64 @@ def _clear_crossings(mask: np.ndarray, dark: np.ndarray, rules: list[Rule], pad:
 # ------------------------------------------------------------------------------------------------ main
 
 
+def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: np.ndarray, abs_high: np.ndarray,
+                 high: float, low: float, stroke: float) -> np.ndarray:
+    """Symbols written far lighter than the rest (a digit pressed lightly), which the page's thresholds miss:
+    they follow its darkest writing. What FAINT_SHARE of them finds apart from the mask is grouped (pieces
+    within a stroke width or two), and each group is thresholded again by its own darkness as a page is by
+    its writing's; a part of FAINT_AREA stroke² or more that touches nothing found nor the image's edge, and
+    whose cores are as dark as those seeds, is added. The strokes already found keep their shape. Not for
+    ruled paper (the caller's choice): there what is found so is the rules' remains."""
+    out = np.zeros(mask.shape, bool)
+    min_area = max(3, int(FAINT_AREA * stroke * stroke))
+    seeds = (dark >= FAINT_SHARE * high) & (diff > abs_high) & ~mask
+    if np.count_nonzero(seeds) < 2:
+        return out
+    weak = (dark > FAINT_SHARE * low) & (diff > abs_low)
+    found = _hysteresis(seeds, weak) & ~mask
+    ys, xs = np.nonzero(found)
+    if len(ys) < min_area:
+        return out
+    # Grouped within the window that holds them (pages are mostly paper).
+    r = max(1, int(round(1.5 * stroke)))
+    H, W = mask.shape
+    top, left = max(0, int(ys.min()) - r), max(0, int(xs.min()) - r)
+    window = found[top: int(ys.max()) + r + 1, left: int(xs.max()) + r + 1]
+    grouped = cv2.dilate(window.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    n, labels_w, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    labels = np.zeros(mask.shape, np.int32)
+    labels[top: top + window.shape[0], left: left + window.shape[1]] = labels_w
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        x, y = x + left, y + top
+        if found[y: y + h, x: x + w].sum() < min_area:
+            continue
+        x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(W, x + w + r), min(H, y + h + r)
+        d = dark[y0:y1, x0:x1]
+        within = labels[y0:y1, x0:x1] == i
+        level = float(np.percentile(d[within & found[y0:y1, x0:x1]], 97))
+        if level < FAINT_SHARE * high:  # the paper's grain: a few seeds among fainter pixels
+            continue
+        grow = (d > GROW_SHARE * level) & (diff[y0:y1, x0:x1] > abs_low[y0:y1, x0:x1])
+        part = _hysteresis((d >= SEED_SHARE * level) & within, grow, min_area=min_area)
+        # Apart from what was found (a part that reaches a found stroke is that stroke's fainter end).
+        pn, plabels = cv2.connectedComponents(part.view(np.uint8), connectivity=8)
+        touching = np.unique(plabels[cv2.dilate(mask[y0:y1, x0:x1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0])
+        keep = np.ones(pn, bool)
+        keep[0] = False
+        keep[touching] = False
+        # Nor one at the image's edge: a board's frame, a faint rule running off the sheet.
+        for side in ((y0 == 0, plabels[0]), (y1 == H, plabels[-1]), (x0 == 0, plabels[:, 0]), (x1 == W, plabels[:, -1])):
+            if side[0]:
+                keep[side[1]] = False
+        keep[0] = False
+        # Its own cores as dark as the seeds that found it (grown on its own level, it may reach fainter marks).
+        for j in np.flatnonzero(keep):
+            keep[j] = np.percentile(d[plabels == j], 97) >= FAINT_SHARE * high
+        out[y0:y1, x0:x1] |= keep[plabels]
+    return out
+
+
 def _scaled_size(w: int, h: int, scale: float) -> tuple[int, int]:
     return max(1, int(round(w * scale))), max(1, int(round(h * scale)))
 
@@ -1215,6 +1281,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
                                       off_sheet=desk if desk_s.any() else None, stroke=stroke)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
+    if FAINT_SHARE > 0 and rules == 0:
+        mask |= _faint_parts(mask, dark, diff, abs_low, abs_high, high, low, stroke)
     mask &= ~edge_slivers(mask, dark, stroke, low)
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale)

@@ -746,3 +746,26 @@ def test_the_paper_noise_beside_dense_writing_leaves_the_ink_out() -> None:
     assert measured[60, 150] > 1.5 * 6.0  # the strokes count in the window as measured
     assert abs(on_paper[60, 150] - 6.0) < 1.5  # left out, the paper's own noise
     assert np.allclose(*_local_noise(gray, bg, 6.0, 15))  # without a mask, one map
+
+
+@pytest.mark.parametrize("opacity", [0.3, 0.36])
+def test_a_digit_written_far_lighter_than_the_rest_is_kept(monkeypatch, opacity: float) -> None:
+    # The thresholds follow the page's darkest writing: a digit pressed lightly (a third of the others'
+    # darkness) seeded nowhere and vanished (`5-356=-352` read `-356=-352`). It is found again as a part of
+    # its own, thresholded by its own darkness; the dark strokes keep their shape.
+    import hdr_expr.pipeline.preprocess as pp
+
+    light = draw_tokens("5", height=56, stroke=3, size=(620, 150), origin=(30, 103))
+    dark = draw_tokens("-356=", height=56, stroke=4, size=(620, 150), origin=(100, 103))
+    ink = np.maximum(dark.ink, opacity * light.ink)
+    image = render(ink, noise=3.0, blur=0.7, seed=1)
+    five = light.mask
+    found = preprocess(image).mask
+    assert found[five].mean() > 0.8
+    recall, precision = agreement(found, five | dark.mask)
+    assert recall > 0.9 and precision > 0.9, (recall, precision)
+    monkeypatch.setattr(pp, "FAINT_SHARE", 0.0)
+    without = preprocess(image).mask
+    assert without[five].mean() < 0.3  # what the page's thresholds alone keep of it
+    around = cv2.dilate((light.ink > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert np.array_equal(without & ~around, found & ~around)  # the rest as it was
