@@ -114,6 +114,13 @@ SCRAP_DARKNESS = 0.7
 SCRAP_TINY = 0.25
 #: Two sums side by side on one line are cut apart at a gap at least this many line heights wide.
 SUMS_GAP = 0.6
+#: A line's first or last symbol set apart from the rest by FAR_MARK_GAP line heights and FAR_MARK_SPREAD times
+#: the line's other gaps (their median), and doubtful — read with less than FAR_MARK_SURE, or under FAR_MARK_SHORT
+#: line heights tall — is a stray mark (the sheet's edge, a smudge in the margin), not writing.
+FAR_MARK_GAP = 0.8
+FAR_MARK_SPREAD = 2.5
+FAR_MARK_SURE = 0.5
+FAR_MARK_SHORT = 0.6
 #: A decimal comma: a mark less than COMMA_HEIGHT line heights tall whose centre lies at least COMMA_LOW line
 #: heights below the line's middle (on the baseline or under it).
 COMMA_HEIGHT = 0.5
@@ -577,6 +584,16 @@ def _is_question_mark(crop, height: float) -> bool:
             and hx - 0.2 * hw <= dx + dw / 2.0 <= hx + 1.2 * hw)
 
 
+def _doubtful(symbol, height: float) -> bool:
+    """A symbol read with little confidence (FAR_MARK_SURE) or far shorter than its line (FAR_MARK_SHORT)."""
+    return symbol.confidence < FAR_MARK_SURE or symbol.box[3] < FAR_MARK_SHORT * height
+
+
+def _overlaps(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Do two (x, y, w, h) boxes share a pixel?"""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 def _same_row(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     """Do two line boxes share a row (they overlap over half the shorter one's height)?"""
     overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
@@ -685,7 +702,8 @@ class Recognizer:
             result = self._read_line(line, paths, pre)
             read.append(self._without_tick(line, paths, result, pre)
                         or self._without_question_mark(line, paths, result, pre)
-                        or self._without_stray_points(line, paths, result, pre) or (line, paths, result))
+                        or self._without_stray_points(line, paths, result, pre)
+                        or self._without_far_marks(line, paths, result, pre) or (line, paths, result))
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         # Stray marks and printed words are no expressions (unless a written answer holds).
         results = [result for _, _, result in read if not _lone_mark(result)
@@ -729,6 +747,34 @@ class Recognizer:
         if not stray:
             return None
         kept = self._read_part(line, paths, lambda box: tuple(box) not in stray, pre)
+        return kept if kept and kept[2].error is None else None
+
+    def _without_far_marks(self, line, paths, result: LineResult, pre):
+        """The sheet's edge, a smudge in the margin or a scrap of a neighbouring line joined to a line's row is read
+        as one more symbol at its start or end (``127+58=85``, ``8+4=121``). Where the first or last symbol stands
+        far apart from the others (FAR_MARK_GAP, FAR_MARK_SPREAD) and is doubtful (FAR_MARK_SURE, FAR_MARK_SHORT),
+        and the line without it parses, it is read without it. A sure, full-height answer written far out stays.
+        Returns (line, paths, result), or None."""
+        syms = sorted(result.symbols, key=lambda s: s.box[0])
+        if len(syms) < 3:
+            return None
+        height = float(line.height) or float(max(s.box[3] for s in syms))
+        gaps = [b.box[0] - (a.box[0] + a.box[2]) for a, b in zip(syms, syms[1:])]
+
+        def far(end: int) -> bool:
+            gap, others = (gaps[0], gaps[1:]) if end == 0 else (gaps[-1], gaps[:-1])
+            mark = syms[end]
+            usual = max(float(np.median(others)), 1.0) if others else 1.0
+            return gap > FAR_MARK_GAP * height and gap > FAR_MARK_SPREAD * usual and _doubtful(mark, height)
+
+        stray = {tuple(syms[end].box) for end in (0, -1) if far(end)}
+        if not stray:
+            return None
+
+        def outside(box) -> bool:
+            return not any(_overlaps(box, b) for b in stray)
+
+        kept = self._read_part(line, paths, outside, pre)
         return kept if kept and kept[2].error is None else None
 
     def _without_tick(self, line, paths, result: LineResult, pre):
@@ -787,6 +833,9 @@ class Recognizer:
             if (ra.text.endswith("=") and ra.answer is None and ra.error is None and ra.value is not None
                     and rb.error is None and rb.label is None and _ANSWER.fullmatch(rb.text)
                     and _same_row(la.box, lb.box) and lb.box[0] >= la.box[0] + la.box[2]):
+                if len(rb.symbols) == 1 and _doubtful(rb.symbols[0], float(la.height)):
+                    del out[i + 1]  # a stray mark further along the row (the sheet's edge), not an answer
+                    continue
                 line = dataclasses.replace(la, box=union_box([la.box, lb.box]), symbols=la.symbols + lb.symbols)
                 paths = sorted(((sa + sb, ca + cb) for sa, ca in pa[:2] for sb, cb in pb[:2]),
                                key=lambda t: -t[0])

@@ -1048,3 +1048,32 @@ def test_faint_pencil_on_a_sheet_photographed_on_a_desk(symbols_dir, mnist_dir) 
     assert sample.truth.text == "4+2-5=" and sample.condition.photo
     page = Recognizer().read_image(sample.image)
     assert [line.text for line in page.lines] == ["4+2-5="]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_short_mark_far_out_on_the_row_is_no_symbol(where: str) -> None:
+    # The sheet's edge or a smudge in the margin, on a line's row far from its writing, was read as one more
+    # symbol ('127+58=85' for '27+58=85', '49-1=4' for '49-1=').
+    from test_preprocess import render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    text = "12+7=19" if where == "before" else "12+7="
+    ink, (x0, y0, x1, y1) = _sum_by_hand(text)
+    x = x0 - 90 if where == "before" else x1 + 110
+    cv2.line(ink, (x, y1 - 14), (x + 2, y1 - 2), 1.0, 4)  # a short stroke, well under the digits' height
+    (read,) = recognize(render(ink, noise=2))
+    assert [line.text for line in read.lines] == [text]
+
+
+def test_an_answer_written_far_out_is_still_read() -> None:
+    from test_preprocess import Drawn, draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    ink, (_, _, x1, _) = _sum_by_hand("3+4=")
+    page = draw_tokens("7", height=48, stroke=4, canvas=Drawn(ink), origin=(x1 + 160, 120))
+    (read,) = recognize(render(page.ink, noise=2))
+    assert [(line.text, line.correct) for line in read.lines] == [("3+4=7", True)]
