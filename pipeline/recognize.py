@@ -739,11 +739,14 @@ class Recognizer:
 
     def _without_stray_points(self, line, paths, result: LineResult, pre):
         """A speck of dirt before a number is read as its decimal point (``.5×83``, ``15-.6=9``): nobody writes
-        a number that starts with its point in a sum (``0.5``), and the parser only counts it odd. Such points are
-        left out where the line without them parses. Returns (line, paths, result), or None."""
+        a number that starts with its point in a sum (``0.5``), and the parser only counts it odd. Nor one that
+        ends a line (``-35-(24+40)=-99.``, ``3×4-1=.``): a full stop at most. Such points are left out where the
+        line without them parses. Returns (line, paths, result), or None."""
         syms = result.symbols
         stray = {s.box for i, s in enumerate(syms) if s.label == "." and i + 1 < len(syms)
                  and syms[i + 1].label.isdigit() and not (i and syms[i - 1].label.isdigit())}
+        if len(syms) > 1 and syms[-1].label == ".":
+            stray.add(syms[-1].box)
         if not stray:
             return None
         kept = self._read_part(line, paths, lambda box: tuple(box) not in stray, pre)

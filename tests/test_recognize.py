@@ -1005,6 +1005,20 @@ def test_a_speck_before_a_number_is_no_decimal_point(text: str, speck: int) -> N
     assert [line.text for line in read.lines] == [text]
 
 
+@pytest.mark.parametrize("text", ["3×4-1=", "12+7=19"])
+def test_a_point_that_ends_a_line_is_no_decimal_point(text: str) -> None:
+    # '3×4-1=.' and '-35-(24+40)=-99.' did not parse: a speck (or a full stop) after the last symbol.
+    from test_preprocess import render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    ink, (_, _, x1, y1) = _sum_by_hand(text)
+    cv2.circle(ink, (x1 + 12, y1 - 3), 3, 1.0, -1)
+    (read,) = recognize(render(ink, noise=2))
+    assert [(line.text, line.error) for line in read.lines] == [(text, None)]
+
+
 def _line_of(text: str, x: int, y: int, h: int, darkness: np.ndarray, mask: np.ndarray, level: int):
     """A LineResult of ``text`` with symbols h tall from (x, y), their ink drawn into the maps at ``level``."""
     from hdr_expr.pipeline.results import LineResult, SymbolResult
