@@ -538,16 +538,17 @@ def test_thin_strokes_of_a_small_image_are_thresholded_enlarged() -> None:
 
 
 def test_speed_expression_and_page() -> None:
-    # Best-of CPU times; the bounds are several times what an idle core takes (≈5 ms and ≈60 ms), as the
-    # test machine is shared.
+    # Best-of CPU times: a guard against a stage gone quadratic, not a speed target (those are the benchmark's).
+    # Measured on the development machine at d8e5271: 28-31 ms and 110-120 ms (the stages added since this test
+    # was written, ≈5 ms and ≈60 ms then, are mostly the ruled lines' scraps); the bounds are twice and three times.
     image = render(draw_tokens("12+7×3=33", height=70, stroke=5, size=(800, 200)), gradient=0.3, ruled=48)
     assert image.shape[:2] == (200, 800)
-    assert cpu_ms(lambda: preprocess(image), repeat=7) < 30.0
+    assert cpu_ms(lambda: preprocess(image), repeat=7) < 60.0
     page = Drawn(np.zeros((2200, 1700), np.float32))
     for i in range(10):
         draw_tokens("45+3×6=63", height=55, stroke=4, canvas=page, origin=(150 + 30 * (i % 3), 200 + 190 * i))
     page_image = render(page, ink=(20, 40, 150), noise=3)
-    assert cpu_ms(lambda: preprocess(page_image), repeat=2) < 300.0
+    assert cpu_ms(lambda: preprocess(page_image), repeat=2) < 360.0
 
 
 def test_mnist_expression_photo() -> None:
@@ -769,3 +770,23 @@ def test_a_digit_written_far_lighter_than_the_rest_is_kept(monkeypatch, opacity:
     assert without[five].mean() < 0.3  # what the page's thresholds alone keep of it
     around = cv2.dilate((light.ink > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     assert np.array_equal(without & ~around, found & ~around)  # the rest as it was
+
+
+def test_a_lighter_digit_on_a_page_larger_than_the_analysis_copy_is_kept(monkeypatch) -> None:
+    # There the search for lighter writing starts on the analysis copy (_faint_windows) and only where it
+    # finds something is the page searched at full size; the shrunk copy pales a thin stroke.
+    import hdr_expr.pipeline.preprocess as pp
+
+    size = (1100, 1400)
+    light = draw_tokens("5", height=56, stroke=3, size=size, origin=(430, 700))
+    dark = draw_tokens("-356=", height=56, stroke=4, size=size, origin=(500, 700))
+    image = render(np.maximum(dark.ink, 0.33 * light.ink), noise=3.0, blur=0.7, seed=2)
+    assert image.shape[0] * image.shape[1] > pp.ANALYSIS_PIXELS
+    searched = []
+    real = pp._faint_parts
+    monkeypatch.setattr(pp, "_faint_parts", lambda *a: searched.append(a[-1]) or real(*a))
+    found = preprocess(image).mask
+    assert found[light.mask].mean() > 0.8
+    assert searched and all(w is not None for w in searched)  # windows, not the whole page
+    H, W = image.shape[:2]
+    assert sum((b - t) * (r - l) for t, b, l, r in searched) < 0.05 * H * W
