@@ -754,7 +754,7 @@ class Recognizer:
 
     def _without_far_marks(self, line, paths, result: LineResult, pre):
         """The sheet's edge, a smudge in the margin or a scrap of a neighbouring line joined to a line's row is read
-        as one more symbol at its start or end (``127+58=85``, ``8+4=121``). Where the first or last symbol stands
+        as one more symbol at its start or end (``127+58=85``, ``28÷5.89``). Where the first or last symbol stands
         far apart from the others (FAR_MARK_GAP, FAR_MARK_SPREAD) and is doubtful (FAR_MARK_SURE, FAR_MARK_SHORT),
         and the line without it parses, it is read without it. A sure, full-height answer written far out stays.
         Returns (line, paths, result), or None."""
