@@ -1080,6 +1080,24 @@ def _clear_crossings(mask: np.ndarray, dark: np.ndarray, rules: list[Rule], pad:
 # ------------------------------------------------------------------------------------------------ main
 
 
+def _found_apart(ink: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: np.ndarray, abs_high: np.ndarray,
+                 seed: float, grow: float, min_seeds: int = 1) -> np.ndarray | None:
+    """What hysteresis from ``seed`` down to ``grow`` darkness finds apart from ``ink`` (a seed also stands
+    ``abs_high`` out of the paper, a grown pixel ``abs_low``); None where fewer than ``min_seeds`` seed."""
+    seeds = (dark >= seed) & (diff > abs_high) & ~ink
+    if np.count_nonzero(seeds) < min_seeds:
+        return None
+    return _hysteresis(seeds, (dark > grow) & (diff > abs_low)) & ~ink
+
+
+def _grouped(found: np.ndarray, r: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """The groups of ``found``'s pieces within 2·``r`` px of one another: (count with the background, labels,
+    stats) as cv2.connectedComponentsWithStats gives them."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        cv2.dilate(found.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)), connectivity=8)
+    return n, labels, stats
+
+
 def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: np.ndarray, abs_high: np.ndarray,
                  high: float, low: float, stroke: float,
                  window: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -1096,16 +1114,12 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
     win = (slice(top, bottom), slice(left, right))
     m, dk, df, al = mask[win], dark[win], diff[win], abs_low[win]
     min_area = max(3, int(FAINT_AREA * stroke * stroke))
-    seeds = (dk >= FAINT_SHARE * high) & (df > abs_high[win]) & ~m
-    if np.count_nonzero(seeds) < 2:
-        return out
-    found = _hysteresis(seeds, (dk > FAINT_SHARE * low) & (df > al)) & ~m
+    found = _found_apart(m, dk, df, al, abs_high[win], FAINT_SHARE * high, FAINT_SHARE * low, min_seeds=2)
     least = min_area // 2  # what is found here is the cores of what the group's own thresholds find
-    if np.count_nonzero(found) < least:
+    if found is None or np.count_nonzero(found) < least:
         return out
     r = max(1, int(round(1.5 * stroke)))
-    grouped = cv2.dilate(found.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    n, labels, stats = _grouped(found, r)
     h_w, w_w = m.shape
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
@@ -1145,14 +1159,11 @@ def _faint_windows(shape: tuple[int, int], rough: np.ndarray, small: np.ndarray,
     right) windows of the page, a few strokes wider. On a page without faint writing the full-size search is
     skipped: it cost a 2200×1700 page 80 ms."""
     mask_s = cv2.dilate(rough.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    diff_s = cv2.subtract(bg_s, small)
-    seeds = (dark_s >= FAINT_WINDOW_SHARE * high) & (diff_s > abs_high_s) & ~mask_s
-    if not seeds.any():
+    found = _found_apart(mask_s, dark_s, cv2.subtract(bg_s, small), abs_low_s, abs_high_s,
+                         FAINT_WINDOW_SHARE * high, FAINT_WINDOW_SHARE * low)
+    if found is None:
         return []
-    found = _hysteresis(seeds, (dark_s > FAINT_WINDOW_SHARE * low) & (diff_s > abs_low_s)) & ~mask_s
-    r = max(1, int(round(1.5 * stroke * f)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(
-        cv2.dilate(found.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)), connectivity=8)
+    n, labels, stats = _grouped(found, max(1, int(round(1.5 * stroke * f))))
     counts = np.bincount(labels[found], minlength=n)
     least = max(2, int(0.5 * FAINT_AREA * (stroke * f) ** 2))
     H, W = shape
