@@ -13,6 +13,8 @@
    when it is round and sized and placed as a dot of this line would be.
 5. :func:`split_candidates` proposes ways to cut a blob that is too wide for one symbol into 2–3 pieces, along
    seams that cross the least ink near the minima of its column profile; the classifier's confidence picks.
+   A blob of any width one of whose ends is a straight bar at the line's middle (a `-` run into the digit
+   beside it) is also offered cut where the bar ends (:func:`bar_tail_cuts`).
 
 :func:`answer_rings` finds the rings drawn around answers (a circled or hand-boxed ``19``), which the
 recognizer erases before segmenting; :func:`underlines` the answer blanks ruled under a line.
@@ -41,6 +43,19 @@ VERIFIED_SPLIT_HEIGHT = 0.7
 SEAM_REACH = 0.12
 #: A piece cut off a blob is at least this many stroke widths wide (and 0.12 line heights).
 MIN_PIECE_STROKES = 2.0
+#: A blob one of whose ends is a straight bar at the line's middle, at least BAR_TAIL_LENGTH line heights long, at
+#: most BAR_TAIL_THICK stroke widths thick (+1 px), within BAR_TAIL_MIDDLE line heights of the middle, rising
+#: at most BAR_TAIL_SLOPE and straying at most BAR_TAIL_WAVER stroke widths from its straight line, is offered
+#: cut where the bar ends: a '-' drawn touching the digit beside it (see bar_tail_cuts); not where the other end
+#: is such a bar BAR_TAIL_OTHER times as long or longer.
+BAR_TAIL_LENGTH = 0.3
+BAR_TAIL_THICK = 1.8
+BAR_TAIL_MIDDLE = 0.25
+BAR_TAIL_SLOPE = 0.35
+BAR_TAIL_WAVER = 0.5
+BAR_TAIL_OTHER = 0.5
+#: ... in a blob at least BAR_TAIL_BLOB line heights tall (a digit with a '-'; most '+' are smaller).
+BAR_TAIL_BLOB = 0.8
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
 LINE_BREAK_GAP = 3.0
 #: ... except beside an operator-sized mark (at most SPACED_OPERATOR_HEIGHT and at least SPACED_OPERATOR_MIN line
@@ -850,6 +865,54 @@ def usual_width(line: LineCrops) -> float:
     return float(min(max(med, 0.45 * height), 0.9 * height))
 
 
+def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool, length: float = BAR_TAIL_LENGTH) -> int:
+    """How many columns at one end of a blob hold a straight bar at the line's middle, at least ``length`` line
+    heights long (0 where none does)."""
+    x, y, w, h = box
+    height = line.height or float(h)
+    stroke = line.stroke or 3.0
+    columns = range(w - 1, -1, -1) if from_right else range(w)
+    centres = []
+    for c in columns:
+        ys = np.flatnonzero(mask[:, c])
+        if len(ys) == 0 or ys[-1] - ys[0] + 1 > BAR_TAIL_THICK * stroke + 1:
+            break
+        centres.append((ys[0] + ys[-1]) / 2.0)
+    n = len(centres)
+    if n < max(3, length * height):
+        return 0
+    k = np.arange(n, dtype=np.float64)
+    slope, level = np.polyfit(k, np.asarray(centres), 1)
+    waver = float(np.abs(np.asarray(centres) - (slope * k + level)).max())
+    at = x + (w - n / 2.0 if from_right else n / 2.0)
+    off = abs(y + float(np.mean(centres)) - line.middle_at(at))
+    if abs(slope) > BAR_TAIL_SLOPE or waver > BAR_TAIL_WAVER * stroke or off > BAR_TAIL_MIDDLE * height:
+        return 0
+    return n
+
+
+def bar_tail_cuts(symbol: SymbolCrop, line: LineCrops) -> list[int]:
+    """Columns where a straight bar at one end of a digit-tall blob meets the rest: a '-' drawn touching the
+    digit beside it (``-9``, ``7-2``)."""
+    x, y, w, h = symbol.box
+    height = line.height or float(h)
+    if h < BAR_TAIL_BLOB * height:
+        return []
+    left = _bar_tail(symbol.mask, symbol.box, line, from_right=False)
+    right = _bar_tail(symbol.mask, symbol.box, line, from_right=True)
+    # Bars at both ends of comparable length: a '+' or a crossed '7' (a '-4' has the 4's short bar end).
+    if left and _bar_tail(symbol.mask, symbol.box, line, from_right=True, length=0.0) >= BAR_TAIL_OTHER * left:
+        return []
+    if right and _bar_tail(symbol.mask, symbol.box, line, from_right=False, length=0.0) >= BAR_TAIL_OTHER * right:
+        return []
+    rest = max(int(0.25 * height), 2)
+    if left and w - left >= rest:
+        return [left]
+    if right and w - right >= rest and symbol is not line.symbols[-1]:  # no line ends in '-'
+        return [w - right]
+    return []
+
+
 def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
                      split_usual: float = SPLIT_USUAL, split_height: float = SPLIT_HEIGHT
                      ) -> list[tuple[SymbolCrop, ...]]:
@@ -865,7 +928,8 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
     # Wide for its line (two digits side by side are ~1.4–2× the usual width, narrower than the line is
     # high when the digits are narrow), or wide for its own height.
     wide = (w >= split_usual * usual and w >= split_height * height) or (w >= 0.95 * height and w >= 1.1 * h)
-    if h < 0.45 * height or not wide:
+    tails = bar_tail_cuts(symbol, line)
+    if h < 0.45 * height or not (wide or tails):
         return []
     mask = symbol.mask
     stroke = line.stroke or 3.0
@@ -905,10 +969,12 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
                 break
         return picked
 
-    plans: list[tuple[int, ...]] = [(c,) for c in cut_points(min_piece, w - min_piece, 3)]
-    # Round symbols that touch (0 and 6) meet where the profile is high: also cut near the middle.
-    plans.append((w // 2,))
-    if max_parts >= 3 and (w >= 1.5 * height or w >= 2.3 * usual):
+    plans: list[tuple[int, ...]] = [(c,) for c in tails]
+    if wide:
+        plans += [(c,) for c in cut_points(min_piece, w - min_piece, 3)]
+        # Round symbols that touch (0 and 6) meet where the profile is high: also cut near the middle.
+        plans.append((w // 2,))
+    if wide and max_parts >= 3 and (w >= 1.5 * height or w >= 2.3 * usual):
         thirds = [cut_points(max(min_piece, int(w * (k / 3.0 - 0.12))), min(w - min_piece, int(w * (k / 3.0 + 0.12))), 2)
                   for k in (1, 2)]
         plans += [(a, b) for a in thirds[0] for b in thirds[1] if b - a >= min_piece]

@@ -8,7 +8,8 @@ import pytest
 from test_preprocess import Drawn, _box_of, cpu_ms, draw_tokens, mnist_digits, mnist_line, render, rotated
 
 from hdr_expr.pipeline.preprocess import preprocess
-from hdr_expr.pipeline.segment import LineCrops, SymbolCrop, segment_page, split_candidates
+from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_USUAL, LineCrops, SymbolCrop, bar_tail_cuts, segment_page,
+                                       split_candidates, usual_width)
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -173,6 +174,56 @@ def test_split_candidates_for_a_minus_touching_a_digit() -> None:
     cands = split_candidates(line.symbols[0], line)
     truth = [b for _, b in drawn.boxes]
     assert any(len(c) == 2 and all(iou(p.box, t) > 0.6 for p, t in zip(c, truth)) for c in cands)
+
+
+def _line_of(*masks: np.ndarray, gap: int = 14) -> LineCrops:
+    """A line of the given symbol masks (50 px tall digits, stroke 4) set side by side, tops aligned."""
+    symbols, x = [], 20
+    for m in masks:
+        symbols.append(SymbolCrop((x, 20, m.shape[1], m.shape[0]), m, 1))
+        x += m.shape[1] + gap
+    return LineCrops((20, 20, x - gap - 20, 50), tuple(symbols), 50.0, 4.0)
+
+
+def _zero(width: int = 44) -> np.ndarray:
+    m = np.zeros((50, width), np.uint8)
+    cv2.ellipse(m, (width // 2, 25), (width // 2 - 3, 22), 0, 0, 360, 1, 4)
+    return m > 0
+
+
+def test_a_minus_run_into_the_digit_beside_it_is_cut_where_the_bar_ends() -> None:
+    # '-0' with the bar's end drawn into the 0: no wider than 1.1 usual widths, so no cut was offered for
+    # its width; the straight bar at the line's middle is what gives it away.
+    blob = np.zeros((50, 46), np.uint8)
+    cv2.ellipse(blob, (31, 25), (13, 22), 0, 0, 360, 1, 4)
+    cv2.line(blob, (1, 25), (24, 25), 1, 4)
+    line = _line_of(_zero(), blob > 0, _zero())
+    minus_zero = line.symbols[1]
+    assert minus_zero.box[2] < VERIFIED_SPLIT_USUAL * usual_width(line)  # too narrow for the width rule
+    (cut,) = bar_tail_cuts(minus_zero, line)
+    assert 14 <= cut <= 18  # where the bar meets the 0 (its ring starts at x = 16)
+    pieces = [c for c in split_candidates(minus_zero, line) if len(c) == 2]
+    assert pieces and pieces[0][0].box[3] <= 6 and pieces[0][1].box[3] >= 40  # a bar, then the 0
+    # The same blob mirrored ('0-') at the line's end is left alone: no line ends in '-' (a 4's long bar).
+    mirrored = _line_of(_zero(), blob[:, ::-1] > 0)
+    assert bar_tail_cuts(mirrored.symbols[-1], mirrored) == []
+    first = _line_of(blob[:, ::-1] > 0, _zero())
+    assert [46 - c for c in bar_tail_cuts(first.symbols[0], first)] == [cut]  # ... but first in a line it is
+
+
+def test_no_bar_tail_cut_for_a_plus_a_low_bar_or_a_curve() -> None:
+    plus = np.zeros((50, 40), np.uint8)  # as tall as the digits, arms of 14 and 22 px
+    cv2.line(plus, (1, 25), (38, 25), 1, 4)
+    cv2.line(plus, (15, 2), (15, 47), 1, 4)
+    low = np.zeros((50, 40), np.uint8)  # a bar at the foot: a 2's base, a 1's serif
+    cv2.ellipse(low, (24, 25), (13, 22), 0, 0, 360, 1, 4)
+    cv2.line(low, (1, 46), (17, 46), 1, 4)
+    curl = np.zeros((50, 40), np.uint8)  # a stroke that bends on its way in
+    cv2.ellipse(curl, (24, 25), (13, 22), 0, 0, 360, 1, 4)
+    cv2.ellipse(curl, (12, 40), (11, 15), 0, 180, 270, 1, 4)
+    for m in (plus, low, curl):
+        line = _line_of(_zero(), m > 0, _zero())
+        assert bar_tail_cuts(line.symbols[1], line) == []
 
 
 def test_no_split_for_single_symbols() -> None:
