@@ -13,8 +13,8 @@
    when it is round and sized and placed as a dot of this line would be.
 5. :func:`split_candidates` proposes ways to cut a blob that is too wide for one symbol into 2–3 pieces, along
    seams that cross the least ink near the minima of its column profile; the classifier's confidence picks.
-   A blob of any width one of whose ends is a straight bar at the line's middle (a `-` run into the digit
-   beside it) is also offered cut where the bar ends (:func:`bar_tail_cuts`).
+   A blob of any width one of whose ends is a straight bar at the line's middle, or two (a `-` or `=` run into
+   the digit beside it), is also offered cut where the bars end (:func:`bar_tail_cuts`).
 
 :func:`answer_rings` finds the rings drawn around answers (a circled or hand-boxed ``19``), which the
 recognizer erases before segmenting; :func:`underlines` the answer blanks ruled under a line.
@@ -46,14 +46,20 @@ MIN_PIECE_STROKES = 2.0
 #: A blob one of whose ends is a straight bar at the line's middle, at least BAR_TAIL_LENGTH line heights long, at
 #: most BAR_TAIL_THICK stroke widths thick (+1 px), within BAR_TAIL_MIDDLE line heights of the middle, rising
 #: at most BAR_TAIL_SLOPE and straying at most BAR_TAIL_WAVER stroke widths from its straight line, is offered
-#: cut where the bar ends: a '-' drawn touching the digit beside it (see bar_tail_cuts); not where the other end
-#: is such a bar BAR_TAIL_OTHER times as long or longer.
+#: cut where the bar ends: a '-' drawn touching the digit beside it (see bar_tail_cuts), or a '=' (two such bars,
+#: one above the middle and one below); not where the other end is such a bar BAR_TAIL_OTHER times as long.
 BAR_TAIL_LENGTH = 0.3
 BAR_TAIL_THICK = 1.8
 BAR_TAIL_MIDDLE = 0.25
 BAR_TAIL_SLOPE = 0.35
 BAR_TAIL_WAVER = 0.5
 BAR_TAIL_OTHER = 0.5
+#: Each of a '=''s two bars lies within BAR_TAIL_PAIR line heights of the middle (their mean within BAR_TAIL_MIDDLE).
+BAR_TAIL_PAIR = 0.4
+#: A bar that runs on through a stroke reaching BAR_TAIL_CROSS line heights above and below it, and out the other
+#: side for BAR_TAIL_ARM of its length, is a '+' or a crossed '7' (see _crossed).
+BAR_TAIL_CROSS = 0.15
+BAR_TAIL_ARM = 0.5
 #: ... in a blob at least BAR_TAIL_BLOB line heights tall (a digit with a '-'; most '+' are smaller).
 BAR_TAIL_BLOB = 0.8
 #: A row of symbols breaks into two lines where the horizontal gap exceeds this many line heights.
@@ -865,50 +871,119 @@ def usual_width(line: LineCrops) -> float:
     return float(min(max(med, 0.45 * height), 0.9 * height))
 
 
-def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool, length: float = BAR_TAIL_LENGTH) -> int:
-    """How many columns at one end of a blob hold a straight bar at the line's middle, at least ``length`` line
-    heights long (0 where none does)."""
+def _straight(centres: list[float], stroke: float) -> bool:
+    """Whether a bar's centres (one per column) lie on a line that rises at most BAR_TAIL_SLOPE, within
+    BAR_TAIL_WAVER stroke widths."""
+    if len(centres) < 3:
+        return False
+    k = np.arange(len(centres), dtype=np.float64)
+    slope, level = np.polyfit(k, np.asarray(centres), 1)
+    waver = float(np.abs(np.asarray(centres) - (slope * k + level)).max())
+    return abs(slope) <= BAR_TAIL_SLOPE and waver <= BAR_TAIL_WAVER * stroke
+
+
+def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
+              length: float = BAR_TAIL_LENGTH) -> tuple[int, int, float]:
+    """(columns, bars, row): how many columns at one end of a blob hold one straight bar about the line's
+    middle (a '-', bars 1) or two, one above it and one below (a '=', bars 2), at least ``length`` line heights
+    long, and the (first) bar's row where it ends; (0, 0, 0.0) where they do not."""
     x, y, w, h = box
     height = line.height or float(h)
     stroke = line.stroke or 3.0
+    mid = line.middle_at(x + (w if from_right else 0)) - y  # the line's middle in the mask's rows
     columns = range(w - 1, -1, -1) if from_right else range(w)
-    centres = []
+    runs_at: list[list[float]] = []  # per column, the centres of its one or two thin runs
     for c in columns:
         ys = np.flatnonzero(mask[:, c])
-        if len(ys) == 0 or ys[-1] - ys[0] + 1 > BAR_TAIL_THICK * stroke + 1:
+        breaks = np.flatnonzero(np.diff(ys) > 1)
+        if len(ys) == 0 or len(breaks) > 1:
             break
-        centres.append((ys[0] + ys[-1]) / 2.0)
-    n = len(centres)
-    if n < max(3, length * height):
-        return 0
-    k = np.arange(n, dtype=np.float64)
-    slope, level = np.polyfit(k, np.asarray(centres), 1)
-    waver = float(np.abs(np.asarray(centres) - (slope * k + level)).max())
-    at = x + (w - n / 2.0 if from_right else n / 2.0)
-    off = abs(y + float(np.mean(centres)) - line.middle_at(at))
-    if abs(slope) > BAR_TAIL_SLOPE or waver > BAR_TAIL_WAVER * stroke or off > BAR_TAIL_MIDDLE * height:
-        return 0
-    return n
+        runs = [(ys[0], ys[-1])] if len(breaks) == 0 else [(ys[0], ys[breaks[0]]), (ys[breaks[0] + 1], ys[-1])]
+        if any(b - a + 1 > BAR_TAIL_THICK * stroke + 1 or abs((a + b) / 2.0 - mid) > BAR_TAIL_PAIR * height
+               for a, b in runs):
+            break
+        runs_at.append([(a + b) / 2.0 for a, b in runs])
+    pairs = sum(len(r) == 2 for r in runs_at)
+    if pairs and 2 * pairs >= len(runs_at):  # a '=': each bar straight, the two about the middle
+        upper = [min(r) for r in runs_at if len(r) == 2]
+        lower = [max(r) for r in runs_at if len(r) == 2]
+        split = (np.mean(upper) + np.mean(lower)) / 2.0
+        upper = [c for r in runs_at for c in r if c < split]
+        lower = [c for r in runs_at for c in r if c >= split]
+        bars = 2
+        ok = _straight(upper, stroke) and _straight(lower, stroke) and abs(split - mid) <= BAR_TAIL_MIDDLE * height
+    else:  # a '-': up to the first column with two runs
+        runs_at = runs_at[: next((i for i, r in enumerate(runs_at) if len(r) == 2), len(runs_at))]
+        centres = [r[0] for r in runs_at]
+        bars = 1
+        ok = _straight(centres, stroke) and abs(float(np.mean(centres)) - mid) <= BAR_TAIL_MIDDLE * height
+    n = len(runs_at)
+    if not ok or n < max(3, length * height):
+        return 0, 0, 0.0
+    return n, bars, float(np.mean([r[0] for r in runs_at[-3:]]))
+
+
+def _run_at(column: np.ndarray, row: float, stroke: float) -> tuple[int, int] | None:
+    """The run of ink in a mask column that holds ``row`` or passes within a stroke width of it."""
+    ys = np.flatnonzero(column)
+    if len(ys) == 0:
+        return None
+    breaks = np.flatnonzero(np.diff(ys) > 1)
+    starts, ends = np.r_[ys[0], ys[breaks + 1]], np.r_[ys[breaks], ys[-1]]
+    gaps = np.maximum(0.0, np.maximum(starts - row, row - ends))
+    i = int(np.argmin(gaps))
+    return (int(starts[i]), int(ends[i])) if gaps[i] <= stroke else None
+
+
+def _crossed(mask: np.ndarray, n: int, row: float, from_right: bool, stroke: float, height: float) -> bool:
+    """Whether the bar that ends ``n`` columns in from one end of a blob runs on, within three stroke widths,
+    through a stroke that reaches BAR_TAIL_CROSS line heights above and below it, and out the other side for
+    BAR_TAIL_ARM of its length or more: a '+' or a crossed '7' touching a neighbour, not a '-' that ends at (or
+    a little inside) the next digit's side."""
+    w = mask.shape[1]
+    thick = BAR_TAIL_THICK * stroke + 1
+    c, step = (w - 1 - n, -1) if from_right else (n, 1)
+    crossing, arm = False, 0
+    for _ in range(w):
+        run = _run_at(mask[:, c], row, stroke) if 0 <= c < w else None
+        if run is None:
+            break
+        lo, hi = run
+        if row - lo >= BAR_TAIL_CROSS * height and hi - row >= BAR_TAIL_CROSS * height:
+            if arm:
+                break  # the arm reached another stroke
+            crossing = True
+        elif not crossing and abs(c - (w - 1 - n if from_right else n)) > 3 * stroke:
+            break  # no crossing stroke near the bar's end
+        elif crossing:
+            if hi - lo + 1 > thick:
+                break
+            arm += 1
+        c += step
+    return crossing and arm >= BAR_TAIL_ARM * n
 
 
 def bar_tail_cuts(symbol: SymbolCrop, line: LineCrops) -> list[int]:
-    """Columns where a straight bar at one end of a digit-tall blob meets the rest: a '-' drawn touching the
-    digit beside it (``-9``, ``7-2``)."""
+    """Columns where straight bars at one end of a digit-tall blob meet the rest: a '-' or a '=' drawn
+    touching the digit beside it (``-9``, ``7-2``, ``=1``, ``9=``)."""
     x, y, w, h = symbol.box
     height = line.height or float(h)
     if h < BAR_TAIL_BLOB * height:
         return []
-    left = _bar_tail(symbol.mask, symbol.box, line, from_right=False)
-    right = _bar_tail(symbol.mask, symbol.box, line, from_right=True)
-    # Bars at both ends of comparable length: a '+' or a crossed '7' (a '-4' has the 4's short bar end).
-    if left and _bar_tail(symbol.mask, symbol.box, line, from_right=True, length=0.0) >= BAR_TAIL_OTHER * left:
+    (left, _, left_row), (right, right_bars, right_row) = (_bar_tail(symbol.mask, symbol.box, line, from_right=side)
+                                                           for side in (False, True))
+    # Bars at both ends of comparable length: a '+', a crossed '7', an '=' (a '-4' has the 4's short bar end).
+    if left and _bar_tail(symbol.mask, symbol.box, line, True, length=0.0)[0] >= BAR_TAIL_OTHER * left:
         return []
-    if right and _bar_tail(symbol.mask, symbol.box, line, from_right=False, length=0.0) >= BAR_TAIL_OTHER * right:
+    if right and _bar_tail(symbol.mask, symbol.box, line, False, length=0.0)[0] >= BAR_TAIL_OTHER * right:
         return []
-    rest = max(int(0.25 * height), 2)
-    if left and w - left >= rest:
+    stroke = line.stroke or 3.0
+    rest = max(int(0.12 * height), int(MIN_PIECE_STROKES * stroke), 2)  # a '1' is that narrow
+    if left and w - left >= rest and not _crossed(symbol.mask, left, left_row, False, stroke, height):
         return [left]
-    if right and w - right >= rest and symbol is not line.symbols[-1]:  # no line ends in '-'
+    # No line ends in '-' (a 4's long bar at a line's end); many end in '='.
+    if right and w - right >= rest and (right_bars == 2 or symbol is not line.symbols[-1]) \
+            and not _crossed(symbol.mask, right, right_row, True, stroke, height):
         return [w - right]
     return []
 
@@ -980,10 +1055,12 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
         plans += [(a, b) for a in thirds[0] for b in thirds[1] if b - a >= min_piece]
         plans.append((w // 3, (2 * w) // 3))
     plans = list(dict.fromkeys(tuple(sorted(p)) for p in plans))
-    starts = sorted({c for p in plans for c in p})
-    if not starts:
+    starts = sorted({c for p in plans for c in p} - set(tails))
+    if not plans:
         return []
-    seams = _seams(mask, starts, reach)
+    seams = _seams(mask, starts, reach) if starts else {}
+    for c in tails:  # straight down where the bars end: drifting, a seam would go round the digit
+        seams[c] = np.full(h, c - 1)
     candidates: list[tuple[SymbolCrop, ...]] = []
     for plan in plans:
         cuts = [seams[c] for c in plan]

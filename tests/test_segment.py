@@ -211,6 +211,26 @@ def test_a_minus_run_into_the_digit_beside_it_is_cut_where_the_bar_ends() -> Non
     assert [46 - c for c in bar_tail_cuts(first.symbols[0], first)] == [cut]  # ... but first in a line it is
 
 
+def test_an_equals_run_into_the_answer_is_cut_where_its_bars_end() -> None:
+    # '=1' with the lower bar drawn into the 1 (a sure '7' to the classifier, one symbol to the verifier).
+    blob = np.zeros((50, 36), np.uint8)
+    cv2.line(blob, (2, 17), (24, 16), 1, 4)
+    cv2.line(blob, (1, 33), (31, 34), 1, 4)
+    cv2.line(blob, (31, 2), (30, 47), 1, 4)
+    line = _line_of(_zero(), blob > 0)
+    (cut,) = bar_tail_cuts(line.symbols[1], line)  # the last symbol: a line may end in '='
+    assert 26 <= cut <= 30
+    pieces = [c for c in split_candidates(line.symbols[1], line) if len(c) == 2]
+    assert pieces and pieces[0][0].parts == 2 and pieces[0][1].box[3] >= 40  # two bars, then the 1
+    # An '=' as tall as a digit, touching nothing, has bars at both ends: not cut.
+    equals = np.zeros((50, 36), np.uint8)
+    cv2.line(equals, (2, 14), (33, 14), 1, 4)
+    cv2.line(equals, (2, 36), (33, 36), 1, 4)
+    cv2.line(equals, (17, 14), (17, 36), 1, 2)  # joined in the middle by a stray stroke
+    line = _line_of(_zero(), equals > 0, _zero())
+    assert bar_tail_cuts(line.symbols[1], line) == []
+
+
 def test_no_bar_tail_cut_for_a_plus_a_low_bar_or_a_curve() -> None:
     plus = np.zeros((50, 40), np.uint8)  # as tall as the digits, arms of 14 and 22 px
     cv2.line(plus, (1, 25), (38, 25), 1, 4)
@@ -224,6 +244,19 @@ def test_no_bar_tail_cut_for_a_plus_a_low_bar_or_a_curve() -> None:
     for m in (plus, low, curl):
         line = _line_of(_zero(), m > 0, _zero())
         assert bar_tail_cuts(line.symbols[1], line) == []
+
+
+def test_a_plus_touching_the_digit_after_it_is_not_cut_into_a_minus(monkeypatch: pytest.MonkeyPatch) -> None:
+    # '+1' (the plus's right arm run into the 1): its left arm is a straight bar at the middle, but it runs on
+    # through the plus's upright and out the other side as far again; a '-' ends at the digit it touches.
+    blob = np.zeros((50, 46), np.uint8)
+    cv2.line(blob, (1, 25), (38, 25), 1, 4)
+    cv2.line(blob, (19, 10), (19, 40), 1, 4)
+    cv2.line(blob, (40, 2), (39, 47), 1, 4)
+    line = _line_of(_zero(), blob > 0, _zero())
+    assert bar_tail_cuts(line.symbols[1], line) == []
+    monkeypatch.setattr("hdr_expr.pipeline.segment.BAR_TAIL_ARM", 99.0)  # without the crossing's test: cut
+    assert len(bar_tail_cuts(line.symbols[1], line)) == 1
 
 
 def test_no_split_for_single_symbols() -> None:
