@@ -112,6 +112,9 @@ SCRAP_SYMBOLS = 5
 SCRAP_HEIGHT = 0.5
 SCRAP_DARKNESS = 0.7
 SCRAP_TINY = 0.25
+#: A line of any length whose symbols are, by their median height, less than SCRAP_SYMBOL times as tall as that
+#: line's is scraps too: a desk's grain or a sheet's edge read as twenty dots, dashes and crosses.
+SCRAP_SYMBOL = 0.25
 #: Two sums side by side on one line are cut apart at a gap at least this many line heights wide.
 SUMS_GAP = 0.6
 #: A line's first or last symbol set apart from the rest by FAR_MARK_GAP line heights and FAR_MARK_SPREAD times
@@ -449,10 +452,16 @@ def _without_faint_strokes(lines: list[LineResult], pre) -> list[LineResult]:
     return [line for line, one in zip(lines, lone) if not (one and _ink_darkness(line, pre) < FAINT_STROKE * page)]
 
 
+def _symbol_height(line: LineResult) -> float:
+    """The median height of a line's symbols (px)."""
+    return float(np.median([s.box[3] for s in line.symbols])) if line.symbols else 0.0
+
+
 def _without_scraps(lines: list[LineResult], pre) -> list[LineResult]:
     """The page's lines less the short ones far smaller and fainter than its writing (see SCRAP_HEIGHT): what a
     faint grid or the paper's texture leaves after preprocessing is read as lines of '1's and dashes. The
-    writing is the darkest line of three symbols or more; a page of a few lines of writing loses nothing."""
+    writing is the darkest line of three symbols or more; a page of a few lines of writing loses nothing. A line
+    of tiny symbols (SCRAP_SYMBOL) goes however long it is."""
     if pre.darkness is None or len(lines) < 2:
         return lines
     dark = [_ink_darkness(line, pre) for line in lines]
@@ -461,10 +470,15 @@ def _without_scraps(lines: list[LineResult], pre) -> list[LineResult]:
         return lines
     ref = max(refs, key=lambda i: dark[i])
     height, darkness = float(lines[ref].box[3]), dark[ref]
+    symbol = _symbol_height(lines[ref])
 
     def scraps(i: int) -> bool:
         line = lines[i]
-        if i == ref or len(line.symbols) > SCRAP_SYMBOLS or line.correct is True:
+        if i == ref or line.correct is True:
+            return False
+        if _symbol_height(line) < SCRAP_SYMBOL * symbol:
+            return True
+        if len(line.symbols) > SCRAP_SYMBOLS:
             return False
         h = float(line.box[3])
         return h < SCRAP_TINY * height or (h < SCRAP_HEIGHT * height and dark[i] < SCRAP_DARKNESS * darkness)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -1049,6 +1050,16 @@ def test_lines_far_smaller_and_fainter_than_the_writing_are_scraps() -> None:
     kept = _without_scraps([writing, *scraps, smaller, fainter], pre)
     assert [line.text for line in kept] == ["12+7=19", "3+4=7", "8-2=6"]
     assert _without_scraps([writing, smaller], pre) == [writing, smaller]
+    # A desk's grain beside a photographed sheet: a long line, as tall as the writing from end to end, of
+    # symbols a tenth as tall (a ruled page's; the rule above counts only short lines).
+    grain = _line_of("×1188.=61.71-1×7×.××43÷×7", 30, 520, 6, dark, mask, 45)
+    grain = dataclasses.replace(grain, box=(30, 470, 700, 80))
+    assert [line.text for line in _without_scraps([writing, smaller, grain], pre)] == ["12+7=19", "3+4=7"]
+    operators = _line_of("1-(-2)", 100, 350, 50, dark, mask, 120)  # writing with many flat symbols stays
+    flat = [dataclasses.replace(s, box=(s.box[0], s.box[1] + 22, s.box[2], 6)) if s.label == "-" else s
+            for s in operators.symbols]
+    operators = dataclasses.replace(operators, symbols=tuple(flat))
+    assert _without_scraps([writing, operators], pre) == [writing, operators]
 
 
 def test_faint_pencil_on_a_sheet_photographed_on_a_desk(symbols_dir, mnist_dir) -> None:
