@@ -890,6 +890,14 @@ def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
     x, y, w, h = box
     height = line.height or float(h)
     stroke = line.stroke or 3.0
+    need = max(3, int(math.ceil(length * height)))
+    if need > w:
+        return 0, 0, 0.0
+    # Most blobs fail at once: the columns a tail needs must each hold one or two runs and little ink.
+    end = mask[:, w - need :] if from_right else mask[:, :need]
+    runs = end[0] + np.count_nonzero(end[1:] & ~end[:-1], axis=0)
+    if np.any((runs < 1) | (runs > 2) | (end.sum(axis=0) > 2 * (BAR_TAIL_THICK * stroke + 1))):
+        return 0, 0, 0.0
     mid = line.middle_at(x + (w if from_right else 0)) - y  # the line's middle in the mask's rows
     columns = range(w - 1, -1, -1) if from_right else range(w)
     runs_at: list[list[float]] = []  # per column, the centres of its one or two thin runs
@@ -918,7 +926,7 @@ def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
         bars = 1
         ok = _straight(centres, stroke) and abs(float(np.mean(centres)) - mid) <= BAR_TAIL_MIDDLE * height
     n = len(runs_at)
-    if not ok or n < max(3, length * height):
+    if not ok or n < need:
         return 0, 0, 0.0
     return n, bars, float(np.mean([r[0] for r in runs_at[-3:]]))
 
