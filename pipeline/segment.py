@@ -895,8 +895,8 @@ def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
         return 0, 0, 0.0
     # Most blobs fail at once: the columns a tail needs must each hold one or two runs and little ink.
     end = mask[:, w - need :] if from_right else mask[:, :need]
-    runs = end[0] + np.count_nonzero(end[1:] & ~end[:-1], axis=0)
-    if np.any((runs < 1) | (runs > 2) | (end.sum(axis=0) > 2 * (BAR_TAIL_THICK * stroke + 1))):
+    run_counts = end[0] + np.count_nonzero(end[1:] & ~end[:-1], axis=0)
+    if np.any((run_counts < 1) | (run_counts > 2) | (end.sum(axis=0) > 2 * (BAR_TAIL_THICK * stroke + 1))):
         return 0, 0, 0.0
     mid = line.middle_at(x + (w if from_right else 0)) - y  # the line's middle in the mask's rows
     columns = range(w - 1, -1, -1) if from_right else range(w)
