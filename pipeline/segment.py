@@ -883,10 +883,12 @@ def _straight(centres: list[float], stroke: float) -> bool:
 
 
 def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
-              length: float = BAR_TAIL_LENGTH) -> tuple[int, int, float]:
+              length: float | None = None) -> tuple[int, int, float]:
     """(columns, bars, row): how many columns at one end of a blob hold one straight bar about the line's
     middle (a '-', bars 1) or two, one above it and one below (a '=', bars 2), at least ``length`` line heights
-    long, and the (first) bar's row where it ends; (0, 0, 0.0) where they do not."""
+    long (default BAR_TAIL_LENGTH, read at call time), and the (first) bar's row where it ends; (0, 0, 0.0)
+    where they do not."""
+    length = BAR_TAIL_LENGTH if length is None else length
     x, y, w, h = box
     height = line.height or float(h)
     stroke = line.stroke or 3.0
