@@ -564,7 +564,8 @@ class Rule:
         return np.interp(along, self.along, self.across)
 
 
-def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.0, min_fraction: float = RULE_SPAN) -> list[Rule]:
+def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.0,
+               min_fraction: float | None = None) -> list[Rule]:
     """Long straight thin lines (notebook rules, squared paper, a margin, a printed frame) in a darkness
     image, horizontal and vertical, even faint and broken ones.
 
@@ -575,8 +576,10 @@ def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.
 
     A row of writing can peak in many strips too (the bars of = and -, the stems of 1s in a short crop), so a
     line must also show in the strips where nothing else is drawn just above or below it; where something
-    is all along, it must show nearly everywhere and evenly.
+    is all along, it must show nearly everywhere and evenly. ``min_fraction`` defaults to RULE_SPAN (read at
+    call time, so that a tool may set it).
     """
+    min_fraction = RULE_SPAN if min_fraction is None else min_fraction
     d = np.asarray(dark, np.float32)
     rules = _find_lines(d, 0, stroke, ink_level, min_fraction)
     more = _find_lines(d, 1, stroke, ink_level, min_fraction)
@@ -1195,7 +1198,7 @@ def _read_again(img: np.ndarray, scale: float, remove_rules: bool, analysis_pixe
     return dataclasses.replace(inner, scale=size[0] / img.shape[1])
 
 
-def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels: int = ANALYSIS_PIXELS,
+def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels: int | None = None,
                max_stroke: float | None = None, min_stroke: float | None = None,
                inverted: bool | None = None) -> Preprocessed:
     """RGB or grey page image (uint8) → :class:`Preprocessed` with the boolean ink mask at the same size.
@@ -1206,8 +1209,10 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     whose strokes are narrower is enlarged (cubic, at most MAX_ENLARGE times) until they are that wide: the
     mask is then larger than the page. ``inverted`` says whether the writing is lighter than its ground;
     by default :func:`is_light_on_dark` decides. The stages after this one were made on writing of ordinary size;
-    enlarged three times, or halved, it read fewer lines.
+    enlarged three times, or halved, it read fewer lines. ``analysis_pixels`` defaults to ANALYSIS_PIXELS (read
+    at call time, so that a tool may set it).
     """
+    analysis_pixels = ANALYSIS_PIXELS if analysis_pixels is None else analysis_pixels
     img = _as_rgb(image)
     h, w = img.shape[:2]
     empty = Preprocessed(np.zeros((h, w), bool), False, 0.0, 0.0, 0.0, 0)
