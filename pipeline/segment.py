@@ -882,6 +882,15 @@ def _straight(centres: list[float], stroke: float) -> bool:
     return abs(slope) <= BAR_TAIL_SLOPE and waver <= BAR_TAIL_WAVER * stroke
 
 
+def _runs(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last rows of each run of ink in a mask column (empty arrays where there is none)."""
+    ys = np.flatnonzero(column)
+    if len(ys) == 0:
+        return ys, ys
+    breaks = np.flatnonzero(np.diff(ys) > 1)
+    return np.r_[ys[0], ys[breaks + 1]], np.r_[ys[breaks], ys[-1]]
+
+
 def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
               length: float | None = None) -> tuple[int, int, float]:
     """(columns, bars, row): how many columns at one end of a blob hold one straight bar about the line's
@@ -904,11 +913,10 @@ def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
     columns = range(w - 1, -1, -1) if from_right else range(w)
     runs_at: list[list[float]] = []  # per column, the centres of its one or two thin runs
     for c in columns:
-        ys = np.flatnonzero(mask[:, c])
-        breaks = np.flatnonzero(np.diff(ys) > 1)
-        if len(ys) == 0 or len(breaks) > 1:
+        starts, ends = _runs(mask[:, c])
+        if not 1 <= len(starts) <= 2:
             break
-        runs = [(ys[0], ys[-1])] if len(breaks) == 0 else [(ys[0], ys[breaks[0]]), (ys[breaks[0] + 1], ys[-1])]
+        runs = list(zip(starts, ends))
         if any(b - a + 1 > BAR_TAIL_THICK * stroke + 1 or abs((a + b) / 2.0 - mid) > BAR_TAIL_PAIR * height
                for a, b in runs):
             break
@@ -935,11 +943,9 @@ def _bar_tail(mask: np.ndarray, box: Box, line: LineCrops, from_right: bool,
 
 def _run_at(column: np.ndarray, row: float, stroke: float) -> tuple[int, int] | None:
     """The run of ink in a mask column that holds ``row`` or passes within a stroke width of it."""
-    ys = np.flatnonzero(column)
-    if len(ys) == 0:
+    starts, ends = _runs(column)
+    if len(starts) == 0:
         return None
-    breaks = np.flatnonzero(np.diff(ys) > 1)
-    starts, ends = np.r_[ys[0], ys[breaks + 1]], np.r_[ys[breaks], ys[-1]]
     gaps = np.maximum(0.0, np.maximum(starts - row, row - ends))
     i = int(np.argmin(gaps))
     return (int(starts[i]), int(ends[i])) if gaps[i] <= stroke else None
@@ -952,8 +958,8 @@ def _crossed(mask: np.ndarray, n: int, row: float, from_right: bool, stroke: flo
     a little inside) the next digit's side."""
     w = mask.shape[1]
     thick = BAR_TAIL_THICK * stroke + 1
-    c, step = (w - 1 - n, -1) if from_right else (n, 1)
-    crossing, arm = False, 0
+    start, step = (w - 1 - n, -1) if from_right else (n, 1)
+    c, crossing, arm = start, False, 0
     for _ in range(w):
         run = _run_at(mask[:, c], row, stroke) if 0 <= c < w else None
         if run is None:
@@ -963,7 +969,7 @@ def _crossed(mask: np.ndarray, n: int, row: float, from_right: bool, stroke: flo
             if arm:
                 break  # the arm reached another stroke
             crossing = True
-        elif not crossing and abs(c - (w - 1 - n if from_right else n)) > 3 * stroke:
+        elif not crossing and abs(c - start) > 3 * stroke:
             break  # no crossing stroke near the bar's end
         elif crossing:
             if hi - lo + 1 > thick:
@@ -1066,8 +1072,6 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
         plans.append((w // 3, (2 * w) // 3))
     plans = list(dict.fromkeys(tuple(sorted(p)) for p in plans))
     starts = sorted({c for p in plans for c in p} - set(tails))
-    if not plans:
-        return []
     seams = _seams(mask, starts, reach) if starts else {}
     for c in tails:  # straight down where the bars end: drifting, a seam would go round the digit
         seams[c] = np.full(h, c - 1)
