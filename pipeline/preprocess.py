@@ -80,6 +80,8 @@ GROW_SHARE = 0.3
 FAINT_SHARE = 0.65
 #: ... where it holds this many stroke widths squared at least.
 FAINT_AREA = 4.0
+#: Whether the faint search runs on ruled paper too (the rules' bands left out of it).
+FAINT_ON_RULED = True
 #: On a page larger than its analysis copy, where it is looked for: what this share of both thresholds finds there
 #: (lower than FAINT_SHARE: a thin stroke is paler once the page is shrunk).
 FAINT_WINDOW_SHARE = 0.35
@@ -799,6 +801,21 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     return found
 
 
+def rule_bands(shape: tuple[int, int], rules: list[Rule], stroke: float) -> np.ndarray:
+    """The pixels of an image of ``shape`` that lie on one of ``rules`` (in its pixels), a stroke width or
+    two pixels (whichever is more) beyond each line's own thickness, from edge to edge."""
+    band = np.zeros(shape, np.uint8)
+    H, W = shape
+    for rule in rules:
+        extent = W if rule.axis == 0 else H
+        along = np.linspace(0.0, extent - 1.0, max(2, extent // 16 + 1))
+        across = rule.at(along)
+        pts = np.stack([along, across] if rule.axis == 0 else [across, along], axis=1)
+        width = int(math.ceil(2.0 * (rule.half + max(2.0, stroke)))) + 1
+        cv2.polylines(band, [np.rint(pts).astype(np.int32).reshape(-1, 1, 2)], False, 1, thickness=width)
+    return band > 0
+
+
 def _on_lines(rules: list[Rule], across: np.ndarray, along: np.ndarray) -> np.ndarray:
     """Which points lie on one of ``rules`` (all of one direction): ``along`` and ``across`` are the points'
     places along and across those lines."""
@@ -1108,8 +1125,9 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
     they follow its darkest writing. What FAINT_SHARE of them finds apart from the mask is grouped (pieces
     within a stroke width or two), and each group is thresholded again by its own darkness as a page is by
     its writing's; a part of FAINT_AREA stroke² or more that touches nothing found nor the image's edge, and
-    whose cores are as dark as those seeds, is added. The strokes already found keep their shape. Not for
-    ruled paper (the caller's choice): there what is found so is the rules' remains. ``window`` (top, bottom,
+    whose cores are as dark as those seeds, is added. The strokes already found keep their shape. On ruled
+    paper the caller leaves the rules' bands out of ``dark`` (see :func:`rule_bands`): what is found there is
+    the rules' remains. ``window`` (top, bottom,
     left, right) limits the search (see _faint_windows); the result is for the whole image."""
     out = np.zeros(mask.shape, bool)
     H, W = mask.shape
@@ -1329,11 +1347,16 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
                                       off_sheet=desk if desk_s.any() else None, stroke=stroke)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
-    if FAINT_SHARE > 0 and rules == 0:
+    if FAINT_SHARE > 0 and (rules == 0 or FAINT_ON_RULED):
+        dark_f, dark_fs = dark, dark_s
+        if rules:  # the rules' remains are no faint writing: the faint search does not see their bands (nor
+            # what of a light digit lies along a rule inside one)
+            dark_f = np.where(rule_bands(dark.shape, [r.scaled(1.0 / f) for r in found], stroke), 0, dark)
+            dark_fs = np.where(rule_bands(dark_s.shape, found, stroke_s), 0, dark_s)
         windows = ([None] if f >= 1.0 else
-                   _faint_windows(mask.shape, rough, small, bg_s, dark_s, abs_low_s, abs_high_s, high, low, stroke, f))
+                   _faint_windows(mask.shape, rough, small, bg_s, dark_fs, abs_low_s, abs_high_s, high, low, stroke, f))
         for window in windows:
-            mask |= _faint_parts(mask, dark, diff, abs_low, abs_high, high, low, stroke, window)
+            mask |= _faint_parts(mask, dark_f, diff, abs_low, abs_high, high, low, stroke, window)
     mask &= ~edge_slivers(mask, dark, stroke, low)
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale)

@@ -772,6 +772,36 @@ def test_a_digit_written_far_lighter_than_the_rest_is_kept(monkeypatch, opacity:
     assert np.array_equal(without & ~around, found & ~around)  # the rest as it was
 
 
+def test_a_digit_written_far_lighter_than_the_rest_is_kept_on_ruled_paper(monkeypatch) -> None:
+    # On ruled paper the search for lighter writing found the rules' remains: it was not made there, and a
+    # light answer digit vanished (`28×2=56` read `28×2=6`). It now runs with the rules' bands left out; what
+    # of the digit lies along a rule inside its band is lost (here the 5's top bar and the foot of its bowl).
+    import hdr_expr.pipeline.preprocess as pp
+
+    light = draw_tokens("5", height=56, stroke=3, size=(620, 170), origin=(30, 103))
+    dark = draw_tokens("-356=", height=56, stroke=4, size=(620, 170), origin=(100, 103))
+    image = render(np.maximum(dark.ink, 0.3 * light.ink), ruled=40, rule_colour=(150, 180, 225), noise=3.0,
+                   blur=0.7, seed=1)
+    pre = preprocess(image)
+    assert pre.rules_removed >= 3
+    assert pre.mask[light.mask].mean() > 0.4
+    far = cv2.dilate(((light.ink > 0.05) | dark.mask).astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    assert int((pre.mask & far).sum()) == 0  # nothing of the rules comes back
+    monkeypatch.setattr(pp, "FAINT_ON_RULED", False)
+    assert preprocess(image).mask[light.mask].mean() < 0.1
+
+
+def test_rule_bands_cover_each_line_from_edge_to_edge() -> None:
+    from hdr_expr.pipeline.preprocess import Rule, rule_bands
+
+    rule = Rule(0, np.array([50.0, 150.0]), np.array([40.0, 45.0]), 1.0, 80.0, 2.9)
+    band = rule_bands((100, 200), [rule], stroke=3.0)
+    assert band[40, 50] and band[45, 150] and band[38, 0] and band[46, 199]  # ends held flat past the strips
+    assert not band[30, 50] and not band[55, 150]  # 1 + 3 px either side, no more
+    column = np.flatnonzero(band[:, 100])
+    assert 5 <= len(column) <= 11
+
+
 def test_a_lighter_digit_on_a_page_larger_than_the_analysis_copy_is_kept(monkeypatch) -> None:
     # There the search for lighter writing starts on the analysis copy (_faint_windows) and only where it
     # finds something is the page searched at full size; the shrunk copy pales a thin stroke.
