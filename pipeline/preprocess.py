@@ -1127,8 +1127,8 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
     its writing's; a part of FAINT_AREA stroke² or more that touches nothing found nor the image's edge, and
     whose cores are as dark as those seeds, is added. The strokes already found keep their shape. On ruled
     paper the caller leaves the rules' bands out of ``dark`` (see :func:`rule_bands`): what is found there is
-    the rules' remains. ``window`` (top, bottom,
-    left, right) limits the search (see _faint_windows); the result is for the whole image."""
+    the rules' remains. ``window`` (top, bottom, left, right) limits the search (see _faint_windows); the
+    result is for the whole image."""
     out = np.zeros(mask.shape, bool)
     H, W = mask.shape
     top, bottom, left, right = window or (0, H, 0, W)
@@ -1341,9 +1341,9 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     seeds = (dark >= high) & (diff > abs_high)
     if remove_rules:
         found = find_rules(dark_s, stroke=stroke_s, ink_level=level)
+        page_rules = [r.scaled(1.0 / f) for r in found]
         if found:
-            scale = 1.0 / f
-            weak = remove_ruled_lines(weak, dark, [r.scaled(scale) for r in found], level, rgb=colour, solid=seeds,
+            weak = remove_ruled_lines(weak, dark, page_rules, level, rgb=colour, solid=seeds,
                                       off_sheet=desk if desk_s.any() else None, stroke=stroke)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
@@ -1351,8 +1351,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         dark_f, dark_fs = dark, dark_s
         if rules:  # the rules' remains are no faint writing: the faint search does not see their bands (nor
             # what of a light digit lies along a rule inside one)
-            dark_f = np.where(rule_bands(dark.shape, [r.scaled(1.0 / f) for r in found], stroke), 0, dark)
-            dark_fs = np.where(rule_bands(dark_s.shape, found, stroke_s), 0, dark_s)
+            dark_f = np.where(rule_bands(dark.shape, page_rules, stroke), 0, dark)
+            dark_fs = dark_f if dark is dark_s else np.where(rule_bands(dark_s.shape, found, stroke_s), 0, dark_s)
         windows = ([None] if f >= 1.0 else
                    _faint_windows(mask.shape, rough, small, bg_s, dark_fs, abs_low_s, abs_high_s, high, low, stroke, f))
         for window in windows:
