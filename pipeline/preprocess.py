@@ -1352,7 +1352,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         if rules:  # the rules' remains are no faint writing: the faint search does not see their bands (nor
             # what of a light digit lies along a rule inside one)
             dark_f = np.where(rule_bands(dark.shape, page_rules, stroke), 0, dark)
-            dark_fs = dark_f if dark is dark_s else np.where(rule_bands(dark_s.shape, found, stroke_s), 0, dark_s)
+            if f < 1.0:  # only _faint_windows reads the analysis copy
+                dark_fs = np.where(rule_bands(dark_s.shape, found, stroke_s), 0, dark_s)
         windows = ([None] if f >= 1.0 else
                    _faint_windows(mask.shape, rough, small, bg_s, dark_fs, abs_low_s, abs_high_s, high, low, stroke, f))
         for window in windows:
