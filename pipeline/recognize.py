@@ -75,6 +75,13 @@ NARROW_WIDTH = 0.75
 DOUBTED_WHOLE = 0.2
 DOUBTED_MIN_WIDTH = 0.45
 DOUBTED_MIN_HEIGHT = 0.85
+#: Such a crop the verifier believes one symbol with less than STROKE_DOUBT is also offered shared out stroke by
+#: stroke (symbols written over each other, which no cut parts: see strokes.py).
+STROKE_SPLITS = True
+STROKE_DOUBT = 0.2
+#: A reading of symbols written over each other is less likely than one of symbols side by side: its score
+#: (a log probability) is lowered by STROKE_PENALTY.
+STROKE_PENALTY = 2.0
 #: A thin stroke at least SLASH_TALL line heights tall and SLASH_WIDE usual widths wide is SLASH_LONG times likelier
 #: a '/' than the classifier alone says, and SLASH_LONGER times from SLASH_TALLER and SLASH_WIDER on. Measured on
 #: 661 benchmark 1s and 93 slashes: 11% of 1s and 42% of slashes reach the first size, 2% and 18% the second
@@ -868,21 +875,28 @@ class Recognizer:
         that the verifier doubts are one symbol. Their pieces join ``normalized`` (still one classifier batch
         per page) and their readings the line's (``plans`` is extended in place); the verifier judges them in a
         second, small batch. Returns the verifier's beliefs for all crops."""
-        from hdr_expr.pipeline.segment import Reading, split_candidates
+        from hdr_expr.pipeline.segment import Reading, split_candidates, stroke_candidates
 
         views: list[np.ndarray] = []
         for line, height, readings, indices in plans:
             split_at = {r.start for r in readings if r.end - r.start == 1 and len(r.parts) > 1}
             added = []
             for r, idx in zip(readings, indices):
-                if r.end - r.start != 1 or len(r.parts) != 1 or r.start in split_at or whole[idx[0]] >= DOUBTED_WHOLE:
+                if r.end - r.start != 1 or len(r.parts) != 1:
                     continue
                 part = r.parts[0]
+                doubt = whole[idx[0]]
                 if part.box[2] < DOUBTED_MIN_WIDTH * height or part.box[3] < DOUBTED_MIN_HEIGHT * height:
                     continue
-                for split in split_candidates(part, line, max_parts=2, split_usual=0.0, split_height=0.0):
+                splits = []
+                if r.start not in split_at and doubt < DOUBTED_WHOLE:
+                    splits += [(s, False) for s in split_candidates(part, line, max_parts=2, split_usual=0.0,
+                                                                   split_height=0.0)]
+                if STROKE_SPLITS and doubt < STROKE_DOUBT:
+                    splits += [(s, True) for s in stroke_candidates(part, line, max_parts=3)]
+                for split, shared in splits:
                     ids = [_queue_crop(piece, line, height, normalized, views) for piece in split]
-                    added.append((Reading(r.start, r.end, tuple(split)), ids))
+                    added.append((Reading(r.start, r.end, tuple(split), shared), ids))
             readings.extend(a for a, _ in added)
             indices.extend(b for _, b in added)
         if not views:
@@ -912,6 +926,8 @@ class Recognizer:
                 total += math.log(max(float(wp.max()), 1e-12))
                 if whole is not None:
                     total += VERIFIER_WEIGHT * math.log(min(max(float(whole[i]), VERIFIER_FLOOR), 1.0))
+            if r.shared:
+                total -= STROKE_PENALTY
             if whole is None:
                 if len(r.parts) == 1 and r.start not in prior_at:
                     # The crop unsplit (always the first reading of its place): operators are drawn wider

@@ -43,6 +43,8 @@ VERIFIED_SPLIT_HEIGHT = 0.7
 SEAM_REACH = 0.12
 #: A piece cut off a blob is at least this many stroke widths wide (and 0.12 line heights).
 MIN_PIECE_STROKES = 2.0
+#: Each piece of a blob shared out stroke by stroke (see stroke_candidates) is this many line heights tall.
+STROKE_PIECE_HEIGHT = 0.4
 #: A blob one of whose ends is a straight bar at the line's middle, at least BAR_TAIL_LENGTH line heights long, at
 #: most BAR_TAIL_THICK stroke widths thick (+1 px), within BAR_TAIL_MIDDLE line heights of the middle, rising
 #: at most BAR_TAIL_SLOPE and straying at most BAR_TAIL_WAVER stroke widths from its straight line, is offered
@@ -1088,6 +1090,25 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
     return candidates
 
 
+def stroke_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3) -> list[tuple[SymbolCrop, ...]]:
+    """A blob shared out stroke by stroke between 2–``max_parts`` symbols written over each other
+    (:func:`strokes.stroke_splits`), every piece at least STROKE_PIECE_HEIGHT line heights tall."""
+    from hdr_expr.pipeline.strokes import stroke_splits
+
+    height = line.height or float(symbol.box[3])
+    return [tuple(_trimmed(symbol, m) for m in masks)
+            for masks in stroke_splits(symbol.mask, line.stroke or 3.0, STROKE_PIECE_HEIGHT * height, max_parts)]
+
+
+def _trimmed(symbol: SymbolCrop, mask: np.ndarray) -> SymbolCrop:
+    """A piece of ``symbol`` given as a mask over its box, trimmed to its own ink."""
+    ys, xs = np.nonzero(mask)
+    a, b, c, d = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    piece = mask[a:b, c:d]
+    n = cv2.connectedComponents(piece.astype(np.uint8), connectivity=8)[0] - 1
+    return SymbolCrop((int(symbol.box[0] + c), int(symbol.box[1] + a), int(d - c), int(b - a)), piece, int(n))
+
+
 # ------------------------------------------------------------------------------------------------ readings
 
 #: A run of neighbouring crops is offered as one symbol (a digit drawn in strokes that the grouping rules left
@@ -1110,6 +1131,7 @@ class Reading:
     start: int
     end: int
     parts: tuple[SymbolCrop, ...]
+    shared: bool = False  # the parts share ink: symbols written over each other, shared out stroke by stroke
 
 
 def merge_crops(crops: list[SymbolCrop]) -> SymbolCrop:

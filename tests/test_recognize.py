@@ -545,12 +545,12 @@ def test_a_touching_pair_as_narrow_as_one_digit_is_split_where_the_verifier_doub
     assert all(len(t) == 1 and len(t[0]) == 2 for t in texts), texts
     assert sum(t == [want] for t, (want, _, _) in zip(texts, pairs)) >= 5, texts
     # Offered only the first time round (narrower than 0.7 line heights), each pair was read as one digit.
-    old = recognize_module.DOUBTED_WHOLE
+    old = recognize_module.DOUBTED_WHOLE, recognize_module.STROKE_DOUBT
     try:
-        recognize_module.DOUBTED_WHOLE = 0.0
+        recognize_module.DOUBTED_WHOLE = recognize_module.STROKE_DOUBT = 0.0
         assert all(len(line.text) == 1 for _, a, b in pairs for line in rec.read_image(_touching_pair(a, b)).lines)
     finally:
-        recognize_module.DOUBTED_WHOLE = old
+        recognize_module.DOUBTED_WHOLE, recognize_module.STROKE_DOUBT = old
 
 
 @pytest.mark.parametrize("mark", ["dash", "cross"])
