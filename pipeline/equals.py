@@ -60,3 +60,45 @@ def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int,
         if hi - lo >= 2 and float(np.median(band.max(axis=0))) >= 0.5 * best:
             return 0.0
     return best / bar
+
+
+#: Two bars of an '=' that the mask ran together: across the blob, the darkness shows two ridges with a lighter
+#: valley between them (at most VALLEY of the fainter ridge, and MIN_DIP darker units under it) in at least
+#: TWO_RIDGES of its middle columns. A '-', however thick, is one ridge.
+VALLEY = 0.75
+MIN_DIP = 12.0
+TWO_RIDGES = 0.6
+
+
+def bars_run_together(darkness: np.ndarray, box: tuple[int, int, int, int], stroke: float) -> bool:
+    """Is a flat mark read as ``-`` the two bars of an ``=`` run together in the mask (a small ``=`` under blur,
+    its gap narrower than the pen)? Its darkness still parts them: per column across the mark, two ridges at
+    least two pixels apart with a lighter valley between (see VALLEY)."""
+    x, y, w, h = (int(v) for v in box)
+    H, W = darkness.shape[:2]
+    if w < 6 or h < 4 or h < 1.6 * stroke or h > 0.8 * w:
+        return False
+    margin = int(0.2 * w)
+    cols = np.arange(x + margin, max(x + margin + 1, x + w - margin))
+    block = darkness[max(0, y - 1) : min(H, y + h + 1), cols].astype(np.float32)
+    if block.shape[0] < 5 or block.shape[1] < 3:
+        return False
+    # Smooth a little along the bar: JPEG blocks and sensor noise make single-column dips.
+    block = (block[:, :-2] + block[:, 1:-1] + block[:, 2:]) / 3.0 if block.shape[1] >= 5 else block
+    two = 0
+    for col in block.T:
+        peaks = [i for i in range(1, len(col) - 1) if col[i] >= col[i - 1] and col[i] > col[i + 1]]
+        found = False
+        for a in range(len(peaks)):
+            for b in range(a + 1, len(peaks)):
+                i, j = peaks[a], peaks[b]
+                if j - i < 2:
+                    continue
+                low, valley = min(col[i], col[j]), float(col[i:j + 1].min())
+                if low >= 0.5 * max(col[i], col[j]) and valley <= VALLEY * low and low - valley >= MIN_DIP:
+                    found = True
+                    break
+            if found:
+                break
+        two += found
+    return two >= TWO_RIDGES * block.shape[1]

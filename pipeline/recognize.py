@@ -968,10 +968,11 @@ class Recognizer:
 
     def _restore_from_darkness(self, chosen, pre) -> list[tuple[object, np.ndarray]]:
         """What the darkness map shows and the classifier's crop could not: a bar read as '-' whose '=' partner
-        the mask lost (:func:`second_bar`) gets the '=''s probability and gives it its own; so does a '+' or '×'
+        the mask lost (:func:`second_bar`), or whose two bars it ran together (:func:`bars_run_together`), gets
+        the '=''s probability and gives it its own; so does a '+' or '×'
         whose dots the mask ran into the bar of a '÷' (where the classifier sees a '÷' as possible at all:
         DIVIDE_MIN_P), or a '-' whose dots it dropped (:func:`dots_apart`)."""
-        from hdr_expr.pipeline.equals import MIN_RATIO, second_bar
+        from hdr_expr.pipeline.equals import MIN_RATIO, bars_run_together, second_bar
 
         minus, equals = self._index.get("-"), self._index.get("=")
         if minus is None or equals is None or pre.darkness is None:
@@ -983,7 +984,8 @@ class Recognizer:
         out = []
         for part, p in chosen:
             top = int(np.argmax(p))
-            if top == minus and second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO:
+            if top == minus and (second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO
+                                 or bars_run_together(pre.darkness, part.box, pre.stroke)):
                 p = p.copy()
                 p[minus], p[equals] = p[equals], p[minus]
             elif (divide is not None and top in may_divide and (top == minus or p[divide] >= DIVIDE_MIN_P)

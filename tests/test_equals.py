@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdr_expr.pipeline.equals import MIN_RATIO, second_bar
+from hdr_expr.pipeline.equals import MIN_RATIO, bars_run_together, second_bar
 from hdr_expr.pipeline.preprocess import preprocess
 
 
@@ -51,6 +51,34 @@ def test_ink_already_in_the_mask_belongs_to_another_symbol():
     assert second_bar(dark, mask, BOX, 3.0) == 0.0
 
 
+def _blurred_pair(gap_darkness: int) -> np.ndarray:
+    """Darkness of two 3-px bars (rows 40-42 and 45-47, columns 50-80) whose 2-px gap is ``gap_darkness`` dark:
+    the mask (darkness ≥ 60) holds them as one blob when the gap is that dark, as a small '=' under blur."""
+    dark = np.zeros((100, 140), np.uint8)
+    dark[40:43, 50:81] = 200
+    dark[45:48, 50:81] = 180
+    dark[43:45, 50:81] = gap_darkness
+    return dark
+
+
+def test_two_bars_the_mask_ran_together_part_in_the_darkness():
+    dark = _blurred_pair(90)
+    assert (dark[40:48, 50:81] >= 60).all()  # one blob in the mask
+    assert bars_run_together(dark, (50, 40, 31, 8), 3.0)
+
+
+def test_a_thick_bar_is_no_pair_of_bars():
+    dark = _blurred_pair(200)  # the gap as dark as the bars: one thick stroke
+    assert not bars_run_together(dark, (50, 40, 31, 8), 3.0)
+    dark[43:45, 50:81] = 175  # a shade lighter in the middle (a marker's edge), no valley worth the name
+    assert not bars_run_together(dark, (50, 40, 31, 8), 3.0)
+
+
+def test_a_blob_as_thin_as_one_stroke_is_never_parted():
+    dark = _blurred_pair(90)
+    assert not bars_run_together(dark, (50, 40, 31, 8), 6.0)  # 8 px tall: under 1.6 strokes of 6 px
+
+
 def test_preprocess_keeps_the_darkness_it_thresholded():
     image = np.full((80, 120, 3), 255, np.uint8)
     image[30:34, 20:100] = 40  # a dark bar
@@ -84,3 +112,8 @@ def test_the_recognizer_reads_a_bar_with_a_lost_partner_as_equals():
         ((_, q),) = rec._restore_from_darkness([(bar, p)], pre)
         assert classes[int(np.argmax(q))] == expected
         assert q.sum() == np.float32(p.sum())
+    # Both bars in the mask, run together: the darkness between them still parts them.
+    dark = _blurred_pair(90)
+    pre = Preprocessed(dark >= 60, False, 0.0, 3.0, 0.8, 0, dark)
+    ((_, q),) = rec._restore_from_darkness([(SimpleNamespace(box=(50, 40, 31, 8)), p)], pre)
+    assert classes[int(np.argmax(q))] == "="
