@@ -773,6 +773,25 @@ def test_a_decimal_comma_is_read_as_a_point(written: str, text: str) -> None:
     assert [line.text for line in page.lines] == [text]
 
 
+@pytest.mark.parametrize("written", ["0.3+2.3=2.6", "4.8-1.2", "12.25+0.75=13"])
+def test_a_point_drawn_as_a_tick_on_the_baseline_is_read(written: str) -> None:
+    # A point drawn as a short upright tick standing on the baseline (not hanging under it like a comma) sits
+    # higher than a comma: the layout read it as no point, and the verifier, which takes such a mark for a scrap
+    # of the digit before it, merged the two (0.3+213=216, 418-112).
+    from test_preprocess import draw_tokens, render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    drawn = draw_tokens(written, height=48, stroke=4)
+    for token, (x, y, w, h) in drawn.boxes:
+        if token == ".":
+            drawn.ink[y : y + h, x : x + w] = 0
+            cv2.line(drawn.ink, (x + w // 2 + 3, y + h - 16), (x + w // 2 - 1, y + h - 1), 1.0, 4, cv2.LINE_AA)
+    (page,) = recognize(render(drawn, seed=1, noise=2))
+    assert [line.text for line in page.lines] == [written]
+
+
 @pytest.mark.parametrize("answer, summary", [("19", "12+7=19 ✓"), ("18", "12+7=18 ✗ (= 19)")])
 def test_an_answer_written_far_along_the_row_is_the_sums_answer(answer: str, summary: str) -> None:
     # Set apart by the row's gap, the answer was a line of its own: "12+7 = 19" and "19 = 19", no verdict.
