@@ -425,7 +425,8 @@ def oddities(labels: Sequence[str]) -> int:
     zero (``05``, not ``0.5``), a number right after a closing bracket (``(4+3)17``: a ``/`` read as ``1``), a
     number ending in ``1`` right before an opening bracket (``271(5×81)``: people divide by a bracket far more
     often than they multiply one by such a number), a number that starts with its decimal point (``.65``: a
-    speck read as ``.``), a minus right after a minus (``6--1``: people bracket a negative number, ``6-(-1)``),
+    speck read as ``.``), a minus right after a minus or a plus (``6--1``, ``4+-27``: people bracket a negative number, ``6-(-1)``;
+    a ``+`` whose bar runs on is cut into ``+-``),
     a line whose expression is one number, nothing done to it (``717=``, ``313``: a ``/`` read as ``1``;
     arithmetic is written to be worked out), and a number LONG_NUMBER digits long before the ``=``."""
     expression = list(labels[: labels.index("=")] if "=" in labels else labels)
@@ -443,7 +444,7 @@ def oddities(labels: Sequence[str]) -> int:
             n += 1
         elif c == "." and starts:
             n += 1
-        elif c == "-" and prev == "-":
+        elif c == "-" and prev in ("-", "+"):
             n += 1
     run = 0
     for c in expression:

@@ -1033,7 +1033,7 @@ class Recognizer:
         ``0`` makes ``(7+0-442``, which the repair can only mend by reading the sure ``(`` as ``1``; the path
         that splits the blob parses.) A plain reading with no written answer is weighed the same way against
         the next segmentations whose written answer holds, and only those."""
-        from hdr_expr.pipeline.assemble import reading_score
+        from hdr_expr.pipeline.assemble import oddities, reading_score
 
         def assembled(chosen):
             chosen = self._restore_from_darkness(chosen, pre)
@@ -1046,8 +1046,12 @@ class Recognizer:
         if len(paths) == 1 or not chosen or (a.error is None and not a.repaired and a.correct is True):
             return self._line_result(line, chosen, a, label)
         # A clean reading with no written answer gives way only to a segmentation whose answer holds (a '=' run
-        # into the digit beside it, read as a '3' of '83').
-        only_holding = a.error is None and not a.repaired and a.correct is None
+        # into the digit beside it, read as a '3' of '83'), unless it is odd (``2+-1+5``: a '+' whose bar ran on,
+        # cut in two): then to any likelier one. A bare number is odd in a sum but not on a line of its own (an
+        # answer written apart): it is left as read (else a '31' may be read '3×1').
+        bare = all(c.isdigit() or c == "." for c in a.labels[1 if a.labels[:1] == ("-",) else 0 :] if c != "=")
+        only_holding = (a.error is None and not a.repaired and a.correct is None
+                        and oddities(a.labels) <= int(bare))
 
         def likelihood(score: float, cands, a) -> float:
             unparsed = a.error is not None and not a.error.startswith("division")
