@@ -69,7 +69,7 @@ VERIFIER_FLOOR = 1e-4
 #: A crop as segmented, of one part, point-sized and low in its line (a decimal point or comma standing apart) is
 #: one whole symbol with at least this belief: the verifier, trained on the pieces cuts make, takes a comma-shaped
 #: point for a scrap and lets it be merged into the digit before it (``2,3`` read ``23``). With COMMA_LOW 0.25:
-#: saved sets ex19-24 + ws19-24 +9 lines, none lost (without the two conditions of _point_sized and
+#: saved sets ex19-24 + ws19-24 +7 lines, none lost (without the two conditions of _point_sized and
 #: _stands_apart, a broken '1''s foot and a flat scrap were taken for points: 2 lost).
 POINT_BELIEF = 0.5
 #: ... its centre this many line heights below the line's middle at least.
