@@ -420,19 +420,20 @@ ODDITY_PENALTY = 4.0
 LONG_NUMBER = 5
 
 
-def oddities(labels: Sequence[str]) -> int:
+def oddities(labels: Sequence[str], *, bare_number: bool = True) -> int:
     """How many things a line holds that the grammar allows but people do not write: a number with a leading
     zero (``05``, not ``0.5``), a number right after a closing bracket (``(4+3)17``: a ``/`` read as ``1``), a
     number ending in ``1`` right before an opening bracket (``271(5×81)``: people divide by a bracket far more
     often than they multiply one by such a number), a number that starts with its decimal point (``.65``: a
-    speck read as ``.``), a minus right after a minus or a plus (``6--1``, ``4+-27``: people bracket a negative number, ``6-(-1)``;
-    a ``+`` whose bar runs on is cut into ``+-``),
-    a line whose expression is one number, nothing done to it (``717=``, ``313``: a ``/`` read as ``1``;
-    arithmetic is written to be worked out), and a number LONG_NUMBER digits long before the ``=``."""
+    speck read as ``.``), a minus right after a minus or a plus (``6--1``, ``4+-27``: people bracket a negative
+    number, ``6-(-1)``; a ``+`` whose bar runs on is cut into ``+-``), a line whose expression is one number,
+    nothing done to it (``717=``, ``313``: a ``/`` read as ``1``; arithmetic is written to be worked out — not
+    counted without ``bare_number``: a number may stand on a line of its own), and a number LONG_NUMBER digits
+    long before the ``=``."""
     expression = list(labels[: labels.index("=")] if "=" in labels else labels)
     if expression[:1] == ["-"]:
         expression = expression[1:]
-    n = int(bool(expression) and all(c.isdigit() or c == "." for c in expression))
+    n = int(bare_number and bool(expression) and all(c.isdigit() or c == "." for c in expression))
     for i, c in enumerate(labels):
         prev = labels[i - 1] if i else ""
         starts = not (prev.isdigit() or prev == ".")

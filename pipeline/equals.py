@@ -85,20 +85,19 @@ def bars_run_together(darkness: np.ndarray, box: tuple[int, int, int, int], stro
         return False
     # Smooth a little along the bar: JPEG blocks and sensor noise make single-column dips.
     block = (block[:, :-2] + block[:, 1:-1] + block[:, 2:]) / 3.0 if block.shape[1] >= 5 else block
-    two = 0
-    for col in block.T:
-        peaks = [i for i in range(1, len(col) - 1) if col[i] >= col[i - 1] and col[i] > col[i + 1]]
-        found = False
-        for a in range(len(peaks)):
-            for b in range(a + 1, len(peaks)):
-                i, j = peaks[a], peaks[b]
-                if j - i < 2:
-                    continue
-                low, valley = min(col[i], col[j]), float(col[i:j + 1].min())
-                if low >= 0.5 * max(col[i], col[j]) and valley <= VALLEY * low and low - valley >= MIN_DIP:
-                    found = True
-                    break
-            if found:
-                break
-        two += found
+    two = sum(_two_ridges(col) for col in block.T)
     return two >= TWO_RIDGES * block.shape[1]
+
+
+def _two_ridges(col: np.ndarray) -> bool:
+    """Whether a darkness profile across a bar has two ridges at least two pixels apart, the fainter at least half
+    as dark as the other, with a valley between them (see VALLEY, MIN_DIP)."""
+    peaks = [i for i in range(1, len(col) - 1) if col[i] >= col[i - 1] and col[i] > col[i + 1]]
+    for a, i in enumerate(peaks):
+        for j in peaks[a + 1 :]:
+            if j - i < 2:
+                continue
+            low, valley = min(col[i], col[j]), float(col[i : j + 1].min())
+            if low >= 0.5 * max(col[i], col[j]) and valley <= VALLEY * low and low - valley >= MIN_DIP:
+                return True
+    return False

@@ -72,8 +72,6 @@ VERIFIER_FLOOR = 1e-4
 #: saved sets ex19-24 + ws19-24 +7 lines, none lost (without the two conditions of _point_sized and
 #: _stands_apart, a broken '1''s foot and a flat scrap were taken for points: 2 lost).
 POINT_BELIEF = 0.5
-#: ... its centre this many line heights below the line's middle at least.
-POINT_LOW = 0.25
 #: Symbols drawn narrower than a digit, and their width in usual symbol widths (generous: a 1 with a flag).
 NARROW = frozenset("1()/")
 NARROW_WIDTH = 0.75
@@ -203,9 +201,10 @@ def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
 
 
 def _point_sized(shape: Shape) -> bool:
-    """A mark of one part the size of a decimal point or comma, low in its line, not flat (see POINT_BELIEF)."""
+    """A mark of one part the size of a decimal point or comma, as low in its line as a comma (COMMA_LOW), not
+    flat (see POINT_BELIEF)."""
     return (shape.parts == 1 and shape.width < 0.3 and shape.height < COMMA_HEIGHT
-            and shape.height >= 0.5 * shape.width and shape.centre >= POINT_LOW)
+            and shape.height >= 0.5 * shape.width and shape.centre >= COMMA_LOW)
 
 
 def _stands_apart(line, k: int) -> bool:
@@ -1049,9 +1048,8 @@ class Recognizer:
         # into the digit beside it, read as a '3' of '83'), unless it is odd (``2+-1+5``: a '+' whose bar ran on,
         # cut in two): then to any likelier one. A bare number is odd in a sum but not on a line of its own (an
         # answer written apart): it is left as read (else a '31' may be read '3×1').
-        bare = all(c.isdigit() or c == "." for c in a.labels[1 if a.labels[:1] == ("-",) else 0 :] if c != "=")
         only_holding = (a.error is None and not a.repaired and a.correct is None
-                        and oddities(a.labels) <= int(bare))
+                        and not oddities(a.labels, bare_number=False))
 
         def likelihood(score: float, cands, a) -> float:
             unparsed = a.error is not None and not a.error.startswith("division")

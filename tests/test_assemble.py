@@ -308,3 +308,9 @@ def test_importing_is_cheap():
     code = "import sys, hdr_expr.pipeline.assemble as a; a.parse(list('1+2')); print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("text, n", [("717=", 0), ("31", 0), ("-14", 0), ("2+-1+5", 1), ("05=", 1), ("7/7=", 0)])
+def test_oddities_without_the_bare_number(text, n):
+    # A number on a line of its own is no oddity there; the others still count.
+    assert oddities(list(text), bare_number=False) == n
