@@ -91,6 +91,10 @@ EDGE_SLIVER_WIDTH = 1.5
 EDGE_SLIVER_LENGTH = 3.0
 #: ... and the side past its ends is still darker than this fraction of the mask's weak threshold.
 EDGE_FADE = 0.5
+#: A side of the image along which the rough mask covers at least this share of the pixels may be a sheet's
+#: edge (see sheet_edges). 0.3 missed the desk showing in a thin wedge down a quarter of one side of a turned
+#: sheet: it set the ink level and a pencil page's thinner strokes fell under the thresholds.
+EDGE_SIDE_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,8 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
     Writing has paper all around it. Along a sheet's edge the mask has the desk on its far side: many of
     the pixels just outside it are as dark as the mask itself. This is judged locally (within ``reach``
     px), so writing that touches the edge's band through a rule keeps its own pixels. A mask that covers a
-    third of a side of the image (the desk where the photo's edge cuts it) counts as well, near that side.
+    fifth of a side of the image (EDGE_SIDE_SHARE: the desk where the photo's edge cuts it) counts as well,
+    near that side.
     """
     u8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
     H, W = mask.shape
@@ -291,7 +296,7 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
             (u8[-1], u8[-t:], labels[-1], top >= H - reach, lambda r: (slice(H - r, H), slice(None))),
             (u8[:, 0], u8[:, :t], labels[:, 0], right <= reach, lambda r: (slice(None), slice(0, r))),
             (u8[:, -1], u8[:, -t:], labels[:, -1], left >= W - reach, lambda r: (slice(None), slice(W - r, W)))):
-        if side.mean() < 0.3:
+        if side.mean() < EDGE_SIDE_SHARE:
             continue
         touching = np.zeros(n, bool)
         touching[edge] = True

@@ -820,3 +820,26 @@ def test_a_lighter_digit_on_a_page_larger_than_the_analysis_copy_is_kept(monkeyp
     assert searched and all(w is not None for w in searched)  # windows, not the whole page
     H, W = image.shape[:2]
     assert sum((b - t) * (r - l) for t, b, l, r in searched) < 0.05 * H * W
+
+
+def test_a_thin_wedge_of_desk_along_part_of_a_side_does_not_set_the_ink_level() -> None:
+    # A phone photo of a pencil worksheet, the sheet a little turned: the desk shows in a wedge a few pixels
+    # wide down the lower quarter of the left edge. Far darker than the pencil, it used to set the ink level,
+    # and the writing's thinner strokes (its minus signs) fell under the thresholds.
+    page = Drawn(np.zeros((1100, 850), np.float32))
+    for i, line in enumerate(("68-5-5=58", "-8+4=-4", "7-2=5", "9-3-1=5", "4-4=0", "8-6=2")):
+        draw_tokens(line, height=40, stroke=2, canvas=page, origin=(120, 150 + 150 * i))
+    image = render(page, paper=(205, 215, 225), ink=(150, 150, 155), noise=2, seed=4).astype(np.float32)
+    H = image.shape[0]
+    rows = np.arange(H)
+    width = np.clip((rows - 0.72 * H) / (0.28 * H) * 14, 0, None).astype(int)  # 0 → 14 px at the bottom
+    for y in np.flatnonzero(width):
+        image[y, : width[y]] = (45, 35, 30)
+    image[:, -40:] = (45, 35, 30)  # and beyond the sheet's right edge
+    image = np.clip(cv2.GaussianBlur(image, (0, 0), 0.8), 0, 255).astype(np.uint8)
+    mask = preprocess(image).mask
+    minus = [box for token, box in page.boxes if token == "-"]
+    assert len(minus) >= 8
+    for x, y, w, h in minus:
+        assert mask[y : y + h, x : x + w].sum() > 0.8 * page.mask[y : y + h, x : x + w].sum()
+    assert mask[int(0.75 * H) :, :20].sum() == 0  # nothing of the desk
