@@ -1006,6 +1006,10 @@ def bar_tail_cuts(symbol: SymbolCrop, line: LineCrops) -> list[int]:
     return []
 
 
+#: Whether a blob with a bar at one end (see bar_tail_cuts) is also tried in three: the bar and two symbols.
+TAIL_AND_TWO = True
+
+
 def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
                      split_usual: float = SPLIT_USUAL, split_height: float = SPLIT_HEIGHT
                      ) -> list[tuple[SymbolCrop, ...]]:
@@ -1072,6 +1076,13 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
                   for k in (1, 2)]
         plans += [(a, b) for a in thirds[0] for b in thirds[1] if b - a >= min_piece]
         plans.append((w // 3, (2 * w) // 3))
+    if TAIL_AND_TWO and max_parts >= 3:
+        # The rest beside a bar may itself hold two symbols (``-16`` where the 1 touches the 6): one cut more.
+        for c in tails:
+            one = max(2, int(stroke) + 1)  # the symbol next to the bar may be a 1, a stroke wide
+            lo, hi = (c + one, w - min_piece) if c < w / 2 else (min_piece, c - one)
+            others = {p[0] for p in plans if len(p) == 1 and lo <= p[0] < hi} | set(cut_points(lo, hi, 2))
+            plans += [tuple(sorted((c, d))) for d in sorted(others)]
     plans = list(dict.fromkeys(tuple(sorted(p)) for p in plans))
     starts = sorted({c for p in plans for c in p} - set(tails))
     seams = _seams(mask, starts, reach) if starts else {}

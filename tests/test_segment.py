@@ -211,6 +211,21 @@ def test_a_minus_run_into_the_digit_beside_it_is_cut_where_the_bar_ends() -> Non
     assert [46 - c for c in bar_tail_cuts(first.symbols[0], first)] == [cut]  # ... but first in a line it is
 
 
+def test_a_minus_run_into_a_one_run_into_the_next_digit_is_also_cut_in_three() -> None:
+    # '-16' as one blob: the bar ends at the 1's stem and the 1 leans on the 6. Cut only where the bar ends,
+    # the rest (a 1 and a 6) is read as one symbol; the rest needs a cut of its own, a stroke from the first.
+    blob = np.zeros((50, 56), np.uint8)
+    cv2.line(blob, (1, 25), (22, 25), 1, 4)  # the bar, into the 1
+    cv2.line(blob, (24, 2), (24, 47), 1, 4)  # the 1
+    cv2.ellipse(blob, (40, 33), (12, 13), 0, 0, 360, 1, 4)  # the 6's ring, touching the 1
+    cv2.line(blob, (29, 30), (40, 3), 1, 4)  # and its stem
+    line = _line_of(_zero(), blob > 0, _zero())
+    (cut,) = bar_tail_cuts(line.symbols[1], line)
+    assert 19 <= cut <= 23
+    threes = [c for c in split_candidates(line.symbols[1], line) if len(c) == 3]
+    assert any(c[0].box[3] <= 6 and c[1].box[2] <= 12 and c[1].box[3] >= 40 and c[2].box[2] >= 20 for c in threes)
+
+
 def test_an_equals_run_into_the_answer_is_cut_where_its_bars_end() -> None:
     # '=1' with the lower bar drawn into the 1 (a sure '7' to the classifier, one symbol to the verifier).
     blob = np.zeros((50, 36), np.uint8)
