@@ -617,6 +617,10 @@ def _coarse_angle(profiles: np.ndarray, centres: np.ndarray) -> float:
     return best(np.arange(coarse - 0.75, coarse + 0.76, 0.25))
 
 
+#: A line that shows in at least RULE_CLEAN_SHOWING of the strips where nothing is written beside it, at least
+#: RULE_CLEAN_STRIPS of them, is a rule even where it does not run on past the writing (see _find_lines).
+RULE_CLEAN_STRIPS = 6
+RULE_CLEAN_SHOWING = 0.9
 #: The steepest rule looked for (the searches reach 8.75°), with a margin: the profiles are padded for it.
 MAX_RULE_ANGLE = 10.0
 
@@ -731,18 +735,21 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             if length < 0.9 * w and length < 40.0 * stroke:
                 rejected.append(j)
                 continue  # a straight stroke of writing (a 1 in a short crop), not a line across
-            # A rule runs on past the writing beside it; a row of bars stops where the writing does.
+            span = np.zeros(n_strips, bool)
+            span[shown.min() : shown.max() + 1] = True
+            clean = inside[:, j] & ~busy[:, j] & span
+            # A rule runs on past the writing beside it; a row of bars stops where the writing does. (Unless it
+            # shows across the blank paper between: a margin that fades out near the sheet's ends, beside which
+            # lines are written from top to bottom.)
             near_writing = np.flatnonzero(busy[:, j] & inside[:, j])
-            if len(near_writing):
+            plain = clean.sum() >= RULE_CLEAN_STRIPS and above[clean, j].mean() >= RULE_CLEAN_SHOWING
+            if len(near_writing) and not plain:
                 outer = np.ones(n_strips, bool)
                 outer[max(near_writing.min() - 1, 0) : near_writing.max() + 2] = False
                 outer &= inside[:, j]
                 if outer.sum() >= 2 and (above[:, j] & outer).sum() < 2:
                     rejected.append(j)
                     continue
-            span = np.zeros(n_strips, bool)
-            span[shown.min() : shown.max() + 1] = True
-            clean = inside[:, j] & ~busy[:, j] & span
             if clean.sum() >= 3:
                 if above[clean, j].mean() < (GRID_SHOWING if on_grid(j - reach + shifts[middle]) else 0.75):
                     rejected.append(j)

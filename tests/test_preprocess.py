@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hdr_expr.pipeline.preprocess import (Rule, edge_slivers, estimate_skew, ink_mask, is_light_on_dark, preprocess,
+from hdr_expr.pipeline.preprocess import (Rule, edge_slivers, estimate_skew, find_rules, ink_mask, is_light_on_dark, preprocess,
                                          remove_ruled_lines)
 
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
@@ -843,3 +843,22 @@ def test_a_thin_wedge_of_desk_along_part_of_a_side_does_not_set_the_ink_level() 
     for x, y, w, h in minus:
         assert mask[y : y + h, x : x + w].sum() > 0.8 * page.mask[y : y + h, x : x + w].sum()
     assert mask[int(0.75 * H) :, :20].sum() == 0  # nothing of the desk
+
+
+def test_a_margin_that_shows_only_between_the_writing_is_found() -> None:
+    # A photographed ruled page lit so that its red margin vanishes in the top half and fades before the
+    # sheet's corner, with lines of writing beginning right by it at the top and the bottom: the margin shows
+    # where nothing is written beside it, yet not past the writing at either end (a row of bars would not).
+    H, W, M = 620, 480, 60
+    dark = np.zeros((H, W), np.uint8)
+    for y in range(30, H, 40):
+        dark[y - 1 : y + 2] = 50
+    dark[H // 2 - 20 : H - 40, M - 1 : M + 2] = 60
+    rng = np.random.default_rng(0)
+    for y in (45, 525):  # a line's first digit right by the margin: a stem and a bar
+        x = M + int(rng.integers(4, 8))
+        dark[y : y + 18, x : x + 3] = 200
+        dark[y + 8 : y + 11, x : x + 12] = 200
+    rules = find_rules(dark, stroke=3.0, ink_level=200.0)
+    margins = [r for r in rules if r.axis == 1]
+    assert len(margins) == 1 and abs(float(np.median(margins[0].across)) - M) <= 2
