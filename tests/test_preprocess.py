@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from hdr_expr.pipeline.preprocess import (Rule, edge_slivers, estimate_skew, find_rules, ink_mask, is_light_on_dark, preprocess,
-                                         remove_ruled_lines)
+from hdr_expr.pipeline.preprocess import (Rule, edge_slivers, estimate_skew, find_rules, ink_mask, is_light_on_dark,
+                                         preprocess, remove_ruled_lines)
 
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
 
