@@ -57,8 +57,9 @@ WHOLE_PRIOR_AT = (1.2, 1.6)
 SURE_PRIOR_AT = (1.5, 1.9)
 SURE_WHOLE = 0.995
 #: Segmentations of a line weighed when the best one's reading does not parse, must be repaired or has a wrong
-#: answer, and how far below the best (log units) the others may score.
-PATHS = 4
+#: answer, and how far below the best (log units) the others may score. (4 → 8: saved sets ex19-25 + ws19-25
+#: +10 lines, 2 lost; 16 reads one more.)
+PATHS = 8
 PATH_MARGIN = 8.0
 #: What a reading that does not parse costs against one that does (log units).
 UNPARSED_PENALTY = 10.0
