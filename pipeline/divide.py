@@ -22,10 +22,14 @@ FINE_LEVELS = tuple(round(0.25 + 0.05 * i, 2) for i in range(12))
 MIN_DARKNESS = 60.0
 
 
-def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tuple[float, ...] = LEVELS) -> bool:
+def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tuple[float, ...] = LEVELS,
+               each_level: bool = False) -> bool:
     """True when, cut at one of ``levels``, the darkness in and just above and below ``box`` is exactly one bar
     (most of the box wide, flat) with one roundish dot above it and one below, each over the bar (its outer
-    tenths aside) and whole inside the area looked at: a mark its edge cuts is a piece of a neighbour."""
+    tenths aside) and whole inside the area looked at: a mark its edge cuts is a piece of a neighbour. With
+    ``each_level``, also when one dot parts from the bar at one level and the other at another (a dash of a dot
+    joined to the bar through a lighter pixel parts only near its own darkness; a faint dot shows only far
+    below it), each the bar's sole companion there."""
     x, y, w, h = (int(v) for v in box)
     H, W = darkness.shape[:2]
     pad = int(max(3, 0.7 * max(w, h)))
@@ -35,11 +39,12 @@ def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tup
     top = float(crop.max())
     if top < MIN_DARKNESS:
         return False
+    seen_above = seen_below = False
     for level in levels:
         n, _, stats, _ = cv2.connectedComponentsWithStats((crop >= level * top).view(np.uint8), connectivity=8)
         parts = [stats[i] for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 2]
         bars = [s for s in parts if s[2] >= 0.6 * w and s[3] <= 0.6 * s[2]]
-        if len(parts) != 3 or len(bars) != 1:
+        if len(parts) not in ((2, 3) if each_level else (3,)) or len(bars) != 1:
             continue
         bx, by, bw, bh = (int(v) for v in bars[0][:4])
         above = below = 0
@@ -54,4 +59,6 @@ def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tup
         else:
             if above == 1 and below == 1:
                 return True
-    return False
+            seen_above |= above == 1 and below == 0
+            seen_below |= below == 1 and above == 0
+    return each_level and seen_above and seen_below

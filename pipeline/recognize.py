@@ -61,6 +61,8 @@ SURE_WHOLE = 0.995
 #: +10 lines, 2 lost; 16 reads one more.)
 PATHS = 8
 PATH_MARGIN = 8.0
+#: Whether a bar read as '-' is a '÷' where one dot parts from it at one darkness level and the other at another.
+DOTS_EACH_LEVEL = True
 #: What a reading that does not parse costs against one that does (log units).
 UNPARSED_PENALTY = 10.0
 #: Weight of the segmentation verifier's log-probability against the classifier's in a path's score.
@@ -1019,7 +1021,8 @@ class Recognizer:
                 p = p.copy()
                 p[minus], p[equals] = p[equals], p[minus]
             elif (divide is not None and top in may_divide and (top == minus or p[divide] >= DIVIDE_MIN_P)
-                  and dots_apart(pre.darkness, part.box, FINE_LEVELS if top == minus else LEVELS)):
+                  and dots_apart(pre.darkness, part.box, FINE_LEVELS if top == minus else LEVELS,
+                                 each_level=DOTS_EACH_LEVEL and top == minus)):
                 p = p.copy()
                 p[top], p[divide] = p[divide], p[top]
             out.append((part, p))

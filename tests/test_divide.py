@@ -125,3 +125,20 @@ def test_a_neighbours_strokes_beside_a_minus_are_no_dots():
     dark[0:24, 30:36] = 150  # a stroke of the next symbol coming down to the bar's right end
     dark[44:70, 12:17] = 150  # one reaching up from below at its left end
     assert not dots_apart(dark, (10, 32, 26, 4), FINE_LEVELS)
+
+
+def test_dots_that_part_from_the_bar_at_different_levels():
+    # Measured from a photo ('-4÷((4-136)/3)='): the top dot, a short dash touching the bar, parts from it only
+    # at 55-65% of the bar's darkness; the faint bottom dot shows only under a third of it, where the top one is joined.
+    from hdr_expr.pipeline.divide import FINE_LEVELS
+
+    dark = np.zeros((50, 40), np.uint8)
+    dark[22:28, 6:32] = 158
+    dark[16:20, 15:21] = 110
+    dark[20:22, 17:19] = 80  # where the dash touches the bar
+    dark[33:36, 17:20] = 50
+    bar = (6, 22, 26, 6)
+    assert not dots_apart(dark, bar, FINE_LEVELS)
+    assert dots_apart(dark, bar, FINE_LEVELS, each_level=True)
+    dark[33:36, 17:20] = 0  # one dot alone is no '÷'
+    assert not dots_apart(dark, bar, FINE_LEVELS, each_level=True)
