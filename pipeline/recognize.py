@@ -203,11 +203,14 @@ def _stroke_geometry(mask: np.ndarray) -> tuple[float, float]:
     return slant, float(bulge)
 
 
+def _comma_placed(shape: Shape) -> bool:
+    """A mark of one part, shorter than COMMA_HEIGHT and narrow, as low in its line as a comma (COMMA_LOW)."""
+    return shape.parts == 1 and shape.width < 0.3 and shape.height < COMMA_HEIGHT and shape.centre >= COMMA_LOW
+
+
 def _point_sized(shape: Shape) -> bool:
-    """A mark of one part the size of a decimal point or comma, as low in its line as a comma (COMMA_LOW), not
-    flat (see POINT_BELIEF)."""
-    return (shape.parts == 1 and shape.width < 0.3 and shape.height < COMMA_HEIGHT
-            and shape.height >= 0.5 * shape.width and shape.centre >= COMMA_LOW)
+    """A mark the size of a decimal point or comma, placed as a comma, not flat (see POINT_BELIEF)."""
+    return _comma_placed(shape) and shape.height >= 0.5 * shape.width
 
 
 def _stands_apart(line, k: int) -> bool:
@@ -318,8 +321,7 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
     colon = shape.parts == 2 and shape.mask is not None and not flat and _two_dots_stacked(shape.mask, shape.height)
     # A short narrow mark on or hanging from the baseline: a decimal comma (2,5), read as a point. Nothing else is
     # that short and that low: a '/', '1' or bracket is as tall as the digits.
-    comma = (not flat and not small and not colon and shape.parts == 1 and shape.height < COMMA_HEIGHT
-             and shape.width < 0.3 and shape.centre >= COMMA_LOW)
+    comma = not flat and not small and not colon and _comma_placed(shape)
     if colon:
         keep_only(["÷"], 0.02)
     elif comma:
@@ -955,7 +957,8 @@ class Recognizer:
                 total += math.log(max(float(wp.max()), 1e-12))
                 if whole is not None:
                     belief = float(whole[i])
-                    if r.end - r.start == 1 and len(r.parts) == 1 and _point_sized(shape) and _stands_apart(line, r.start):
+                    as_segmented = r.end - r.start == 1 and len(r.parts) == 1
+                    if as_segmented and _point_sized(shape) and _stands_apart(line, r.start):
                         belief = max(belief, POINT_BELIEF)
                     total += VERIFIER_WEIGHT * math.log(min(max(belief, VERIFIER_FLOOR), 1.0))
             if r.shared:
