@@ -8,8 +8,8 @@ import pytest
 from test_preprocess import Drawn, _box_of, cpu_ms, draw_tokens, mnist_digits, mnist_line, render, rotated
 
 from hdr_expr.pipeline.preprocess import preprocess
-from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_USUAL, LineCrops, SymbolCrop, bar_tail_cuts, segment_page,
-                                       split_candidates, usual_width)
+from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, LineCrops, SymbolCrop,
+                                       bar_tail_cuts, segment_page, split_candidates, usual_width)
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -530,3 +530,39 @@ def test_two_dots_one_above_the_other_are_one_symbol_a_decimal_point_is_not_grou
     (line,) = segment_page(mask)
     small = [s for s in line.symbols if s.box[2] < 15]
     assert [(s.parts, s.box[1] < 50) for s in small] == [(2, True), (1, False)]
+
+
+def test_a_one_whose_foot_runs_into_the_bowl_before_it_is_cut_round_the_bowl(monkeypatch: pytest.MonkeyPatch) -> None:
+    # '51' as one blob: the 1's foot runs into the right of the 5's bowl. Seams kept within SEAM_REACH of the
+    # column they start from cut the bowl; the seam that goes round it strays further, and is offered too.
+    five = np.zeros((50, 50), np.uint8)
+    cv2.line(five, (6, 3), (30, 3), 1, 4)
+    cv2.line(five, (6, 3), (5, 24), 1, 4)
+    cv2.ellipse(five, (20, 33), (14, 14), 0, -160, 140, 1, 4)
+    one = np.zeros((50, 50), np.uint8)
+    cv2.line(one, (40, 2), (34, 36), 1, 4)
+    blob = (five | one) > 0
+    blob = blob[:, : np.flatnonzero(blob.any(axis=0)).max() + 1]
+    five_only, one_only = (five > 0) & ~(one > 0), (one > 0) & ~(five > 0)
+    line = _line_of(_zero(34), blob, _zero(34))
+    x0 = line.symbols[1].box[0]
+
+    def parted() -> bool:
+        for c in split_candidates(line.symbols[1], line, split_usual=VERIFIED_SPLIT_USUAL,
+                                  split_height=VERIFIED_SPLIT_HEIGHT):
+            if len(c) != 2:
+                continue
+            masks = []
+            for p in c:
+                m = np.zeros((50, 50), bool)
+                x, y, w, h = p.box
+                m[y - 20 : y - 20 + h, x - x0 : x - x0 + w] = p.mask
+                masks.append(m)
+            if (masks[0] & five_only).sum() >= 0.9 * five_only.sum() and \
+                    (masks[1] & one_only).sum() >= 0.9 * one_only.sum():
+                return True
+        return False
+
+    assert parted()
+    monkeypatch.setattr("hdr_expr.pipeline.segment.SEAM_REACH_WIDE", 0.0)
+    assert not parted()
