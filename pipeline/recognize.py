@@ -131,6 +131,10 @@ SCRAP_TINY = 0.25
 #: A line of any length whose symbols are, by their median height, less than SCRAP_SYMBOL times as tall as that
 #: line's is scraps too: a desk's grain or a sheet's edge read as twenty dots, dashes and crosses.
 SCRAP_SYMBOL = 0.25
+#: A short line as faint as that (SCRAP_DARKNESS) that runs to the image's edge is scraps however tall: the paper
+#: darkening into a photo's vignetted side, read as a column of '7÷2', '4×4' and '3÷3' beside the writing.
+#: Saved sets (expressions and worksheets, seeds 19–26): +8 lines, none lost.
+SCRAP_AT_EDGE = True
 #: Two sums side by side on one line are cut apart at a gap at least this many line heights wide.
 SUMS_GAP = 0.6
 #: A line's first or last symbol set apart from the rest by FAR_MARK_GAP line heights and FAR_MARK_SPREAD times
@@ -499,7 +503,8 @@ def _without_scraps(lines: list[LineResult], pre) -> list[LineResult]:
     """The page's lines less the short ones far smaller and fainter than its writing (see SCRAP_HEIGHT): what a
     faint grid or the paper's texture leaves after preprocessing is read as lines of '1's and dashes. The
     writing is the darkest line of three symbols or more; a page of a few lines of writing loses nothing. A line
-    of tiny symbols (SCRAP_SYMBOL) goes however long it is."""
+    of tiny symbols (SCRAP_SYMBOL) goes however long it is, and a short faint one that runs to the image's edge
+    however tall (SCRAP_AT_EDGE)."""
     if pre.darkness is None or len(lines) < 2:
         return lines
     dark = [_ink_darkness(line, pre) for line in lines]
@@ -519,7 +524,13 @@ def _without_scraps(lines: list[LineResult], pre) -> list[LineResult]:
         if len(line.symbols) > SCRAP_SYMBOLS:
             return False
         h = float(line.box[3])
-        return h < SCRAP_TINY * height or (h < SCRAP_HEIGHT * height and dark[i] < SCRAP_DARKNESS * darkness)
+        faint = dark[i] < SCRAP_DARKNESS * darkness
+        return h < SCRAP_TINY * height or (faint and (h < SCRAP_HEIGHT * height or (SCRAP_AT_EDGE and at_edge(line))))
+
+    def at_edge(line: LineResult) -> bool:
+        x, y, w, h = line.box
+        H, W = pre.mask.shape[:2]
+        return x <= 0 or y <= 0 or x + w >= W or y + h >= H
 
     return [line for i, line in enumerate(lines) if not scraps(i)]
 

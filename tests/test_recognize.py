@@ -1081,6 +1081,27 @@ def test_lines_far_smaller_and_fainter_than_the_writing_are_scraps() -> None:
     assert _without_scraps([writing, operators], pre) == [writing, operators]
 
 
+def test_faint_lines_running_to_the_photos_edge_are_scraps_however_tall() -> None:
+    # A pencil page photographed with its right side vignetted: the darkening paper along the edge is read as
+    # short lines of small marks scattered over a writing line's height or more ('7÷2', '4×4', '3÷3'), faint
+    # beside the writing. Faint writing that stops short of the edge stays.
+    from types import SimpleNamespace
+
+    from hdr_expr.pipeline.recognize import _without_scraps
+
+    dark = np.zeros((600, 800), np.uint8)
+    mask = np.zeros((600, 800), bool)
+    writing = _line_of("19-3=18", 100, 100, 60, dark, mask, 52)
+    edge = _line_of("7÷2", 740, 90, 20, dark, mask, 30)
+    edge = dataclasses.replace(edge, box=(740, 80, 60, 80))  # its marks spread over 80 px, to the edge (800)
+    fainter = _line_of("8-2=6", 400, 300, 50, dark, mask, 30)  # faint writing within the page: stays
+    pre = SimpleNamespace(darkness=dark, mask=mask)
+    assert [line.text for line in _without_scraps([writing, edge, fainter], pre)] == ["19-3=18", "8-2=6"]
+    dark_edge = _line_of("7÷2", 740, 400, 20, dark, mask, 50)  # as dark as the writing: stays
+    dark_edge = dataclasses.replace(dark_edge, box=(740, 390, 60, 80))
+    assert [line.text for line in _without_scraps([writing, dark_edge], pre)] == ["19-3=18", "7÷2"]
+
+
 def test_faint_pencil_on_a_sheet_photographed_on_a_desk(symbols_dir, mnist_dir) -> None:
     # The benchmark's seed-14 image 207 (made by the project's generator, MNIST test digits): faint pencil on a
     # small photo of a sheet on a brown desk. The desk's blurred edge, just inside what was found of it, set
