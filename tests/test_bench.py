@@ -153,3 +153,34 @@ def test_reread_settings_must_name_a_real_constant():
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_errors_counts_each_misread_line_under_its_edit(run_cli, tmp_path):
+    _reread()  # puts bench/ on the path
+    import errors
+
+    ex = tmp_path / "ex"
+    assert run_cli("bench", "expressions", "--n", "3", "--seed", "5", "--workers", "1", "--cold-runs", "0",
+                   "--json", "--save", ex).exit_code == 0
+    truths = [json.loads(x) for x in (ex / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = [json.loads(x) for x in (ex / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    before = errors.classify([ex])
+    assert before["lines"] == 3 and before["misread"] == sum(not t["exact"] for t in truths)
+    # One line read right made to read one symbol wrong, another to lose everything after its first symbol.
+    right = [i for i, t in enumerate(truths) if t["exact"]]
+    assert right
+    k = right[0]
+    text = truths[k]["text"]
+    wrong = ("7" if text[0] != "7" else "4") + text[1:]
+    line = dict(records[k]["lines"][0], text=wrong)
+    records[k] = dict(records[k], lines=[line])
+    (ex / "records.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
+                                      encoding="utf-8")
+    after = errors.classify([ex], by="style")
+    assert after["misread"] == before["misread"] + 1
+    key = f"{text[0]}→{wrong[0]}"
+    assert after["edits"][key] >= 1
+    assert {"set": "ex", "file": truths[k]["file"], "truth": text, "read": wrong} in after["examples"][key]
+    assert sum(sum(c.values()) for c in after["by"].values()) == after["misread"]
+    assert errors.edits("12+7=19", "12+7=1") == [("9", "")]
+    assert errors.main([str(tmp_path / "nothing")]) == 2
