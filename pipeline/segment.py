@@ -1097,10 +1097,10 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
     for c in tails:  # straight down where the bars end: drifting, a seam would go round the digit
         seams[c] = np.full(h, c - 1)
     cut_sets = [([seams[c] for c in plan], False) for plan in plans]
-    if SEAM_REACH_WIDE > 0 and starts:
-        far = _seams(mask, starts, max(reach + 1, int(SEAM_REACH_WIDE * height)))
-        cut_sets += [([far[p[0]]], True) for p in plans
-                     if len(p) == 1 and p[0] in far and not np.array_equal(far[p[0]], seams[p[0]])]
+    single = [p[0] for p in plans if len(p) == 1 and p[0] not in tails]  # wider seams: for 2-way cuts only
+    if SEAM_REACH_WIDE > 0 and single:
+        far = _seams(mask, single, max(reach + 1, int(SEAM_REACH_WIDE * height)))
+        cut_sets += [([far[c]], True) for c in single if not np.array_equal(far[c], seams[c])]
     candidates: list[tuple[SymbolCrop, ...]] = []
     for cuts, wide_seam in cut_sets:
         if any(np.any(cuts[i + 1] <= cuts[i]) for i in range(len(cuts) - 1)):
