@@ -19,7 +19,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from reread import line_scores
+from reread import line_scores, not_a_set, saved_set
 
 
 def edits(truth: str, read: str) -> list[tuple[str, str]]:
@@ -36,9 +36,7 @@ def classify(sets: list[Path], by: str | None = None) -> dict:
     examples: dict[str, list[dict]] = defaultdict(list)
     lines = misread = 0
     for folder in sets:
-        truths = [json.loads(x) for x in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
-        saved = [json.loads(x) for x in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-        records = {Path(r.get("file", "")).name: r for r in saved}
+        truths, records = saved_set(folder)
         for t in truths:
             for text, read, exact in line_scores(t, records.get(t["file"], {"lines": []})):
                 lines += 1
@@ -63,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--by", metavar="FIELD", help="also count per value of this truth field (style, touching ...)")
     ap.add_argument("--json", type=Path, metavar="FILE", help="write the counts and examples as JSON")
     args = ap.parse_args(argv)
-    for folder in args.sets:
-        if not (folder / "truth.jsonl").is_file() or not (folder / "records.jsonl").is_file():
-            print(f"errors: {folder} is no saved benchmark set (truth.jsonl and records.jsonl)", file=sys.stderr)
-            return 2
+    bad = not_a_set(args.sets)
+    if bad is not None:
+        print(f"errors: {bad} is no saved benchmark set (truth.jsonl and records.jsonl)", file=sys.stderr)
+        return 2
     res = classify(args.sets, args.by)
     print(f"{res['misread']} of {res['lines']} lines misread")
     for key, n in list(res["edits"].items())[: args.top]:

@@ -65,11 +65,22 @@ def line_scores(truth: dict, record: dict) -> list[tuple[str, str, bool]]:
     return [(s.truth, s.read, s.exact) for s in scores]
 
 
-def compare(folder: Path, now: dict[str, dict]) -> dict:
-    """The set's lines scored on its saved records and on ``now`` (file name → record)."""
+def saved_set(folder: Path) -> tuple[list[dict], dict[str, dict]]:
+    """A saved set's truths (one per image) and its saved records by image file name."""
     truths = [json.loads(x) for x in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
     saved = [json.loads(x) for x in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    by_name = {Path(r.get("file", "")).name: r for r in saved}
+    return truths, {Path(r.get("file", "")).name: r for r in saved}
+
+
+def not_a_set(folders: list[Path]) -> Path | None:
+    """The first of ``folders`` that is no saved benchmark set (no truth.jsonl and records.jsonl), or None."""
+    return next((f for f in folders if not (f / "truth.jsonl").is_file() or not (f / "records.jsonl").is_file()),
+                None)
+
+
+def compare(folder: Path, now: dict[str, dict]) -> dict:
+    """The set's lines scored on its saved records and on ``now`` (file name → record)."""
+    truths, by_name = saved_set(folder)
     then_ok = now_ok = total = 0
     changed = []
     for t in truths:
@@ -110,10 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, SyntaxError) as exc:
         print(f"reread: {exc}", file=sys.stderr)
         return 2
-    for folder in args.sets:
-        if not (folder / "truth.jsonl").is_file() or not (folder / "records.jsonl").is_file():
-            print(f"reread: {folder} is no saved benchmark set (truth.jsonl and records.jsonl)", file=sys.stderr)
-            return 2
+    bad = not_a_set(args.sets)
+    if bad is not None:
+        print(f"reread: {bad} is no saved benchmark set (truth.jsonl and records.jsonl)", file=sys.stderr)
+        return 2
     results = []
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(max(1, args.workers), initializer=_init, initargs=(args.settings, args.model)) as pool:
