@@ -293,7 +293,7 @@ def _estimate_angle(comps: list[_Comp], height: float) -> float:
     """Skew angle (degrees, counter-clockwise) from the bottoms of tall components: the angle at which their
     levelled bottoms cluster tightest. Each pair of neighbours (in levelled height) within a fifth of a symbol
     height counts 1 − (gap / a fifth)²: counted whole, a pair of bottoms from two lines that an angle brings
-    together outweighed every line's bottoms lying tighter (a scanned page, level, read as tilted 2°, 0.93° off
+    together outweighed every line's bottoms lying tighter (a scanned page, level, read as tilted 2°, 0.97° off
     on average on 120 worksheet pages against 0.76° now; its points then sat on the line's middle)."""
     tall = [c for c in comps if c.h >= 0.5 * height]
     if len(tall) < 3:
