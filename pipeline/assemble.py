@@ -37,6 +37,7 @@ reading whose answer holds, as a person reading an ambiguous stroke would.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from dataclasses import dataclass, field, replace
@@ -262,8 +263,16 @@ def _uses_decimals(node: Any) -> bool:
 
 def _sympy(node: Any, *, display: bool) -> Any:
     """The tree as an unevaluated sympy expression. ``display`` writes decimals as sympy Floats (so LaTeX shows
-    ``2.5``, not ``\\frac{5}{2}``); otherwise every number is an exact Integer/Rational."""
+    ``2.5``, not ``\\frac{5}{2}``); otherwise every number is an exact Integer/Rational.
+
+    A run of ``+`` and ``-`` is one flat ``Add`` (``8-2-1``, not ``(8-2)-1``), a negation is ``Mul(-1, x)``, and a
+    subtraction ``a - b`` is ``Add(a, Mul(-1, b))``. A negative operand written after ``+`` or ``-`` (``5+-2``,
+    ``7-(-9)``) and a negated negative (``-(-4)``) are wrapped in ``UnevaluatedExpr``, so that
+    :func:`latex_of` can tell them from a subtraction and bracket them."""
     from sympy import Add, Float, Integer, Mul, Pow, Rational, UnevaluatedExpr
+
+    def negative(n: Any) -> bool:
+        return isinstance(n, Neg)
 
     def build(n: Any) -> Any:
         if isinstance(n, Num):
@@ -280,13 +289,19 @@ def _sympy(node: Any, *, display: bool) -> Any:
             if isinstance(n.operand, Num) and not display:
                 v = _exact(n.operand.text)
                 return Rational(-v.numerator, v.denominator)
-            return Mul(Integer(-1), build(n.operand), evaluate=False)
+            inner = build(n.operand)
+            return Mul(Integer(-1), UnevaluatedExpr(inner) if negative(n.operand) else inner, evaluate=False)
         a, b = build(n.left), build(n.right)
-        if n.op == "+":
-            return Add(a, b, evaluate=False)
-        if n.op == "-":
-            return Add(a, Mul(Integer(-1), b, evaluate=False), evaluate=False)
+        if n.op in "+-":
+            if display and negative(n.right):
+                b = UnevaluatedExpr(b)
+            if n.op == "-":
+                b = Mul(Integer(-1), b, evaluate=False)
+            terms = a.args if isinstance(n.left, Bin) and n.left.op in "+-" else (a,)
+            return Add(*terms, b, evaluate=False)
         if n.op == "×":
+            if a in (Integer(1), Integer(-1)):  # a written 1 or -1 factor, not a negation
+                a = UnevaluatedExpr(a)
             return Mul(a, b, evaluate=False)
         # a ÷ b. A quotient on the left is wrapped so that 8÷4÷2 prints as \frac{\frac{8}{4}}{2}.
         # sympy prints an unevaluated 1·(1/2) as "1 \cdot \frac{1}{2}" unless the 1 is wrapped too.
@@ -359,11 +374,55 @@ class Assembly:
         return _to_sympy_rational(self.exact) if self.exact is not None else None
 
 
-def latex_of(tree: Line) -> str:
-    """LaTeX of a parsed line's left-hand side, by ``sympy.latex`` of its sympy tree (written order kept)."""
-    from sympy import latex
+@functools.lru_cache(maxsize=1)
+def _latex_printer() -> Any:
+    """sympy's LaTeX printer, told how :func:`_sympy` writes sums and negations: a term ``Mul(-1, b)`` after the
+    first is a subtraction (``a - b``, ``b`` bracketed where it is a sum or negative: ``7 - \\left(-9\\right)``),
+    any other negative term is bracketed (``5 + \\left(-2\\right)``), and a leading ``Mul(-1, x)`` is a minus
+    sign (``-\\left(3 + 9\\right)``). sympy's own printer turns ``5+(-2)`` into ``5 - 2`` and ``7-(-9)`` into
+    ``7 - -9``."""
+    from sympy import Add, Integer, Mul, UnevaluatedExpr
+    from sympy.printing.latex import LatexPrinter
 
-    return latex(_sympy(tree.lhs, display=True), order="none", mul_symbol="dot")
+    def negation(e: Any) -> Any:
+        """x where e is Mul(-1, x) as _sympy writes a negation or a subtracted term; else None."""
+        if isinstance(e, Mul) and len(e.args) == 2 and e.args[0] == Integer(-1):
+            return e.args[1]
+        return None
+
+    class WrittenOrder(LatexPrinter):
+        def _operand(self, e: Any) -> str:
+            inner = e.args[0] if isinstance(e, UnevaluatedExpr) else e
+            tex = self._print(inner)
+            if isinstance(inner, Add) or negation(inner) is not None or (inner.is_number and inner.is_negative):
+                tex = r"\left(%s\right)" % tex
+            return tex
+
+        def _print_Add(self, expr: Any, order: Any = None) -> str:
+            tex = ""
+            for i, term in enumerate(expr.args):
+                subtracted = negation(term)
+                if i == 0:
+                    tex += self._print(term)
+                elif subtracted is not None:
+                    tex += " - " + self._operand(subtracted)
+                else:
+                    tex += " + " + self._operand(term)
+            return tex
+
+        def _print_Mul(self, expr: Any) -> str:
+            negated = negation(expr)
+            if negated is not None:
+                return "-" + self._operand(negated)
+            return super()._print_Mul(expr)
+
+    return WrittenOrder({"order": "none", "mul_symbol": "dot"})
+
+
+def latex_of(tree: Line) -> str:
+    """LaTeX of a parsed line's left-hand side, by sympy's LaTeX printer over its sympy tree: the written order
+    and signs kept (see :func:`_latex_printer`)."""
+    return _latex_printer().doprint(_sympy(tree.lhs, display=True))
 
 
 def assemble(labels: Sequence[str], *, latex: bool = True) -> Assembly:

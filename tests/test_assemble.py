@@ -108,6 +108,25 @@ def test_expression_and_latex():
     assert read("6÷3").expression == "6/3"
 
 
+@pytest.mark.parametrize("written, latex", [
+    ("5+8-74-2-8", "5 + 8 - 74 - 2 - 8"),  # a run of sums and differences, not ((((5+8)-74)-2)-8)
+    ("42/21+0.3+20", r"\frac{42}{21} + 0.3 + 20"),
+    ("2-(3-4)", r"2 - \left(3 - 4\right)"),  # brackets that change the value stay
+    ("7-(-9)", r"7 - \left(-9\right)"),  # not "7 - -9"
+    ("5+-2", r"5 + \left(-2\right)"),  # not "5 - 2": what is written
+    ("5--2", r"5 - \left(-2\right)"),
+    ("-(3+9)", r"-\left(3 + 9\right)"),
+    ("-(-4)", r"-\left(-4\right)"),  # not (-1)·(-4)
+    ("-1×5", r"\left(-1\right) \cdot 5"),  # a written -1 factor is no minus sign
+    ("-3×-2", r"\left(-3\right) \cdot \left(-2\right)"),
+    ("5-(-2.5)+1", r"5 - \left(-2.5\right) + 1"),
+])
+def test_latex_keeps_the_written_signs_without_extra_brackets(written, latex):
+    a = read(written)
+    assert a.latex == latex
+    assert a.sympy_expr().doit() == a.sympy_value()  # the tree printed is the one evaluated
+
+
 def test_sympy_objects_are_exact():
     from sympy import Float, Integer, Rational
 
