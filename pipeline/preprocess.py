@@ -276,6 +276,10 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
     ring_d = cv2.boxFilter(ring.astype(np.float32), -1, k)
     dark_d = cv2.boxFilter(as_dark.astype(np.float32), -1, k)
     out = (u8 > 0) & (dark_d > 0.35 * ring_d) & (ring_d > 0.02)
+    sides = (u8[0], u8[-1], u8[:, 0], u8[:, -1])
+    full_sides = [side.mean() >= EDGE_SIDE_SHARE for side in sides]
+    if not out.any() and not any(full_sides):
+        return out  # (the parts below are labelled only where they are wanted: half the cost on a photo)
     n, labels, cc, _ = cv2.connectedComponentsWithStats(u8, connectivity=8)
     if out.any():
         # ... but only in parts whose own ring has some of that darkness: a digit written close to the
@@ -291,12 +295,12 @@ def sheet_edges(mask: np.ndarray, gray: np.ndarray, bg: np.ndarray, *, reach: in
     t = max(3, reach // 4)
     top, left = cc[:, cv2.CC_STAT_TOP], cc[:, cv2.CC_STAT_LEFT]
     bottom, right = top + cc[:, cv2.CC_STAT_HEIGHT], left + cc[:, cv2.CC_STAT_WIDTH]
-    for side, strip, edge, near, far in (
-            (u8[0], u8[:t], labels[0], bottom <= reach, lambda r: (slice(0, r), slice(None))),
-            (u8[-1], u8[-t:], labels[-1], top >= H - reach, lambda r: (slice(H - r, H), slice(None))),
-            (u8[:, 0], u8[:, :t], labels[:, 0], right <= reach, lambda r: (slice(None), slice(0, r))),
-            (u8[:, -1], u8[:, -t:], labels[:, -1], left >= W - reach, lambda r: (slice(None), slice(W - r, W)))):
-        if side.mean() < EDGE_SIDE_SHARE:
+    for full, strip, edge, near, far in (
+            (full_sides[0], u8[:t], labels[0], bottom <= reach, lambda r: (slice(0, r), slice(None))),
+            (full_sides[1], u8[-t:], labels[-1], top >= H - reach, lambda r: (slice(H - r, H), slice(None))),
+            (full_sides[2], u8[:, :t], labels[:, 0], right <= reach, lambda r: (slice(None), slice(0, r))),
+            (full_sides[3], u8[:, -t:], labels[:, -1], left >= W - reach, lambda r: (slice(None), slice(W - r, W)))):
+        if not full:
             continue
         touching = np.zeros(n, bool)
         touching[edge] = True
