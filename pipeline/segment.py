@@ -23,6 +23,7 @@ recognizer erases before segmenting; :func:`underlines` the answer blanks ruled 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import cv2
@@ -1172,13 +1173,13 @@ def merge_crops(crops: list[SymbolCrop]) -> SymbolCrop:
 
 
 def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLIT_USUAL,
-                  split_height: float = SPLIT_HEIGHT) -> list[Reading]:
+                  split_height: float = SPLIT_HEIGHT, whole: Collection[int] = ()) -> list[Reading]:
     """Every reading of a line's crops that the recognizer weighs: each crop whole, each of its splits
     (:func:`split_candidates`), runs of 2…``max_merge`` neighbours merged where they are close and small
     enough together to be one symbol, and (``max_merge`` ≥ 2) a split whose first or last piece is merged with
     the neighbour on that side. A path through them from crop 0 to the last is a segmentation. ``split_usual``:
     how many usual symbol widths a crop must span to be offered for splitting, ``split_height`` how many line
-    heights."""
+    heights. The crops numbered in ``whole`` are not offered for splitting (the verifier is sure of them)."""
     syms = list(line.symbols)
     height = line.height or 1.0
     usual = max(usual_width(line), 0.6 * height)
@@ -1192,6 +1193,8 @@ def line_readings(line: LineCrops, max_merge: int = 3, split_usual: float = SPLI
 
     for i, s in enumerate(syms):
         out.append(Reading(i, i + 1, (s,)))
+        if i in whole:
+            continue
         for split in split_candidates(s, line, split_usual=split_usual, split_height=split_height):
             out.append(Reading(i, i + 1, tuple(split)))
             if max_merge < 2:

@@ -589,3 +589,22 @@ def test_the_pages_skew_is_where_each_lines_bottoms_lie_tightest_not_where_most_
 
     comps = [_Comp(int(cx - h / 4), y, h // 2, h, i) for i, (cx, y, h) in enumerate(_TILTED_PAGE)]
     assert abs(_estimate_angle(comps, 49.0) - -2.17) <= 0.5
+
+
+def test_a_crop_held_whole_is_not_offered_for_splitting() -> None:
+    from hdr_expr.pipeline.segment import line_readings
+
+    mask = np.zeros((120, 360), np.uint8)
+    cv2.line(mask, (40, 30), (40, 90), 1, 5)  # a 1
+    cv2.circle(mask, (120, 60), 28, 1, 5)  # two 0s touching: one crop twice a digit's width
+    cv2.circle(mask, (172, 60), 28, 1, 5)
+    cv2.line(mask, (240, 30), (240, 90), 1, 5)  # another 1
+    (line,) = segment_page(mask.astype(bool))
+    assert len(line.symbols) == 3
+    split = [r for r in line_readings(line) if r.start == 1 and len(r.parts) > 1]
+    assert split  # the wide crop is offered for splitting ...
+    held = line_readings(line, whole={1})
+    assert not [r for r in held if r.start <= 1 < r.end and len(r.parts) > 1]  # ... unless it is held whole
+    assert [r for r in held if (r.start, r.end) == (1, 2) and len(r.parts) == 1]  # read whole, as before
+    assert {(r.start, r.end) for r in held if len(r.parts) == 1} == {(r.start, r.end) for r in line_readings(line)
+                                                                       if len(r.parts) == 1}  # merges kept
