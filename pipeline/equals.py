@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hdr_expr.pipeline.stats import median
+
 #: The lost bar must be at least this dark relative to the kept one (median along the bar).
 MIN_RATIO = 0.5
 #: ... and this dark in absolute terms (0–255 darkness relative to the paper): paper texture and sensor noise
@@ -51,13 +53,13 @@ def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int,
     if best < max(MIN_RATIO * bar, MIN_DARKNESS) or mask[rows[reach + best_k], cols].mean() >= 0.3:
         return 0.0
     # Beyond the bar's ends, on the ridge's row: a lost bar of an '=' is no longer than the kept one.
-    row = int(np.clip(round(float(np.median(centre))) + best_k, 0, H - 1))
+    row = int(np.clip(round(median(centre)) + best_k, 0, H - 1))
     span = max(2, int(0.45 * w))
     off = int(0.15 * w)
     for lo, hi in ((x - off - span, x - off), (x + w + off, x + w + off + span)):
         lo, hi = max(lo, 0), min(hi, W)
         band = darkness[max(row - 1, 0) : row + 2, lo:hi]
-        if hi - lo >= 2 and float(np.median(band.max(axis=0))) >= 0.5 * best:
+        if hi - lo >= 2 and median(band.max(axis=0)) >= 0.5 * best:
             return 0.0
     return best / bar
 

@@ -38,6 +38,8 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from hdr_expr.pipeline.stats import median, percentile
+
 #: Analysis copies are at most this many pixels (statistics, polarity, angles, rules, sheet edges). 0.3 MP reads
 #: the expression and worksheet benchmarks as well as 1 MP did (84.0% vs 83.0%, 82.7% vs 82.7%; 86.5% vs 87.0%
 #: of worksheet lines) with 40% less preprocessing time.
@@ -205,13 +207,13 @@ def is_light_on_dark(gray: np.ndarray) -> bool:
         banded = np.maximum(grid.mean(axis=2).var(axis=1), grid.mean(axis=1).var(axis=1)) > BAND_SHARE * var
         lively &= ~banded
     if not lively.any():
-        return float(np.median(g)) < 96.0
+        return median(g) < 96.0
     skew = third[lively] / np.maximum(var[lively], 1e-6) ** 1.5
     # Strokes are a thin minority (strong skew); the edge of a board, a desk or a shadow splits a tile more
     # evenly (weak skew): only the skew beyond 1 counts, so a board's frame does not outvote its writing.
     vote = float((np.sign(skew) * np.clip(np.abs(skew) - 1.0, 0.0, 4.0)).sum())
     if abs(vote) < 0.5:
-        return float(np.median(g)) < 96.0
+        return median(g) < 96.0
     return vote > 0.0
 
 
@@ -333,7 +335,7 @@ def _run_fades(profile: np.ndarray, start: int, stop: int, reach: int, low: floa
     if stop < len(profile):
         ends.append(profile[stop + reach: stop + 3 * reach])
     ends = [e for e in ends if len(e)]
-    return bool(ends) and max(float(np.median(e)) for e in ends) >= EDGE_FADE * low
+    return bool(ends) and max(median(e) for e in ends) >= EDGE_FADE * low
 
 
 def edge_slivers(mask: np.ndarray, dark: np.ndarray, stroke: float, low: float) -> np.ndarray:
@@ -402,7 +404,7 @@ def stroke_width(mask: np.ndarray) -> float:
     big = area >= 12.0
     if not big.any():
         return 2.0 * float(area.sum()) / max(float(edge.sum()), 1.0)
-    return float(np.median(2.0 * area[big] / np.maximum(edge[big], 1.0)))
+    return median(2.0 * area[big] / np.maximum(edge[big], 1.0))
 
 
 def _thresholds(dark: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -677,7 +679,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     valid = p0[inside0]
     if not len(valid):
         return []
-    noise = float(np.median(np.abs(valid - np.median(valid)))) * 1.4826 + 0.25
+    noise = median(np.abs(valid - np.median(valid))) * 1.4826 + 0.25
     thr = max(2.5 * noise, 0.75)  # per strip; a line needs most strips at once, which noise never does
     found: list[Rule] = []
     middle = len(centres) // 2
@@ -690,7 +692,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
         if len(found) < 4:
             return False
         at = np.sort([float(r.across[middle]) for r in found])
-        pitch = float(np.median(np.diff(at)))
+        pitch = median(np.diff(at))
         if pitch < 3 * gap:
             return False
         steps = (place - at) / pitch
@@ -778,17 +780,17 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             # strips' peaks (a photographed page may bend a little), outliers dropped twice.
             xs_ok, ys_ok = centres[ok], offs[ok] + shifts[ok]
             keep = np.ones(len(xs_ok), bool)
-            coef = np.array([0.0, 0.0, float(np.median(ys_ok))])
+            coef = np.array([0.0, 0.0, median(ys_ok)])
             for _ in range(3):
                 if keep.sum() >= 6:
                     coef = np.polyfit(xs_ok[keep] / w, ys_ok[keep], 2)
                 elif keep.any():
-                    coef = np.array([0.0, 0.0, float(np.median(ys_ok[keep]))])
+                    coef = np.array([0.0, 0.0, median(ys_ok[keep])])
                 keep = np.abs(np.polyval(coef, xs_ok / w) - ys_ok) <= 1.0
             across = np.polyval(coef, centres / w) - reach
             if any(abs(r.across[middle] - across[middle]) <= gap for r in found):
                 continue  # found already (at another angle)
-            if np.median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
+            if median(np.minimum(across, h - 1 - across)) < 1.0 and strength[j] < 3.0 * thr:
                 continue  # a faint darkening of the image's own edge row
             # Thickness: rows around the peak above half its height, in the mean aligned profile.
             rows_ok = g[ok]
@@ -1165,7 +1167,7 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
         x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(w_w, x + w + r), min(h_w, y + h + r)
         d = dk[y0:y1, x0:x1]
         within = labels[y0:y1, x0:x1] == i
-        level = float(np.percentile(d[within & found[y0:y1, x0:x1]], 97))
+        level = percentile(d[within & found[y0:y1, x0:x1]], 97)
         if level < FAINT_SHARE * high:  # the paper's grain: a few seeds among fainter pixels
             continue
         grow = (d > GROW_SHARE * level) & (df[y0:y1, x0:x1] > al[y0:y1, x0:x1])
@@ -1182,7 +1184,7 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
         keep[0] = False
         # Its own cores as dark as the seeds that found it (grown on its own level, it may reach fainter marks).
         for j in np.flatnonzero(keep):
-            keep[j] = np.percentile(d[plabels == j], 97) >= FAINT_SHARE * high
+            keep[j] = percentile(d[plabels == j], 97) >= FAINT_SHARE * high
         out[top + y0: top + y1, left + x0: left + x1] |= keep[plabels]
     return out
 
@@ -1290,7 +1292,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         # worth looking for where something is far darker than the paper: a desk, a deep shadow.)
         edges = desk_s[:0]
         if attempt == 0:
-            paper = float(np.percentile(bg_s[:: max(1, bg_s.shape[0] // 100), :: max(1, bg_s.shape[1] // 100)], 90))
+            paper = percentile(bg_s[:: max(1, bg_s.shape[0] // 100), :: max(1, bg_s.shape[1] // 100)], 90)
             border = max(rough[0].mean(), rough[-1].mean(), rough[:, 0].mean(), rough[:, -1].mean())
             look = bool(np.count_nonzero(bg_s < 0.6 * paper) >= 0.002 * bg_s.size or border >= 0.3)
         if look:

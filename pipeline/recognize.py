@@ -36,6 +36,7 @@ from hdr_expr.pipeline.assemble import assemble_candidates, latex_of, normalize_
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
+from hdr_expr.pipeline.stats import median, percentile
 from hdr_expr.pipeline.verify import Verifier, load_verifier, verifier_input
 
 #: Pages whose strokes are wider than this many pixels are read at the scale where they are this wide (see
@@ -463,10 +464,10 @@ def printed_words(boxes: Sequence[tuple[int, int, int, int]]) -> bool:
     """Whether a line's symbol boxes (x, y, w, h) are those of printed words (see PRINTED_LETTERS)."""
     if len(boxes) < 5:
         return False
-    tall_h = float(np.percentile([b[3] for b in boxes], 90))
+    tall_h = percentile([b[3] for b in boxes], 90)
     if tall_h < PRINTED_MIN_HEIGHT:
         return False
-    base = float(np.median([y + h for _, y, _, h in boxes if h >= 0.85 * tall_h]))
+    base = median([y + h for _, y, _, h in boxes if h >= 0.85 * tall_h])
     lo, hi = PRINTED_X_HEIGHT
     letters = [h for _, y, w, h in boxes if lo * tall_h <= h <= hi * tall_h and w >= 0.5 * h
                and abs(y + h - base) <= max(PRINTED_BASELINE * tall_h, 2.0)]
@@ -479,7 +480,7 @@ def _ink_darkness(line: LineResult, pre) -> float:
     values = [pre.darkness[y : y + h, x : x + w][pre.mask[y : y + h, x : x + w]] for x, y, w, h in
               (s.box for s in line.symbols)]
     values = [v for v in values if v.size]
-    return float(np.median(np.concatenate(values))) if values else 0.0
+    return median(np.concatenate(values)) if values else 0.0
 
 
 def _without_faint_strokes(lines: list[LineResult], pre) -> list[LineResult]:
@@ -494,13 +495,13 @@ def _without_faint_strokes(lines: list[LineResult], pre) -> list[LineResult]:
     others = [_ink_darkness(line, pre) for line, one in zip(lines, lone) if not one]
     if not others:
         return lines
-    page = float(np.median(others))
+    page = median(others)
     return [line for line, one in zip(lines, lone) if not (one and _ink_darkness(line, pre) < FAINT_STROKE * page)]
 
 
 def _symbol_height(line: LineResult) -> float:
     """The median height of a line's symbols (px)."""
-    return float(np.median([s.box[3] for s in line.symbols])) if line.symbols else 0.0
+    return median([s.box[3] for s in line.symbols]) if line.symbols else 0.0
 
 
 def _without_scraps(lines: list[LineResult], pre) -> list[LineResult]:
@@ -619,7 +620,7 @@ def label_length(boxes: Sequence[tuple[int, int, int, int]], probs: Sequence[np.
         if p_mark.get(")", 0.0) >= LABEL_MARK_P:
             # A ')' with no '(' before it can open no sum: a gap wider than the sum's usual one will do (a
             # printed sheet spaces its operators out, and the answer is written further off still).
-            if gap >= 1.5 * float(np.median(inner)):
+            if gap >= 1.5 * median(inner):
                 return k
         elif gap >= 2.0 * (inner[-2] if len(inner) >= 2 else inner[0]):
             # '12.' could begin a decimal: apart by twice the sum's widest gap but one.
@@ -848,7 +849,7 @@ class Recognizer:
         def far(end: int) -> bool:
             gap, others = (gaps[0], gaps[1:]) if end == 0 else (gaps[-1], gaps[:-1])
             mark = syms[end]
-            usual = max(float(np.median(others)), 1.0) if others else 1.0
+            usual = max(median(others), 1.0) if others else 1.0
             return gap > FAR_MARK_GAP * height and gap > FAR_MARK_SPREAD * usual and _doubtful(mark, height)
 
         stray = {tuple(syms[end].box) for end in (0, -1) if far(end)}

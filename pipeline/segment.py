@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hdr_expr.pipeline.stats import median, percentile
+
 Box = tuple[int, int, int, int]  # x, y, width, height in page pixels
 
 #: A blob is offered for splitting when it is this many usual symbol widths wide and this many line heights.
@@ -143,7 +145,7 @@ class LineCrops:
             return by + bh
         t = math.tan(math.radians(self.angle))
         levelled = [s.box[1] + s.box[3] + (s.box[0] + s.box[2] / 2.0) * t for s in tall]
-        return float(np.median(levelled)) - x * t
+        return median(levelled) - x * t
 
 
 @dataclass
@@ -284,7 +286,7 @@ def _median_stroke(comps: list[_Comp]) -> float:
     sized = [c.stroke for c in comps if c.area >= 12]
     if not sized:
         sized = [c.stroke for c in comps]
-    return float(np.median(sized)) if sized else 0.0
+    return median(sized) if sized else 0.0
 
 
 # ------------------------------------------------------------------------------------------------ lines
@@ -336,10 +338,10 @@ def _cluster_lines(comps: list[_Comp], height: float, angle: float) -> list[list
     for members in lines:
         if merged:
             prev = merged[-1]
-            top_a = np.median([lev(c, c.y) for c in prev])
-            bot_a = np.median([lev(c, c.y + c.h) for c in prev])
-            top_b = np.median([lev(c, c.y) for c in members])
-            bot_b = np.median([lev(c, c.y + c.h) for c in members])
+            top_a = median([lev(c, c.y) for c in prev])
+            bot_a = median([lev(c, c.y + c.h) for c in prev])
+            top_b = median([lev(c, c.y) for c in members])
+            bot_b = median([lev(c, c.y + c.h) for c in members])
             overlap = min(bot_a, bot_b) - max(top_a, top_b)
             if overlap >= 0.5 * min(bot_a - top_a, bot_b - top_b):
                 prev.extend(members)
@@ -350,7 +352,7 @@ def _cluster_lines(comps: list[_Comp], height: float, angle: float) -> list[list
     for members in lines:
         tops = [lev(c, c.y) for c in members]
         bottoms = [lev(c, c.y + c.h) for c in members]
-        bands.append((min(tops), max(bottoms), float(np.median([lev(c, c.cy) for c in members]))))
+        bands.append((min(tops), max(bottoms), median([lev(c, c.cy) for c in members])))
     tall_ids = {id(c) for c in tall}
     orphans = []
     for c in comps:
@@ -564,9 +566,9 @@ def _line_height(crops: list[SymbolCrop]) -> float:
     if not crops:
         return 0.0
     hs = np.array([s.box[3] for s in crops], np.float64)
-    ref = float(np.percentile(hs, 75))
+    ref = percentile(hs, 75)
     tall = hs[hs >= 0.6 * ref]
-    return float(np.median(tall)) if len(tall) else ref
+    return median(tall) if len(tall) else ref
 
 
 def union_box(boxes: list[Box]) -> Box:
@@ -589,7 +591,7 @@ def _writing_height(comps: list[_Comp], stroke: float, H: int, W: int) -> float:
     """The writing's height, from parts shaped like symbols (not bars, not the edges of the image)."""
     sized = [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h and not _at_border(c, H, W)]
     sized = sized or [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke] or [c.h for c in comps]
-    return float(np.percentile(sized, 75))
+    return percentile(sized, 75)
 
 
 def answer_rings(mask: np.ndarray) -> np.ndarray:
@@ -656,7 +658,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
         ):
             continue
         tall_h = [c.h for c in members if c.h >= 0.5 * height0] or [max(c.h for c in members)]
-        line_h = float(np.median(tall_h))
+        line_h = median(tall_h)
         line_stroke = _median_stroke(members) or stroke
         crops = _group_symbols(labels, members, line_h, line_stroke)
         line_h = _line_height(crops) or line_h
@@ -664,7 +666,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
         tall = [s for s in crops if s.box[3] >= 0.6 * line_h] or crops
         tops = [s.box[1] + s.center[0] * t for s in tall]
         bottoms = [s.box[1] + s.box[3] + s.center[0] * t for s in tall]
-        band = (float(np.median(tops)), float(np.median(bottoms)))
+        band = (median(tops), median(bottoms))
         kept = []
         for s in crops:
             lx = s.center[0] * t
