@@ -560,7 +560,10 @@ def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 40
     top = [c[0][0] if c else "?" for c in candidates]
     first = assemble(top, latex=latex)
     if first.error is not None and not first.error.startswith("cannot read"):
-        return first  # it parses (a division by zero, say)
+        # It parses, but divides by zero: only a reading whose written answer holds replaces it (``43/0`` where
+        # the stroke may be a 1 and ``592-(-4310)=4902`` holds).
+        agreed = agreeing_reading(candidates, tuple(0 for _ in candidates), first)
+        return first if agreed is None else replace(assemble(_labels(candidates, agreed), latex=latex), repaired=True)
     idx: tuple[int, ...] | None = tuple(0 for _ in candidates)
     chosen = first
     if first.error is not None or oddities(top):
@@ -628,8 +631,8 @@ def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int],
     if not places:
         return None
     base = chosen if chosen is not None else assemble(labels, latex=False)
-    if base.error is not None or base.correct is True:
-        return None
+    if (base.error is not None and not base.error.startswith("division")) or base.correct is True:
+        return None  # (a division by zero is as good as a wrong answer: people seldom write one)
     places = sorted(places, reverse=True)[:AGREEMENT_PLACES]
     best: tuple[float, tuple[int, ...]] | None = None
     for mask in range(1, 1 << len(places)):

@@ -308,6 +308,17 @@ def test_agreement_reads_a_plausible_other_digit_so_that_the_answer_holds():
     assert a.text == "7+5=12" and a.correct is True and a.repaired
 
 
+def test_a_division_by_zero_gives_way_to_a_reading_whose_answer_holds():
+    # '43/0' divides by zero; the stroke could be a 1 (a quarter), and 592-(-4310)=4902 holds.
+    cands = _sure("592-(-43") + [[("/", 0.72), ("1", 0.26)]] + _sure("0)=4902")
+    a = assemble_candidates(cands)
+    assert a.text == "592-(-4310)=4902" and a.correct is True and a.repaired and a.error is None
+    # Where no alternative makes the answer hold, the division by zero is reported as read.
+    cands = _sure("8") + [[("/", 0.9), ("1", 0.1)]] + _sure("0=5")
+    a = assemble_candidates(cands)
+    assert a.text == "8/0=5" and a.error == "division by zero" and not a.repaired
+
+
 def test_agreement_never_turns_a_clearly_written_wrong_answer_right():
     # A pupil's wrong answer stays wrong: a digit the classifier hardly doubts is not swapped ...
     cands = _sure("7+5=1") + [[("3", 0.98), ("2", 0.02)]]
