@@ -1273,9 +1273,13 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     sh, sw_ = small.shape[:2]
     kernel = _odd(min(max(min(sh, sw_) / 6.0, 15.0), 61.0))
     desk_s = np.zeros(small.shape[:2], bool)
+    made_with = None  # the kernel bg_s and the darkness were made with (a desk found reuses them)
     for attempt in range(3):
-        bg_s = background(small, kernel)[:, :, 0]
-        dark_s = ink_darkness(small, bg_s)
+        if kernel != made_with:
+            bg_s = background(small, kernel)[:, :, 0]
+            darkness_s = ink_darkness(small, bg_s)
+            made_with = kernel
+        dark_s = darkness_s.copy()
         dark_s[desk_s] = 0
         if desk_s.any() and DESK_MARGIN > 0:
             # The desk's blurred edge just inside what was found of it is as dark as ink, and the thresholds
