@@ -45,6 +45,15 @@ def test_a_ruled_line_running_past_the_bar_is_no_partner():
     assert second_bar(dark, mask, BOX, 3.0) == 0.0
 
 
+def test_a_lost_bar_drawn_longer_at_one_end_is_still_a_partner():
+    # People draw an '=''s lower bar longer than the upper one: past its right end only, it is still its partner.
+    dark, mask = _page()
+    dark[50:53, 52:100] = 120
+    assert second_bar(dark, mask, BOX, 3.0) >= MIN_RATIO
+    dark[50:53, 20:52] = 120  # ... past both ends, a line
+    assert second_bar(dark, mask, BOX, 3.0) == 0.0
+
+
 def test_ink_already_in_the_mask_belongs_to_another_symbol():
     dark, mask = _page(second=120)
     mask[50:53, 52:79] = True
