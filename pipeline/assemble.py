@@ -286,7 +286,9 @@ def _sympy(node: Any, *, display: bool) -> Any:
         if isinstance(n, Neg):
             if isinstance(n.operand, Num) and "." not in n.operand.text:
                 return Integer(-int(n.operand.text))
-            if isinstance(n.operand, Num) and not display:
+            if isinstance(n.operand, Num):  # a negative decimal: one number, as a negative integer is
+                if display:
+                    return Float("-" + n.operand.text, max(sum(ch.isdigit() for ch in n.operand.text), 1))
                 v = _exact(n.operand.text)
                 return Rational(-v.numerator, v.denominator)
             inner = build(n.operand)

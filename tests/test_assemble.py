@@ -120,6 +120,7 @@ def test_expression_and_latex():
     ("-1×5", r"\left(-1\right) \cdot 5"),  # a written -1 factor is no minus sign
     ("-3×-2", r"\left(-3\right) \cdot \left(-2\right)"),
     ("5-(-2.5)+1", r"5 - \left(-2.5\right) + 1"),
+    ("0.5÷-0.25", r"\frac{0.5}{-0.25}"),  # a negative decimal is one number, not (-1)·0.25
 ])
 def test_latex_keeps_the_written_signs_without_extra_brackets(written, latex):
     a = read(written)
