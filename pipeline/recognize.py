@@ -83,12 +83,13 @@ NARROW_WIDTH = 0.75
 #: than DOUBTED_WHOLE of being one symbol, if it is at least DOUBTED_MIN_WIDTH line heights wide and
 #: DOUBTED_MIN_HEIGHT tall (touching digits are; an operator is not).
 DOUBTED_WHOLE = 0.2
-#: A crop the verifier believes one whole symbol with at least SPLIT_SURE_WHOLE is not offered for splitting
-#: (above 1: every crop wide enough is). At 0.99 the saved sets ex20-22 (1,500 images) read the same lines (one
-#: misread line misread otherwise) with 17% less CPU (98.8 → 81.7 s); at 0.9, 2 lines lost.
-SPLIT_SURE_WHOLE = 0.99
 DOUBTED_MIN_WIDTH = 0.45
 DOUBTED_MIN_HEIGHT = 0.85
+#: A crop the verifier believes one whole symbol with at least SPLIT_SURE_WHOLE is not offered for splitting
+#: (above 1: every crop wide enough is). At 0.99 the saved sets ex20-22 (1,500 images) read the same lines (one
+#: misread line misread otherwise) with 17% less CPU (98.8 → 81.7 s), ws20-21 + ex23 two more lines; at 0.9, 2
+#: lines lost.
+SPLIT_SURE_WHOLE = 0.99
 #: Such a crop the verifier believes one symbol with less than STROKE_DOUBT is also offered shared out stroke by
 #: stroke (symbols written over each other, which no cut parts: see strokes.py).
 STROKE_SPLITS = True
@@ -769,10 +770,12 @@ class Recognizer:
                     idx.append(batch_index[id(part)])
                 indices.append(idx)
             plans.append((line, height, readings, indices))
-        first = 0 if sure is None else len(sure)
-        whole = (None if not views else sure if first == len(views) else
-                 np.concatenate([sure, verifier.p_whole(np.stack(views[first:]))]) if first
-                 else verifier.p_whole(np.stack(views)))
+        # The verifier's beliefs for every crop queued: those of the first pass, then the rest's.
+        judged = 0 if sure is None else len(sure)
+        whole = sure if views else None
+        if len(views) > judged:
+            rest = verifier.p_whole(np.stack(views[judged:]))
+            whole = rest if sure is None else np.concatenate([sure, rest])
         if whole is not None:
             whole = self._split_doubted(plans, whole, normalized)
         batch = np.stack(normalized) if normalized else np.zeros((0, 28, 28), np.float32)
