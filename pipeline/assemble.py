@@ -271,9 +271,6 @@ def _sympy(node: Any, *, display: bool) -> Any:
     :func:`latex_of` can tell them from a subtraction and bracket them."""
     from sympy import Add, Float, Integer, Mul, Pow, Rational, UnevaluatedExpr
 
-    def negative(n: Any) -> bool:
-        return isinstance(n, Neg)
-
     def build(n: Any) -> Any:
         if isinstance(n, Num):
             if "." in n.text:
@@ -292,10 +289,10 @@ def _sympy(node: Any, *, display: bool) -> Any:
                 v = _exact(n.operand.text)
                 return Rational(-v.numerator, v.denominator)
             inner = build(n.operand)
-            return Mul(Integer(-1), UnevaluatedExpr(inner) if negative(n.operand) else inner, evaluate=False)
+            return Mul(Integer(-1), UnevaluatedExpr(inner) if isinstance(n.operand, Neg) else inner, evaluate=False)
         a, b = build(n.left), build(n.right)
         if n.op in "+-":
-            if display and negative(n.right):
+            if display and isinstance(n.right, Neg):
                 b = UnevaluatedExpr(b)
             if n.op == "-":
                 b = Mul(Integer(-1), b, evaluate=False)
@@ -561,14 +558,12 @@ def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 40
     first choices with the parse error."""
     top = [c[0][0] if c else "?" for c in candidates]
     first = assemble(top, latex=latex)
-    if first.error is not None and not first.error.startswith("cannot read"):
-        # It parses, but divides by zero: only a reading whose written answer holds replaces it (``43/0`` where
-        # the stroke may be a 1 and ``592-(-4310)=4902`` holds).
-        agreed = agreeing_reading(candidates, tuple(0 for _ in candidates), first)
-        return first if agreed is None else replace(assemble(_labels(candidates, agreed), latex=latex), repaired=True)
     idx: tuple[int, ...] | None = tuple(0 for _ in candidates)
     chosen = first
-    if first.error is not None or oddities(top):
+    # A reading that parses but divides by zero is not repaired: only a reading whose written answer holds
+    # replaces it (``43/0`` where the stroke may be a 1 and ``592-(-4310)=4902`` holds).
+    divides_by_zero = first.error is not None and first.error.startswith(DIVISION_BY_ZERO)
+    if not divides_by_zero and (first.error is not None or oddities(top)):
         idx = best_parse(candidates, max_tries=max_tries)
         if idx is None:
             return first
@@ -633,7 +628,7 @@ def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int],
     if not places:
         return None
     base = chosen if chosen is not None else assemble(labels, latex=False)
-    if (base.error is not None and not base.error.startswith("division")) or base.correct is True:
+    if (base.error is not None and not base.error.startswith(DIVISION_BY_ZERO)) or base.correct is True:
         return None  # (a division by zero is as good as a wrong answer: people seldom write one)
     places = sorted(places, reverse=True)[:AGREEMENT_PLACES]
     best: tuple[float, tuple[int, ...]] | None = None

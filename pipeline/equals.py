@@ -53,7 +53,7 @@ def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int,
     if best < max(MIN_RATIO * bar, MIN_DARKNESS) or mask[rows[reach + best_k], cols].mean() >= 0.3:
         return 0.0
     # Beyond the bar's ends, on the ridge's row: a ruled line runs on past both; a lost bar of an '=' may be drawn
-    # longer than the kept one at one end (ONE_END_LONGER), not at both.
+    # longer than the kept one at one end (people draw an '=''s lower bar longer), not at both.
     row = int(np.clip(round(median(centre)) + best_k, 0, H - 1))
     span = max(2, int(0.45 * w))
     off = int(0.15 * w)
@@ -62,13 +62,9 @@ def second_bar(darkness: np.ndarray, mask: np.ndarray, box: tuple[int, int, int,
         lo, hi = max(lo, 0), min(hi, W)
         band = darkness[max(row - 1, 0) : row + 2, lo:hi]
         runs_on += hi - lo >= 2 and median(band.max(axis=0)) >= 0.5 * best
-    if runs_on == 2 or (runs_on and not ONE_END_LONGER):
+    if runs_on == 2:
         return 0.0
     return best / bar
-
-
-#: Whether the lost bar may run on past the kept one at one end (people draw an '=''s lower bar longer).
-ONE_END_LONGER = True
 
 
 #: Two bars of an '=' that the mask ran together: across the blob, the darkness shows two ridges with a lighter

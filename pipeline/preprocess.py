@@ -679,7 +679,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     valid = p0[inside0]
     if not len(valid):
         return []
-    noise = median(np.abs(valid - np.median(valid))) * 1.4826 + 0.25
+    noise = float(np.median(np.abs(valid - np.median(valid)))) * 1.4826 + 0.25
     thr = max(2.5 * noise, 0.75)  # per strip; a line needs most strips at once, which noise never does
     found: list[Rule] = []
     middle = len(centres) // 2

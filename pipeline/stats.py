@@ -35,7 +35,7 @@ def percentile(values: Any, q: float) -> float:
     pos = (q / 100) * (n - 1)
     lo = min(math.floor(pos), n - 1)
     hi = min(lo + 1, n - 1)
-    part = np.partition(a, (lo, hi)) if n > 2 else np.sort(a)
+    part = np.partition(a, (lo, hi))
     x0, x1 = float(part[lo]), float(part[hi])
     t = pos - lo
     d = x1 - x0
@@ -50,6 +50,6 @@ def median(values: Any) -> float:
         return float(np.median(a))
     half = n // 2
     if n % 2:
-        return float(np.partition(a, half)[half]) if n > 2 else float(np.sort(a)[half])
-    part = np.partition(a, (half - 1, half)) if n > 2 else np.sort(a)
+        return float(np.partition(a, half)[half])
+    part = np.partition(a, (half - 1, half))
     return (float(part[half - 1]) + float(part[half])) / 2.0
