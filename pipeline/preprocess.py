@@ -82,6 +82,9 @@ GROW_SHARE = 0.3
 FAINT_SHARE = 0.65
 #: ... where it holds this many stroke widths squared at least.
 FAINT_AREA = 4.0
+#: ... and one that touches only found ink of less than this share of its own area (specks of its own darkest
+#: pixels, seeded by the page's thresholds) is added too, with them.
+SPECK_SHARE = 0.25
 #: Whether the faint search runs on ruled paper too (the rules' bands left out of it).
 FAINT_ON_RULED = True
 #: On a page larger than its analysis copy, where it is looked for: what this share of both thresholds finds there
@@ -1136,6 +1139,12 @@ def _grouped(found: np.ndarray, r: int) -> tuple[int, np.ndarray, np.ndarray]:
     return n, labels, stats
 
 
+def _labelled(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mask's 8-connected components: (labels, area of each label; the background's first)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    return labels, stats[:, cv2.CC_STAT_AREA]
+
+
 def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: np.ndarray, abs_high: np.ndarray,
                  high: float, low: float, stroke: float,
                  window: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -1160,6 +1169,7 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
     r = max(1, int(round(1.5 * stroke)))
     n, labels, stats = _grouped(found, r)
     h_w, w_w = m.shape
+    mask_labels = mask_areas = None  # labelled when first needed
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
         if found[y: y + h, x: x + w].sum() < least:
@@ -1172,10 +1182,19 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
             continue
         grow = (d > GROW_SHARE * level) & (df[y0:y1, x0:x1] > al[y0:y1, x0:x1])
         part = _hysteresis((d >= SEED_SHARE * level) & within, grow, min_area=min_area)
-        # Apart from what was found (a part that reaches a found stroke is that stroke's fainter end).
-        pn, plabels = cv2.connectedComponents(part.view(np.uint8), connectivity=8)
+        # Apart from what was found (a part that reaches a found stroke is that stroke's fainter end) -- but
+        # not apart from specks: where a light digit's darkest pixels passed the page's seed threshold, they
+        # are found as a speck inside it, and the digit is not that speck's fainter end.
+        pn, plabels, pstats, _ = cv2.connectedComponentsWithStats(part.view(np.uint8), connectivity=8)
         keep = np.ones(pn, bool)
-        keep[np.unique(plabels[cv2.dilate(m[y0:y1, x0:x1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0])] = False
+        near = cv2.dilate(m[y0:y1, x0:x1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        for j in np.unique(plabels[near]):
+            if j == 0:
+                continue
+            if mask_labels is None:
+                mask_labels, mask_areas = _labelled(m)
+            touched = np.unique(mask_labels[y0:y1, x0:x1][near & (plabels == j)])
+            keep[j] = mask_areas[touched[touched > 0]].sum() < SPECK_SHARE * pstats[j, cv2.CC_STAT_AREA]
         # Nor one at the image's edge: a board's frame, a faint rule running off the sheet.
         for at_edge, side in ((top + y0 == 0, plabels[0]), (top + y1 == H, plabels[-1]),
                               (left + x0 == 0, plabels[:, 0]), (left + x1 == W, plabels[:, -1])):

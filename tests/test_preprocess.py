@@ -772,6 +772,25 @@ def test_a_digit_written_far_lighter_than_the_rest_is_kept(monkeypatch, opacity:
     assert np.array_equal(without & ~around, found & ~around)  # the rest as it was
 
 
+def test_a_light_digit_whose_darkest_pixels_passed_the_page_thresholds_is_kept(monkeypatch) -> None:
+    # A light 5 with one blot pressed harder: the blot alone passed the page's seed threshold and was kept as a
+    # speck, and the faint search took the 5 around it for that speck's fainter end and dropped it
+    # (`51×6=306` read `1×6=306`). A speck is no stroke of which the digit could be the end.
+    import hdr_expr.pipeline.preprocess as pp
+
+    light = draw_tokens("5", height=56, stroke=3, size=(620, 150), origin=(30, 103))
+    dark = draw_tokens("-356=", height=56, stroke=4, size=(620, 150), origin=(100, 103))
+    faint = 0.3 * light.ink
+    ys, xs = np.nonzero(light.ink > 0.9)
+    y, x = ys[len(ys) // 2], xs[len(xs) // 2]
+    faint[y - 1: y + 2, x - 1: x + 2] = np.maximum(faint[y - 1: y + 2, x - 1: x + 2], 0.8)  # the blot
+    image = render(np.maximum(dark.ink, faint), noise=3.0, blur=0.7, seed=1)
+    five = light.mask
+    assert preprocess(image).mask[five].mean() > 0.8
+    monkeypatch.setattr(pp, "SPECK_SHARE", 0.0)  # any ink found makes the part a stroke's end: as before
+    assert preprocess(image).mask[five].mean() < 0.3
+
+
 def test_a_digit_written_far_lighter_than_the_rest_is_kept_on_ruled_paper(monkeypatch) -> None:
     # On ruled paper the search for lighter writing found the rules' remains: it was not made there, and a
     # light answer digit vanished (`28×2=56` read `28×2=6`). It now runs with the rules' bands left out; what
