@@ -630,6 +630,10 @@ def _coarse_angle(profiles: np.ndarray, centres: np.ndarray) -> float:
 #: RULE_CLEAN_STRIPS of them, is a rule even where it does not run on past the writing (see _find_lines).
 RULE_CLEAN_STRIPS = 6
 RULE_CLEAN_SHOWING = 0.9
+#: A line that does not run across (nine tenths of) the image must be at least this many stroke widths long: a
+#: straight stroke of writing (a 1 in a short crop) is shorter. (30 read a small card's red margin, 40 strokes of
+#: the photo's height, as a rule, +1 line on ex20–23 — and erased the 1 of a 61 drawn on a phone's pad.)
+RULE_MIN_LENGTH = 40.0
 #: The steepest rule looked for (the searches reach 8.75°), with a margin: the profiles are padded for it.
 MAX_RULE_ANGLE = 10.0
 
@@ -741,7 +745,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             # (Only between the first and last strips where it shows: a sheet may not fill the photo.)
             shown = np.flatnonzero(above[:, j])
             length = (shown.max() - shown.min() + 1) * sw
-            if length < 0.9 * w and length < 40.0 * stroke:
+            if length < 0.9 * w and length < RULE_MIN_LENGTH * stroke:
                 rejected.append(j)
                 continue  # a straight stroke of writing (a 1 in a short crop), not a line across
             span = np.zeros(n_strips, bool)

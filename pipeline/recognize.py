@@ -150,6 +150,8 @@ FAR_MARK_GAP = 0.8
 FAR_MARK_SPREAD = 2.5
 FAR_MARK_SURE = 0.5
 FAR_MARK_SHORT = 0.6
+#: ... or one cut off by the image's border there, however sure: the sheet's edge or a frame, not writing.
+FAR_MARK_AT_EDGE = True
 #: A decimal comma: a mark less than COMMA_HEIGHT line heights tall whose centre lies at least COMMA_LOW line
 #: heights below the line's middle (on the baseline or under it). 0.35 missed points drawn as a tick standing on
 #: the baseline (centre about 0.3 down); 0.25 read 5 more lines of the saved sets, none lost.
@@ -840,20 +842,25 @@ class Recognizer:
     def _without_far_marks(self, line, paths, result: LineResult, pre):
         """The sheet's edge, a smudge in the margin or a scrap of a neighbouring line joined to a line's row is read
         as one more symbol at its start or end (``127+58=85``, ``28÷5.89``). Where the first or last symbol stands
-        far apart from the others (FAR_MARK_GAP, FAR_MARK_SPREAD) and is doubtful (FAR_MARK_SURE, FAR_MARK_SHORT),
-        and the line without it parses, it is read without it. A sure, full-height answer written far out stays.
-        Returns (line, paths, result), or None."""
+        far apart from the others (FAR_MARK_GAP, FAR_MARK_SPREAD) and is doubtful (FAR_MARK_SURE, FAR_MARK_SHORT)
+        or cut off by the image's border on its side (FAR_MARK_AT_EDGE), and the line without it parses, it is read
+        without it. A sure, full-height answer written far out stays. Returns (line, paths, result), or None."""
         syms = sorted(result.symbols, key=lambda s: s.box[0])
         if len(syms) < 3:
             return None
         height = float(line.height) or float(max(s.box[3] for s in syms))
         gaps = [b.box[0] - (a.box[0] + a.box[2]) for a, b in zip(syms, syms[1:])]
 
+        width = pre.mask.shape[1]
+
         def far(end: int) -> bool:
             gap, others = (gaps[0], gaps[1:]) if end == 0 else (gaps[-1], gaps[:-1])
             mark = syms[end]
             usual = max(median(others), 1.0) if others else 1.0
-            return gap > FAR_MARK_GAP * height and gap > FAR_MARK_SPREAD * usual and _doubtful(mark, height)
+            x, _, w, _ = mark.box
+            cut_off = FAR_MARK_AT_EDGE and (x <= 0 if end == 0 else x + w >= width)
+            return (gap > FAR_MARK_GAP * height and gap > FAR_MARK_SPREAD * usual
+                    and (cut_off or _doubtful(mark, height)))
 
         stray = {tuple(syms[end].box) for end in (0, -1) if far(end)}
         if not stray:

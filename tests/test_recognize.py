@@ -1144,6 +1144,29 @@ def test_an_answer_written_far_out_is_still_read() -> None:
     assert [(line.text, line.correct) for line in read.lines] == [("3+4=7", True)]
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_sure_mark_cut_off_by_the_image_border_far_out_is_no_symbol(side: str, monkeypatch) -> None:
+    # A photographed card's dark edge, as tall as the digits and as sure a '1' as any, at the image's border far
+    # from the writing: read as one more digit ('15+73=' for '5+73='). Cut off by the border there, it is left
+    # out where the line parses without it; drawn apart from the border, a sure full-height mark stays.
+    from test_preprocess import render
+
+    _model_classes()
+    from hdr_expr.pipeline import recognize
+
+    rec = sys.modules["hdr_expr.pipeline.recognize"]  # the package exports a function of that name
+    ink, (x0, y0, x1, y1) = _sum_by_hand("27+58=85")
+    ink = ink[:, x0 - 80: x1 + 80]
+    col = slice(0, 5) if side == "left" else slice(ink.shape[1] - 5, ink.shape[1])
+    ink[y0 + 2: y1 - 2, col] = 1.0  # a straight dark bar the height of the digits, cut by the border
+    image = render(ink, noise=2)
+    (read,) = recognize(image)
+    assert [line.text for line in read.lines] == ["27+58=85"]
+    monkeypatch.setattr(rec, "FAR_MARK_AT_EDGE", False)
+    (read,) = recognize(image)
+    assert [line.text for line in read.lines] != ["27+58=85"]
+
+
 @pytest.mark.parametrize("left, right", [(0.3, 0.1), (0.45, 0.05), (0.7, 0.0)])
 def test_a_crossed_seven_stays_a_seven(left: float, right: float) -> None:
     # A 7 crossed as many people write it, its bar ``left`` line heights out left of the stem. Out as far as
