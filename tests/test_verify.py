@@ -80,6 +80,9 @@ def test_composed_lines_give_both_labels_deterministically():
     ex = segment_examples(SYNTH, 12, seed=5)
     again = segment_examples(SYNTH, 12, seed=5)
     assert np.array_equal(ex.x, again.x) and np.array_equal(ex.y, again.y)
+    assert ex.x.dtype == np.float16 and len(ex.x) == len(ex.y) == len(ex.kind) == len(ex.symbol)
+    forked = segment_examples(SYNTH, 12, seed=5, workers=2)  # lines seeded one by one: the same proposals
+    assert np.array_equal(ex.x, forked.x) and np.array_equal(ex.symbol, forked.symbol)
     assert set(np.unique(ex.y)) == {0, 1} and set(np.unique(ex.kind)) >= {0, 1}
     # Crops as segmented are mostly whole symbols, split pieces mostly not.
     assert ex.y[ex.kind == 0].mean() < 0.4 and ex.y[ex.kind == 1].mean() > 0.5
