@@ -457,7 +457,7 @@ def assemble(labels: Sequence[str], *, latex: bool = True) -> Assembly:
         try:
             correct = _value(line.rhs) == value
         except ZeroDivisionError:
-            return Assembly(**common, value=shown, exact=value, error="division by zero in the answer")
+            return Assembly(**common, value=shown, exact=value, error=f"{DIVISION_BY_ZERO} in the answer")
     return Assembly(**common, value=shown, correct=correct, exact=value)
 
 

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from hdr_expr.errors import HdrExprError, InputError
-from hdr_expr.pipeline.assemble import assemble_candidates, latex_of, normalize_label
+from hdr_expr.pipeline.assemble import DIVISION_BY_ZERO, assemble_candidates, latex_of, normalize_label
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
@@ -1099,7 +1099,7 @@ class Recognizer:
                         and not oddities(a.labels, bare_number=False))
 
         def likelihood(score: float, cands, a) -> float:
-            unparsed = a.error is not None and not a.error.startswith("division")
+            unparsed = a.error is not None and not a.error.startswith(DIVISION_BY_ZERO)
             return score + reading_score(cands, a) - (UNPARSED_PENALTY if unparsed else 0.0)
 
         best = (likelihood(paths[0][0], cands, a), label, chosen, a)
