@@ -160,13 +160,12 @@ def segment_examples(material: Material, lines: int, seed: int, rendered: float 
 
     _WORK["material"] = material
     step = 50
-    jobs = [(a, min(a + step, lines), seed, rendered) for a in range(0, lines, step)]
+    # (No lines: one empty chunk, which gives the empty arrays their dtypes.)
+    jobs = [(a, min(a + step, lines), seed, rendered) for a in range(0, lines, step)] or [(0, 0, seed, rendered)]
     if workers > 1 and "fork" in mp.get_all_start_methods():
         with mp.get_context("fork").Pool(workers) as pool:
             parts = pool.map(_chunk, jobs)
     else:
         parts = [_chunk(j) for j in jobs]
-    if not parts:
-        parts = [_chunk((0, 0, seed, rendered))]
     x, ys, kinds, symbols = (np.concatenate([p[k] for p in parts]) for k in range(4))
     return SegmentExamples(x, ys, kinds, lines, symbols)

@@ -116,7 +116,8 @@ def train_verifier(
     }
     write_model_card(out, card)
     # Measured through the LiteRT file, as recognition uses it.
-    p = Verifier(out).p_whole(val.x.astype(np.float32))
+    val_x = val.x.astype(np.float32)
+    p = Verifier(out).p_whole(val_x)
     pred = (p < 0.5).astype(np.uint8)
     metrics: dict[str, Any] = {"validation_accuracy": round(float((pred == val.y).mean()), 5)}
     for k, name in enumerate(("as_segmented", "split_pieces", "merged_runs")):
@@ -124,7 +125,7 @@ def train_verifier(
         if s.any():
             metrics[f"validation_accuracy_{name}"] = round(float((pred[s] == val.y[s]).mean()), 5)
             metrics[f"validation_count_{name}"] = int(s.sum())
-    keras_p = model.predict(val.x.astype(np.float32), batch_size=1024, verbose=0)[:, 0]
+    keras_p = model.predict(val_x, batch_size=1024, verbose=0)[:, 0]
     metrics["keras_tflite_agreement"] = round(float(((keras_p >= 0.5) == (p >= 0.5)).mean()), 5)
     log("validation: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
     card["metrics"] = metrics
