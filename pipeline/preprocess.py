@@ -85,6 +85,16 @@ FAINT_AREA = 4.0
 #: ... and one that touches only found ink of less than this share of its own area (specks of its own darkest
 #: pixels, seeded by the page's thresholds) is added too, with them.
 SPECK_SHARE = 0.25
+#: A decimal point blurred to a soft dot (a phone's photo, a small pen dot) may peak below the page's seed
+#: threshold while its strokes' neighbours pass it. A round mark seeded from POINT_SEED_SHARE of that threshold
+#: (grown as the page's ink is), of POINT_MIN_AREA to POINT_MAX_AREA squared stroke widths, at most
+#: POINT_MAX_SIDE stroke widths across, touching no ink found, with writing found within POINT_NEAR stroke widths
+#: on its left and on its right, is added: a point between two digits.
+POINT_SEED_SHARE = 0.75
+POINT_MIN_AREA = 0.5
+POINT_MAX_AREA = 4.0
+POINT_MAX_SIDE = 3.0
+POINT_NEAR = 6.0
 #: Whether the faint search runs on ruled paper too (the rules' bands left out of it).
 FAINT_ON_RULED = True
 #: On a page larger than its analysis copy, where it is looked for: what this share of both thresholds finds there
@@ -1212,6 +1222,34 @@ def _faint_parts(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: 
     return out
 
 
+def _faint_points(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low: np.ndarray,
+                  abs_high: np.ndarray, high: float, low: float, stroke: float) -> np.ndarray:
+    """Round marks the size of a decimal point, a little lighter than the page's seeds, standing between
+    pieces of writing found on either side (see POINT_SEED_SHARE); the mask of them."""
+    out = np.zeros(mask.shape, bool)
+    seeds = (dark >= POINT_SEED_SHARE * high) & (diff > abs_high) & ~mask
+    if POINT_SEED_SHARE <= 0 or not seeds.any():
+        return out
+    near_ink = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    found = _hysteresis(seeds, (dark > low) & (diff > abs_low) & ~mask)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(found.view(np.uint8), connectivity=8)
+    H, W = mask.shape
+    s2 = stroke * stroke
+    reach = int(math.ceil(POINT_NEAR * stroke))
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if not (POINT_MIN_AREA * s2 <= area <= POINT_MAX_AREA * s2) or max(w, h) > POINT_MAX_SIDE * stroke:
+            continue
+        if max(w, h) > 2 * min(w, h) + 1 or x == 0 or y == 0 or x + w == W or y + h == H:
+            continue
+        if near_ink[y: y + h, x: x + w][labels[y: y + h, x: x + w] == i].any():
+            continue  # the fainter end of a stroke found, not a mark of its own
+        rows = slice(max(0, y - reach), min(H, y + h + reach))
+        if mask[rows, max(0, x - reach): x].any() and mask[rows, x + w: x + w + reach].any():
+            out[y: y + h, x: x + w] |= labels[y: y + h, x: x + w] == i
+    return out
+
+
 def _faint_windows(shape: tuple[int, int], rough: np.ndarray, small: np.ndarray, bg_s: np.ndarray,
                    dark_s: np.ndarray, abs_low_s: np.ndarray, abs_high_s: np.ndarray, high: float, low: float,
                    stroke: float, f: float) -> list[tuple[int, int, int, int]]:
@@ -1392,17 +1430,18 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
                                       off_sheet=desk if desk_s.any() else None, stroke=stroke)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
+    # The rules' remains are no faint writing: the searches for it do not see their bands (nor what of a light
+    # digit, or a point, lies along a rule inside one).
+    dark_f = np.where(rule_bands(dark.shape, page_rules, stroke), 0, dark) if rules else dark
     if FAINT_SHARE > 0 and (rules == 0 or FAINT_ON_RULED):
-        dark_f, dark_fs = dark, dark_s
-        if rules:  # the rules' remains are no faint writing: the faint search does not see their bands (nor
-            # what of a light digit lies along a rule inside one)
-            dark_f = np.where(rule_bands(dark.shape, page_rules, stroke), 0, dark)
-            if f < 1.0:  # only _faint_windows reads the analysis copy
-                dark_fs = np.where(rule_bands(dark_s.shape, found, stroke_s), 0, dark_s)
+        dark_fs = dark_s
+        if rules and f < 1.0:  # only _faint_windows reads the analysis copy
+            dark_fs = np.where(rule_bands(dark_s.shape, found, stroke_s), 0, dark_s)
         windows = ([None] if f >= 1.0 else
                    _faint_windows(mask.shape, rough, small, bg_s, dark_fs, abs_low_s, abs_high_s, high, low, stroke, f))
         for window in windows:
             mask |= _faint_parts(mask, dark_f, diff, abs_low, abs_high, high, low, stroke, window)
+    mask |= _faint_points(mask, dark_f, diff, abs_low, abs_high, high, low, stroke)
     mask &= ~edge_slivers(mask, dark, stroke, low)
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale)

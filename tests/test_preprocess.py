@@ -881,3 +881,28 @@ def test_a_margin_that_shows_only_between_the_writing_is_found() -> None:
     rules = find_rules(dark, stroke=3.0, ink_level=200.0)
     margins = [r for r in rules if r.axis == 1]
     assert len(margins) == 1 and abs(float(np.median(margins[0].across)) - M) <= 2
+
+
+def test_a_soft_decimal_point_between_digits_is_kept(monkeypatch) -> None:
+    # A phone's blur spreads a small pen dot into a soft one whose middle is lighter than the page's seed
+    # threshold while the digits' strokes pass it: `82×7.7` read `82×77`. A round mark of a point's size,
+    # a little lighter, between writing on both sides, is ink; alone on the paper it is not.
+    import hdr_expr.pipeline.preprocess as pp
+
+    drawn = draw_tokens("82×7.7", height=40, stroke=4, size=(420, 110), origin=(20, 75))
+    (x, y, w, h), = [b for t, b in drawn.boxes if t == "."]
+    ink = drawn.ink.copy()
+    ink[y - 2: y + h + 2, x - 2: x + w + 2] *= 0.4  # the point pressed lightly
+    stray = np.zeros_like(ink)
+    cv2.circle(stray, (380, 20), 3, 0.4, -1, cv2.LINE_AA)  # the same mark far from any writing
+    image = render(np.maximum(ink, stray), noise=2.0, blur=1.2, seed=3)
+    point = np.zeros(ink.shape, bool)
+    point[y: y + h, x: x + w] = True
+    far = (slice(10, 30), slice(370, 390))
+    monkeypatch.setattr(pp, "POINT_SEED_SHARE", 0.0)
+    before = preprocess(image).mask
+    assert not before[point].any() and not before[far].any()  # both under the page's thresholds
+    monkeypatch.undo()
+    after = preprocess(image).mask
+    assert after[point].sum() >= 6
+    assert not after[far].any()
