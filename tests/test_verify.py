@@ -115,3 +115,26 @@ def test_recognizer_reads_with_and_without_the_verifier(verifier):
     without = Recognizer(verifier=False).read_image(sample.image)
     assert with_v.lines[0].text == "37+48=85"
     assert without.lines and without.lines[0].text  # the width-prior path still reads the line
+
+
+def test_training_batches_cover_every_proposal_once_per_epoch_in_a_seeded_order():
+    from hdr_expr.models.verifier import batches
+
+    x = np.arange(10 * 28 * 28 * 2, dtype=np.float16).reshape(10, 28, 28, 2) % 7
+    y = np.arange(10, dtype=np.uint8)
+
+    def epoch(data):
+        got = [data[i] for i in range(len(data))]
+        assert all(bx.dtype == np.float32 and bx.shape[1:] == (28, 28, 2) for bx, _ in got)
+        for bx, by in got:
+            assert np.array_equal(bx, x[by].astype(np.float32))  # each proposal keeps its label
+        data.on_epoch_end()
+        return [list(by) for _, by in got]
+
+    shuffled = batches(x, y, 4, seed=1)
+    assert len(shuffled) == 3
+    first, second = epoch(shuffled), epoch(shuffled)
+    assert sorted(sum(first, [])) == list(range(10)) and sorted(sum(second, [])) == list(range(10))
+    assert first != second  # a new order each epoch
+    assert epoch(batches(x, y, 4, seed=1)) == first  # the same seed, the same order
+    assert epoch(batches(x, y, 4, seed=None)) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
