@@ -112,6 +112,22 @@ def test_small_low_mark_is_a_decimal_point():
     assert abs(p.sum() - 1) < 1e-5
 
 
+def test_a_squat_one_part_mark_the_classifier_also_sees_as_an_equals_is_one(monkeypatch):
+    # Two bars run together by blur (or one wavy '=') make a mark half a digit wide and a quarter high that the
+    # classifier calls 'x' with '=' close behind (`9+4+4-3=20` read `9+4+4-3x20`). A 'x' is seldom that flat.
+    # It is taken for a bar, '=' well above 'x'; the darkness map then tells a '=' whose bars ran together
+    # from a '-' (recognize's _restore_from_darkness).
+    hesitant = _probs(times=0.42, eq=0.36, minus=0.11, d7=0.03)
+    p = apply_layout_rules(hesitant, Shape(0.45, 0.27, 0.0, 1), CLASSES)
+    assert _top(p) == "-" and p[CLASSES.index("=")] > p[CLASSES.index("×")]
+    assert _top(apply_layout_rules(hesitant, Shape(0.45, 0.42, 0.0, 1), CLASSES)) == "×"  # taller: a small x
+    assert _top(apply_layout_rules(hesitant, Shape(0.35, 0.27, 0.0, 1), CLASSES)) == "×"  # not wide enough
+    # Where the classifier sees no '=' in it, a flat 'x' stays one.
+    assert _top(apply_layout_rules(_probs(times=0.55, eq=0.06, minus=0.08), Shape(0.45, 0.27, 0.0, 1), CLASSES)) == "×"
+    monkeypatch.setattr(sys.modules["hdr_expr.pipeline.recognize"], "FLAT_TIMES", 1.0)  # the rule off: as before
+    assert _top(apply_layout_rules(hesitant, Shape(0.45, 0.27, 0.0, 1), CLASSES)) == "×"
+
+
 def test_small_mid_height_mark_is_a_multiplication_dot():
     p = apply_layout_rules(_probs(d0=0.7, dot=0.25, times=0.05), Shape(0.15, 0.15, 0.0, 1, 0, 0), CLASSES)
     assert _top(p) == "×"
