@@ -72,6 +72,10 @@ RULE_SCRAP_WRITING = 3.0
 #: The thresholds are set without the pixels within this many background kernels of the desk found beyond a
 #: photographed sheet's edge (see preprocess).
 DESK_MARGIN = 0.25
+#: A part of the mask with at least DESK_SLIVER_SHARE of its pixels within DESK_SLIVER_REACH stroke widths of the
+#: desk found beyond a sheet is the sheet's edge (see desk_slivers).
+DESK_SLIVER_SHARE = 0.6
+DESK_SLIVER_REACH = 1.5
 #: Measure the paper's local noise without the ink's pixels (see _local_noise).
 NOISE_WITHOUT_INK = True
 #: Ink seeds where it is this share of the writing's darkness (its 97th percentile) ...
@@ -383,6 +387,22 @@ def edge_slivers(mask: np.ndarray, dark: np.ndarray, stroke: float, low: float) 
             if _run_fades(profile, int(x), int(x + w), reach, low):
                 drop[:h, x: x + w] |= labels[:h, x: x + w] == i
     return out
+
+
+def desk_slivers(mask: np.ndarray, desk: np.ndarray, stroke: float) -> np.ndarray:
+    """Parts of the mask that lie along the edge of the desk found beyond a photographed sheet: at least
+    DESK_SLIVER_SHARE of their pixels within DESK_SLIVER_REACH stroke widths of it (the sheet's edge, which
+    the desk's blurred border leaves as a broken line of ink: read as a column of 1s)."""
+    r = max(2, int(math.ceil(DESK_SLIVER_REACH * stroke)))
+    band = cv2.dilate(desk.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(mask.shape, bool)
+    total = np.bincount(labels.ravel(), minlength=n)
+    near = np.bincount(labels[band & mask], minlength=n)
+    drop = near >= DESK_SLIVER_SHARE * np.maximum(total, 1)
+    drop[0] = False
+    return drop[labels]
 
 
 def ink_darkness(img: np.ndarray, bg: np.ndarray) -> np.ndarray:
@@ -1443,6 +1463,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             mask |= _faint_parts(mask, dark_f, diff, abs_low, abs_high, high, low, stroke, window)
     mask |= _faint_points(mask, dark_f, diff, abs_low, abs_high, high, low, stroke)
     mask &= ~edge_slivers(mask, dark, stroke, low)
+    if desk_s.any() and DESK_SLIVER_SHARE < 1.0:
+        mask &= ~desk_slivers(mask, desk, stroke)
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale)
 
