@@ -1247,26 +1247,35 @@ def _faint_points(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low:
     """Round marks the size of a decimal point, a little lighter than the page's seeds, standing between
     pieces of writing found on either side (see POINT_SEED_SHARE); the mask of them."""
     out = np.zeros(mask.shape, bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if POINT_SEED_SHARE <= 0 or not len(rows):
+        return out
+    # Only between pieces of writing: within the writing's box, and as far around it as a point may lie.
+    H_page, W_page = mask.shape
+    reach = int(math.ceil(POINT_NEAR * stroke))
+    top, left = max(0, rows[0] - reach), max(0, cols[0] - reach)
+    win = (slice(top, min(H_page, rows[-1] + 1 + reach)), slice(left, min(W_page, cols[-1] + 1 + reach)))
+    mask, dark, diff, abs_low, abs_high = mask[win], dark[win], diff[win], abs_low[win], abs_high[win]
     seeds = (dark >= POINT_SEED_SHARE * high) & (diff > abs_high) & ~mask
-    if POINT_SEED_SHARE <= 0 or not seeds.any():
+    if not seeds.any():
         return out
     near_ink = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     found = _hysteresis(seeds, (dark > low) & (diff > abs_low) & ~mask)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(found.view(np.uint8), connectivity=8)
     H, W = mask.shape
     s2 = stroke * stroke
-    reach = int(math.ceil(POINT_NEAR * stroke))
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
         if not (POINT_MIN_AREA * s2 <= area <= POINT_MAX_AREA * s2) or max(w, h) > POINT_MAX_SIDE * stroke:
             continue
-        if max(w, h) > 2 * min(w, h) + 1 or x == 0 or y == 0 or x + w == W or y + h == H:
-            continue
+        if (max(w, h) > 2 * min(w, h) + 1 or top + y == 0 or left + x == 0 or top + y + h == H_page
+                or left + x + w == W_page):
+            continue  # not round, or cut by the image's border
         if near_ink[y: y + h, x: x + w][labels[y: y + h, x: x + w] == i].any():
             continue  # the fainter end of a stroke found, not a mark of its own
-        rows = slice(max(0, y - reach), min(H, y + h + reach))
-        if mask[rows, max(0, x - reach): x].any() and mask[rows, x + w: x + w + reach].any():
-            out[y: y + h, x: x + w] |= labels[y: y + h, x: x + w] == i
+        near = slice(max(0, y - reach), min(H, y + h + reach))
+        if mask[near, max(0, x - reach): x].any() and mask[near, x + w: x + w + reach].any():
+            out[top + y: top + y + h, left + x: left + x + w] |= labels[y: y + h, x: x + w] == i
     return out
 
 
