@@ -76,6 +76,14 @@ DESK_MARGIN = 0.25
 #: desk found beyond a sheet is the sheet's edge (see desk_slivers).
 DESK_SLIVER_SHARE = 0.6
 DESK_SLIVER_REACH = 1.5
+#: A sheet's edge whose desk was not found (see edge_steps): EDGE_STEP_PARTS thin parts or more within this share of
+#: the image's width (height) of one side, with the desk's side at least EDGE_STEP_DESK of the ink's level dark
+#: and the paper's at most EDGE_STEP_PAPER.
+EDGE_STEP_ZONE = 0.1
+EDGE_STEP_DESK = 0.05
+EDGE_STEP_PAPER = 0.02
+EDGE_STEP_PARTS = 3
+EDGE_STEP_THICK = 2.0
 #: Measure the paper's local noise without the ink's pixels (see _local_noise).
 NOISE_WITHOUT_INK = True
 #: Ink seeds where it is this share of the writing's darkness (its 97th percentile) ...
@@ -403,6 +411,50 @@ def desk_slivers(mask: np.ndarray, desk: np.ndarray, stroke: float) -> np.ndarra
     drop = near >= DESK_SLIVER_SHARE * np.maximum(total, 1)
     drop[0] = False
     return drop[labels]
+
+
+def edge_steps(mask: np.ndarray, dark: np.ndarray, stroke: float, level: float) -> np.ndarray:
+    """Parts of the mask that are a sheet's edge where the desk beyond it was not found (a shadow over it): the
+    parts in the outer EDGE_STEP_ZONE of the image along one side whose far side (towards that border), from 2 to
+    6 stroke widths off, is free of ink but darker than paper (median at least EDGE_STEP_DESK of the ink's level)
+    and whose near side is paper (mean at most EDGE_STEP_PAPER of it) -- where at least EDGE_STEP_PARTS of them
+    are thin (at most EDGE_STEP_THICK stroke widths on average). Writing has paper on both sides; a desk narrower
+    than the background kernel reads as darkness that the mask leaves out, and its edge as a broken line of ink.
+    (A digit written against a dark frame is one such part, not a line of them.)"""
+    out = np.zeros(mask.shape, bool)
+    H, W = mask.shape
+    zone_x, zone_y = EDGE_STEP_ZONE * W, EDGE_STEP_ZONE * H
+    zx, zy = int(math.ceil(zone_x)), int(math.ceil(zone_y))
+    if not (mask[:, :zx].any() or mask[:, W - zx:].any() or mask[:zy].any() or mask[H - zy:].any()):
+        return out  # the writing keeps clear of the image's sides (most pages)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    r0, r1 = max(1, int(round(2 * stroke))), max(3, int(round(6 * stroke)))
+    found: list[list[tuple[int, bool]]] = [[], [], [], []]  # per side of the image: right, left, bottom, top
+    x_, y_, w_, h_ = (stats[:, k] for k in range(4))
+    outer = (x_ + w_ > W - zone_x) | (x_ < zone_x) | (y_ + h_ > H - zone_y) | (y_ < zone_y)
+    for i in np.flatnonzero(outer[1:]) + 1:
+        x, y, w, h, area = (int(v) for v in stats[i])
+        thin = area <= EDGE_STEP_THICK * stroke * max(w, h)  # an edge's sliver, not a digit's worth of ink
+        rows, cols = slice(y, y + h), slice(x, x + w)
+        sides = (  # (the side, the far band, the near band)
+            (0, x + w > W - zone_x, (rows, slice(x + w + r0, x + w + r1)), (rows, slice(max(0, x - r1), max(0, x - r0)))),
+            (1, x < zone_x, (rows, slice(max(0, x - r1), max(0, x - r0))), (rows, slice(x + w + r0, x + w + r1))),
+            (2, y + h > H - zone_y, (slice(y + h + r0, y + h + r1), cols), (slice(max(0, y - r1), max(0, y - r0)), cols)),
+            (3, y < zone_y, (slice(max(0, y - r1), max(0, y - r0)), cols), (slice(y + h + r0, y + h + r1), cols)))
+        for side, close, far, near in sides:
+            if not close:
+                continue
+            d_far, d_near = dark[far], dark[near]
+            if d_far.size < 4 or d_near.size < 4 or mask[far].mean() > 0.02:
+                continue
+            if median(d_far) >= EDGE_STEP_DESK * level and float(d_near.mean()) <= EDGE_STEP_PAPER * level:
+                found[side].append((i, thin))
+    for parts in found:
+        if sum(thin for _, thin in parts) >= EDGE_STEP_PARTS:
+            drop = np.zeros(n, bool)
+            drop[[i for i, _ in parts]] = True
+            out |= drop[labels]
+    return out
 
 
 def ink_darkness(img: np.ndarray, bg: np.ndarray) -> np.ndarray:
@@ -1474,6 +1526,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     mask &= ~edge_slivers(mask, dark, stroke, low)
     if desk_s.any() and DESK_SLIVER_SHARE < 1.0:
         mask &= ~desk_slivers(mask, desk, stroke)
+    if EDGE_STEP_ZONE > 0:
+        mask &= ~edge_steps(mask, dark, stroke, level)
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale)
 
