@@ -20,6 +20,10 @@ FINE_LEVELS = tuple(round(0.25 + 0.05 * i, 2) for i in range(12))
 #: The crop's darkest ink must be at least this dark (0–255 relative to the paper): in fainter ink, paper
 #: texture and ruled squares part strokes as well.
 MIN_DARKNESS = 60.0
+#: The dots of a mark read as ``+`` or ``×`` hold at least this share of the bar's thickness squared, at the level
+#: they part at: a chalk ``+`` whose crossing is lighter than its strokes leaves slivers of its arms (1×2 px
+#: beside a bar 4 px thick), where a pen's dots are about as wide as its bar is thick.
+DOT_MIN_SHARE = 0.2
 
 
 def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tuple[float, ...] = LEVELS,
@@ -48,8 +52,10 @@ def dots_apart(darkness: np.ndarray, box: tuple[int, int, int, int], levels: tup
             continue
         bx, by, bw, bh = (int(v) for v in bars[0][:4])
         above = below = 0
-        for px, py, pw, ph, _ in (s for s in parts if s is not bars[0]):
+        for px, py, pw, ph, pa in (s for s in parts if s is not bars[0]):
             round_ = max(pw, ph) <= 0.5 * bw and ph <= 1.8 * pw + 1 and pw <= 1.8 * ph + 1
+            if not each_level and pa < DOT_MIN_SHARE * bh * bh:
+                break  # an arm's sliver, not a dot
             # a mark the crop's edge cuts is a piece of a neighbour's stroke, not a dot
             inside = px > 0 and py > 0 and px + pw < crop.shape[1] and py + ph < crop.shape[0]
             if not (round_ and inside) or not bx + 0.1 * bw <= px + pw / 2.0 <= bx + 0.9 * bw:

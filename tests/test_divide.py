@@ -142,3 +142,22 @@ def test_dots_that_part_from_the_bar_at_different_levels():
     assert dots_apart(dark, bar, FINE_LEVELS, each_level=True)
     dark[33:36, 17:20] = 0  # one dot alone is no '÷'
     assert not dots_apart(dark, bar, FINE_LEVELS, each_level=True)
+
+
+def test_slivers_of_a_chalk_plus_are_no_dots(monkeypatch):
+    # A chalk '+' whose upright is paler than its bar but for a grain or two: cut at the grains' level it leaves a
+    # bar with a 1×2 px sliver above and below, which read as the dots of a '÷' (`38+8` read `38÷8`). A pen's
+    # dots are about as wide as its bar is thick.
+    import hdr_expr.pipeline.divide as divide
+
+    dark = np.zeros((60, 60), np.uint8)
+    dark[28:32, 18:43] = 200  # the bar, 4 px thick
+    dark[14:28, 30] = dark[32:46, 30] = 110  # the pale upright
+    dark[19:21, 30] = dark[39:41, 30] = 175  # a grain of chalk in each arm
+    box = (18, 14, 25, 32)
+    assert not dots_apart(dark, box)
+    pen = dark.copy()
+    pen[18:21, 29:32] = pen[39:42, 29:32] = 175  # dots 3 px across
+    assert dots_apart(pen, box)
+    monkeypatch.setattr(divide, "DOT_MIN_SHARE", 0.0)
+    assert dots_apart(dark, box)  # as before
