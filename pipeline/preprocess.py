@@ -403,11 +403,10 @@ def desk_slivers(mask: np.ndarray, desk: np.ndarray, stroke: float) -> np.ndarra
     the desk's blurred border leaves as a broken line of ink: read as a column of 1s)."""
     r = max(2, int(math.ceil(DESK_SLIVER_REACH * stroke)))
     band = cv2.dilate(desk.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
-    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
-    if n <= 1:
+    labels, total = _labelled(mask)
+    if len(total) <= 1:
         return np.zeros(mask.shape, bool)
-    total = np.bincount(labels.ravel(), minlength=n)
-    near = np.bincount(labels[band & mask], minlength=n)
+    near = np.bincount(labels[band & mask], minlength=len(total))
     drop = near >= DESK_SLIVER_SHARE * np.maximum(total, 1)
     drop[0] = False
     return drop[labels]
@@ -1308,11 +1307,10 @@ def _faint_points(mask: np.ndarray, dark: np.ndarray, diff: np.ndarray, abs_low:
     top, left = max(0, rows[0] - reach), max(0, cols[0] - reach)
     win = (slice(top, min(H_page, rows[-1] + 1 + reach)), slice(left, min(W_page, cols[-1] + 1 + reach)))
     mask, dark, diff, abs_low, abs_high = mask[win], dark[win], diff[win], abs_low[win], abs_high[win]
-    seeds = (dark >= POINT_SEED_SHARE * high) & (diff > abs_high) & ~mask
-    if not seeds.any():
+    found = _found_apart(mask, dark, diff, abs_low, abs_high, POINT_SEED_SHARE * high, low)
+    if found is None:
         return out
     near_ink = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    found = _hysteresis(seeds, (dark > low) & (diff > abs_low) & ~mask)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(found.view(np.uint8), connectivity=8)
     H, W = mask.shape
     s2 = stroke * stroke
