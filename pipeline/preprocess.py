@@ -663,7 +663,7 @@ class Rule:
 
 
 def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.0,
-               min_fraction: float | None = None) -> list[Rule]:
+               min_fraction: float | None = None, off_sheet: np.ndarray | None = None) -> list[Rule]:
     """Long straight thin lines (notebook rules, squared paper, a margin, a printed frame) in a darkness
     image, horizontal and vertical, even faint and broken ones.
 
@@ -675,12 +675,13 @@ def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.
     A row of writing can peak in many strips too (the bars of = and -, the stems of 1s in a short crop), so a
     line must also show in the strips where nothing else is drawn just above or below it; where something
     is all along, it must show nearly everywhere and evenly. ``min_fraction`` defaults to RULE_SPAN (read at
-    call time, so that a tool may set it).
+    call time, so that a tool may set it). ``off_sheet`` (boolean, the shape of ``dark``) marks the desk beyond a
+    photographed sheet: a line that runs across the sheet is a rule however much of the photo the desk fills.
     """
     min_fraction = RULE_SPAN if min_fraction is None else min_fraction
     d = np.asarray(dark, np.float32)
-    rules = _find_lines(d, 0, stroke, ink_level, min_fraction)
-    more = _find_lines(d, 1, stroke, ink_level, min_fraction)
+    rules = _find_lines(d, 0, stroke, ink_level, min_fraction, off_sheet)
+    more = _find_lines(d, 1, stroke, ink_level, min_fraction, off_sheet)
     return rules + more
 
 
@@ -719,7 +720,8 @@ RULE_MIN_LENGTH = 40.0
 MAX_RULE_ANGLE = 10.0
 
 
-def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_fraction: float) -> list[Rule]:
+def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_fraction: float,
+                off_sheet: np.ndarray | None = None) -> list[Rule]:
     """The rules of one direction in ``d``: ``axis`` 0 rows (horizontal lines), 1 columns (vertical ones, found
     as the rows of the transposed image, without making it)."""
     h, w = d.shape[::-1] if axis else d.shape
@@ -826,7 +828,9 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             # (Only between the first and last strips where it shows: a sheet may not fill the photo.)
             shown = np.flatnonzero(above[:, j])
             length = (shown.max() - shown.min() + 1) * sw
-            if length < 0.9 * w and length < RULE_MIN_LENGTH * stroke:
+            if length < 0.9 * _sheet_extent(off_sheet, axis, centres, j - reach + shifts, sw, w) and (
+                length < RULE_MIN_LENGTH * stroke
+            ):
                 rejected.append(j)
                 continue  # a straight stroke of writing (a 1 in a short crop), not a line across
             span = np.zeros(n_strips, bool)
@@ -905,6 +909,21 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
     if short and len(found) < 3:
         found = [rule for rule in found if rule.contrast < 0.6 * ink_level]
     return found
+
+
+def _sheet_extent(off_sheet: np.ndarray | None, axis: int, along: np.ndarray, across: np.ndarray, step: int,
+                  extent: int) -> float:
+    """How long a line through the points (``along``, ``across``; one per strip, ``step`` apart) runs on the
+    sheet: the whole ``extent`` where no desk was found, else the strips whose point lies off the desk."""
+    if off_sheet is None or not off_sheet.any():
+        return float(extent)
+    a = np.clip(np.rint(along).astype(np.int64), 0, extent - 1)
+    c = np.rint(across).astype(np.int64)
+    inside = (c >= 0) & (c < off_sheet.shape[axis])
+    rows, cols = (c, a) if axis == 0 else (a, c)
+    on = np.zeros(len(a), bool)
+    on[inside] = ~off_sheet[rows[inside], cols[inside]]
+    return float(on.sum() * step)
 
 
 def rule_bands(shape: tuple[int, int], rules: list[Rule], stroke: float) -> np.ndarray:
@@ -1502,7 +1521,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         colour = cv2.bitwise_not(img) if inverted else img
     seeds = (dark >= high) & (diff > abs_high)
     if remove_rules:
-        found = find_rules(dark_s, stroke=stroke_s, ink_level=level)
+        found = find_rules(dark_s, stroke=stroke_s, ink_level=level, off_sheet=desk_s)
         page_rules = [r.scaled(1.0 / f) for r in found]
         if found:
             weak = remove_ruled_lines(weak, dark, page_rules, level, rgb=colour, solid=seeds,

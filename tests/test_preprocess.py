@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hdr_expr.pipeline.preprocess import (Rule, desk_slivers, edge_slivers, edge_steps, estimate_skew, find_rules,
+from hdr_expr.pipeline.preprocess import (RULE_MIN_LENGTH, Rule, desk_slivers, edge_slivers, edge_steps, estimate_skew, find_rules,
                                          ink_mask, is_light_on_dark, preprocess, remove_ruled_lines)
 
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
@@ -881,6 +881,22 @@ def test_a_margin_that_shows_only_between_the_writing_is_found() -> None:
     rules = find_rules(dark, stroke=3.0, ink_level=200.0)
     margins = [r for r in rules if r.axis == 1]
     assert len(margins) == 1 and abs(float(np.median(margins[0].across)) - M) <= 2
+
+
+def test_a_margin_across_the_sheet_is_a_rule_however_much_of_the_photo_the_desk_fills() -> None:
+    # A card photographed on a desk that shows above and below it: its red margin runs across the sheet but
+    # across only 0.74 of the photo's height, and is shorter than RULE_MIN_LENGTH strokes. Its pieces were read
+    # as 1s before the line ('38-1' read '1138-1'). A stroke of writing as long is no rule.
+    H, W, M, stroke = 190, 440, 55, 4.2
+    dark = np.zeros((H, W), np.uint8)
+    off_sheet = np.zeros((H, W), bool)
+    off_sheet[:25] = off_sheet[165:] = True
+    dark[25:165, M - 2 : M + 3] = 70  # the margin, from the sheet's top edge to its bottom edge
+    dark[80:130, 300:304] = 210  # a 1 of the writing
+    assert 165 - 25 < min(0.9 * H, RULE_MIN_LENGTH * stroke)
+    margins = [r for r in find_rules(dark, stroke=stroke, ink_level=210.0, off_sheet=off_sheet) if r.axis == 1]
+    assert len(margins) == 1 and abs(float(np.median(margins[0].across)) - M) <= 2
+    assert not [r for r in find_rules(dark, stroke=stroke, ink_level=210.0) if r.axis == 1]
 
 
 def test_a_soft_decimal_point_between_digits_is_kept(monkeypatch) -> None:
