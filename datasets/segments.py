@@ -26,8 +26,9 @@ SYMBOL_INDEX = {c: i for i, c in enumerate(SYMBOL_CLASSES)}
 
 #: Recorded on the verifier's card. v5: blobs from VERIFIED_SPLIT_HEIGHT line heights wide offered for splitting;
 #: v6: slanted bars grouped as '=' (segment._kind); v7: VERIFIED_SPLIT_HEIGHT 0.7 (was 0.8), a decimal point
-#: beside a neighbour never merged into it (segment._detached_point), mask specks from 0.15 stroke² (was 0.25).
-GENERATOR_VERSION = "segments-v7"
+#: beside a neighbour never merged into it (segment._detached_point), mask specks from 0.15 stroke² (was 0.25);
+#: v8: the pieces of cuts where a bar run into a digit ends (segment.bar_tail_cuts) and the splitting rules since.
+GENERATOR_VERSION = "segments-v8"
 #: Styles of the rendered lines and how often each is drawn.
 STYLES = ("scan", "canvas", "canvas-dark", "photo", "blackboard")
 STYLE_P = (0.3, 0.08, 0.07, 0.45, 0.1)
