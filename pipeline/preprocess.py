@@ -680,6 +680,8 @@ def find_rules(dark: np.ndarray, *, stroke: float = 2.0, ink_level: float = 255.
     """
     min_fraction = RULE_SPAN if min_fraction is None else min_fraction
     d = np.asarray(dark, np.float32)
+    if off_sheet is not None and not off_sheet.any():
+        off_sheet = None
     rules = _find_lines(d, 0, stroke, ink_level, min_fraction, off_sheet)
     more = _find_lines(d, 1, stroke, ink_level, min_fraction, off_sheet)
     return rules + more
@@ -915,7 +917,7 @@ def _sheet_extent(off_sheet: np.ndarray | None, axis: int, along: np.ndarray, ac
                   extent: int) -> float:
     """How long a line through the points (``along``, ``across``; one per strip, ``step`` apart) runs on the
     sheet: the whole ``extent`` where no desk was found, else the strips whose point lies off the desk."""
-    if off_sheet is None or not off_sheet.any():
+    if off_sheet is None:
         return float(extent)
     a = np.clip(np.rint(along).astype(np.int64), 0, extent - 1)
     c = np.rint(across).astype(np.int64)
