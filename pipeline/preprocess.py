@@ -48,8 +48,10 @@ ANALYSIS_PIXELS = 300_000
 MAX_ENLARGE = 3.0
 #: The darkest ink must be at least this much darker than its paper (fraction of the paper's brightness).
 MIN_CONTRAST = 0.08
-#: Ruled lines must show in at least this fraction of the image's width (height, for vertical lines).
-RULE_SPAN = 0.5
+#: Ruled lines must show in at least this fraction of the image's width (height, for vertical lines). (0.5 left
+#: the lower half of a card's faint margin, under the writing's line, as 1s: `10+62+2+10+1=85` read with a leading
+#: and a trailing `11`; 0.4: +1 on ex20-26, ex31-33, ws20, ws31, ±0 on the fresh ex34, ws34.)
+RULE_SPAN = 0.4
 #: Parts of the mask smaller than this many squared stroke widths are specks (a pen's dot is about one).
 SPECK_AREA = 0.15
 #: How much darker than along its whole length a ruled line may read in one stretch (see remove_ruled_lines).

@@ -899,6 +899,18 @@ def test_a_margin_across_the_sheet_is_a_rule_however_much_of_the_photo_the_desk_
     assert not [r for r in find_rules(dark, stroke=stroke, ink_level=210.0) if r.axis == 1]
 
 
+def test_a_margin_that_shows_in_under_half_of_the_photo_is_found() -> None:
+    # A card's faint margin in a photo: lost in the shade over the top half, it shows along 0.4 of the height
+    # (RULE_SPAN was 0.5), past the line of writing beside it; a 1 of that writing is no rule.
+    H, W, M = 384, 780, 120
+    dark = np.zeros((H, W), np.uint8)
+    dark[222:373, M - 1 : M + 1] = 25
+    dark[280:312, 300:303] = 66  # a 1 of the writing
+    dark[290:293, 330:350] = 66  # a minus
+    margins = [r for r in find_rules(dark, stroke=2.0, ink_level=66.0) if r.axis == 1]
+    assert len(margins) == 1 and abs(float(np.median(margins[0].across)) - M) <= 2
+
+
 def test_a_soft_decimal_point_between_digits_is_kept(monkeypatch) -> None:
     # A phone's blur spreads a small pen dot into a soft one whose middle is lighter than the page's seed
     # threshold while the digits' strokes pass it: `82×7.7` read `82×77`. A round mark of a point's size,
