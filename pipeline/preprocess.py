@@ -1509,6 +1509,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     else:
         bg, dark = bg_s, dark_s
     diff = cv2.subtract(bg, grey)
+    desk = None  # the desk found beyond a photographed sheet, at full resolution
     if desk_s.any():
         desk = desk_s if f >= 1.0 else cv2.resize(desk_s.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         dark = dark.copy() if dark is dark_s else dark
@@ -1525,11 +1526,11 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         colour = cv2.bitwise_not(img) if inverted else img
     seeds = (dark >= high) & (diff > abs_high)
     if remove_rules:
-        found = find_rules(dark_s, stroke=stroke_s, ink_level=level, off_sheet=desk_s)
+        found = find_rules(dark_s, stroke=stroke_s, ink_level=level, off_sheet=None if desk is None else desk_s)
         page_rules = [r.scaled(1.0 / f) for r in found]
         if found:
             weak = remove_ruled_lines(weak, dark, page_rules, level, rgb=colour, solid=seeds,
-                                      off_sheet=desk if desk_s.any() else None, stroke=stroke)
+                                      off_sheet=desk, stroke=stroke)
             rules = len(found)
     mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
     # The rules' remains are no faint writing: the searches for it do not see their bands (nor what of a light
@@ -1545,7 +1546,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             mask |= _faint_parts(mask, dark_f, diff, abs_low, abs_high, high, low, stroke, window)
     mask |= _faint_points(mask, dark_f, diff, abs_low, abs_high, high, low, stroke)
     mask &= ~edge_slivers(mask, dark, stroke, low)
-    if desk_s.any() and DESK_SLIVER_SHARE < 1.0:
+    if desk is not None and DESK_SLIVER_SHARE < 1.0:
         mask &= ~desk_slivers(mask, desk, stroke)
     if EDGE_STEP_ZONE > 0:
         mask &= ~edge_steps(mask, dark, stroke, level)
