@@ -91,6 +91,8 @@ def _summary(out: Path, card: dict[str, Any]) -> None:
         )
     train = card.get("training", {})
     typer.echo(f"trained on {recipe.get('train_images', '?')} images in {train.get('seconds', '?')} s")
+    if card.get("averaged_from"):
+        typer.echo("weights averaged from " + ", ".join(f"{a['path']} ({a['weight']:g})" for a in card["averaged_from"]))
     if "mnist_test_accuracy_keras" in m:
         typer.echo(
             f"MNIST test ({m['mnist_test_images']} images): {m['mnist_test_accuracy_keras']:.2%} Keras, "
@@ -253,6 +255,50 @@ def train_export_cmd(
     _quiet_tensorflow()
     card = tr.requantize_symbols(model, out, quantize=quantize.value, data_dir=data_dir, real_data=real_data,
                                  eval_synth_per_class=eval_synthetic, workers=workers, log=_log)
+    _summary(out, card)
+
+
+@train_app.command("average")
+def train_average_cmd(
+    model: List[Path] = typer.Option(..., "--model", help="A symbol model directory to average; two or more."),
+    out: Path = typer.Option(..., "--out", help="Model directory to write."),
+    weight: List[float] = typer.Option([], "--weight", min=0.0,
+                                       help="Each --model's weight, in the same order (default: equal)."),
+    quantize: QuantizeName = typer.Option(QuantizeName.dynamic_int8, "--quantize", help="LiteRT export."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files."),
+    real_data: List[Path] = typer.Option([], "--real-data",
+                                         help="A real symbol set whose held-out split the card measures; "
+                                              "repeatable."),
+    eval_synthetic: Optional[int] = typer.Option(None, "--eval-synthetic", min=0,
+                                                 help="Held-out synthetic images per class (default 500; 0: none)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes importing real sets."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+) -> None:
+    """Average the weights of symbol models fine-tuned from one parent (a model soup) into one model; every
+    figure on the card is measured anew and the card names each model averaged, with its weight and sources.
+    """
+    from hdr_expr.models import train as tr
+    from hdr_expr.models.card import load_model_dir
+
+    if len(model) < 2:
+        raise InputError("give at least two --model directories to average")
+    if weight and len(weight) != len(model):
+        raise InputError(f"give one --weight per --model ({len(model)}), or none")
+    if weight and sum(weight) <= 0:
+        raise InputError("--weight: not all zero")
+    _check_out(out, force)
+    if any(out.resolve() == m.resolve() for m in model):
+        raise InputError("--out must be another folder than each --model")
+    classes = [load_model_dir(m).card.get("classes") for m in model]
+    if any(c != classes[0] for c in classes):
+        raise InputError("the models to average have different classes")
+    _quiet_tensorflow()
+    try:
+        card = tr.average_symbols(model, out, weights=weight or None, quantize=quantize.value, data_dir=data_dir,
+                                  real_data=real_data, eval_synth_per_class=eval_synthetic, workers=workers,
+                                  log=_log)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     _summary(out, card)
 
 

@@ -533,18 +533,84 @@ def requantize_symbols(
     held-out split, the held-out synthetic set). The card keeps the training record and names its parent."""
     import keras
 
-    from hdr_expr.datasets import mix as mixes
-    from hdr_expr.models.card import KERAS_FILE, load_model_dir, write_model_card
+    from hdr_expr.models.card import KERAS_FILE, load_model_dir
 
     src = load_model_dir(model_dir)
     model = keras.models.load_model(src.path / KERAS_FILE, compile=False)
-    mnist_test = mixes.eval_mnist(data_dir)
-    limit = (src.card.get("metrics") or {}).get("mnist_test_images")
-    if limit and limit < len(mnist_test.y):  # measured as the parent was (a quick model on a test prefix)
-        mnist_test = replace(mnist_test, x=mnist_test.x[:limit], y=mnist_test.y[:limit])
     card = {k: v for k, v in src.card.items() if k not in ("metrics", "files", "schema")}
     card["exported_from"] = {"path": str(src.path), "files": src.card.get("files"),
                              "tflite_quantization": src.card.get("tflite_quantization")}
+    limit = (src.card.get("metrics") or {}).get("mnist_test_images")
+    return _save_measured_symbols(model, out_dir, card, quantize=quantize, data_dir=data_dir, real_data=real_data,
+                                  eval_synth_per_class=eval_synth_per_class, workers=workers, mnist_limit=limit,
+                                  log=log)
+
+
+def average_symbols(
+    model_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    weights: Sequence[float] | None = None,
+    quantize: str = "dynamic-int8",
+    data_dir: str | Path | None = None,
+    real_data: Sequence[str | Path] = (),
+    eval_synth_per_class: int | None = None,
+    workers: int | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
+    """One symbol model whose weights are the weighted mean of several models' (a "model soup": models
+    fine-tuned from one parent lie in one basin, and their mean keeps what each learned with less of each
+    one's noise); measured and written as :func:`requantize_symbols` does. The models must share classes and
+    architecture. The card is the first model's, with every ingredient named (files, weight, recipe, data
+    sources) under ``averaged_from``."""
+    import keras
+
+    from hdr_expr.models.card import KERAS_FILE, load_model_dir
+
+    if len(model_dirs) < 2:
+        raise ValueError("averaging needs at least two models")
+    weights = [1.0] * len(model_dirs) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(model_dirs) or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError("give one weight per model, none negative, not all zero")
+    sources = [load_model_dir(d) for d in model_dirs]
+    classes = sources[0].card.get("classes")
+    if any(s.card.get("classes") != classes for s in sources):
+        raise ValueError("the models to average must have the same classes in the same order")
+    models = [keras.models.load_model(s.path / KERAS_FILE, compile=False) for s in sources]
+    shapes = [[w.shape for w in m.get_weights()] for m in models]
+    if any(sh != shapes[0] for sh in shapes):
+        raise ValueError("the models to average must have the same architecture")
+    total = sum(weights)
+    mean = [sum(w / total * m.get_weights()[i] for w, m in zip(weights, models)).astype(np.float32)
+            for i in range(len(shapes[0]))]
+    model = models[0]
+    model.set_weights(mean)
+    card = {k: v for k, v in sources[0].card.items() if k not in ("metrics", "files", "schema", "exported_from")}
+    card["averaged_from"] = [
+        {"path": str(s.path), "files": s.card.get("files"), "weight": round(w / total, 6),
+         **{k: s.card.get(k) for k in ("base_model", "recipe", "data_sources", "data_mix")}}
+        for s, w in zip(sources, weights)
+    ]
+    log("averaged " + ", ".join(f"{s.path} ({w / total:.3f})" for s, w in zip(sources, weights)))
+    limit = (sources[0].card.get("metrics") or {}).get("mnist_test_images")
+    return _save_measured_symbols(model, out_dir, card, quantize=quantize, data_dir=data_dir, real_data=real_data,
+                                  eval_synth_per_class=eval_synth_per_class, workers=workers, mnist_limit=limit,
+                                  log=log)
+
+
+def _save_measured_symbols(model, out_dir: str | Path, card: dict[str, Any], *, quantize: str,
+                           data_dir: str | Path | None, real_data: Sequence[str | Path],
+                           eval_synth_per_class: int | None, workers: int | None, mnist_limit: int | None,
+                           log: Callable[[str], None]) -> dict[str, Any]:
+    """Write a symbol model directory and measure every card figure on its LiteRT file: MNIST test (the
+    first ``mnist_limit`` images where its parent was measured on a prefix), each real set's held-out split,
+    the held-out synthetic set."""
+    from hdr_expr.datasets import mix as mixes
+    from hdr_expr.models.card import write_model_card
+
+    mnist_test = mixes.eval_mnist(data_dir)
+    if mnist_limit and mnist_limit < len(mnist_test.y):  # measured as the parent was (a quick model)
+        mnist_test = replace(mnist_test, x=mnist_test.x[:mnist_limit], y=mnist_test.y[:mnist_limit])
     card = save_model_dir(model, out_dir, card, mnist_test.x, mnist_test.y, quantize=quantize, log=log)
     held_out = [mixes.eval_real(d, workers=workers) for d in real_data]
     synth_n = mixes.EVAL_SYNTH_PER_CLASS if eval_synth_per_class is None else eval_synth_per_class

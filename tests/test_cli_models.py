@@ -149,6 +149,39 @@ def test_train_export_requantizes_and_measures_again(tiny_symbol_model, mnist_di
     assert again.exit_code == InputError.exit_code and "another folder" in again.stderr
 
 
+def test_train_average_is_the_weighted_mean_of_the_models_and_names_each(tiny_symbol_model, mnist_dir, tmp_path,
+                                                                          run_cli):
+    import keras
+
+    from hdr_expr.models.card import write_model_card
+
+    other = tmp_path / "other"  # the tiny model with every weight halved: another model of the same shape
+    model = keras.saving.load_model(tiny_symbol_model / "model.keras", compile=False)
+    model.set_weights([0.5 * w for w in model.get_weights()])
+    other.mkdir()
+    model.save(other / "model.keras")
+    parent = json.loads((tiny_symbol_model / "card.json").read_text())
+    write_model_card(other, {k: v for k, v in parent.items() if k != "files"})
+    out = tmp_path / "soup"
+    result = run_cli("train", "average", "--model", tiny_symbol_model, "--model", other, "--weight", "3",
+                     "--weight", "1", "--out", out, "--data-dir", mnist_dir, "--eval-synthetic", "0")
+    assert result.exit_code == 0, result.stderr
+    assert "weights averaged from" in result.stdout
+    expected = [0.75 * a + 0.25 * b for a, b in zip(_weights(tiny_symbol_model), _weights(other))]
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(_weights(out), expected))
+    card = json.loads((out / "card.json").read_text())
+    assert [a["weight"] for a in card["averaged_from"]] == [0.75, 0.25]
+    assert card["averaged_from"][0]["files"] == parent["files"] and card["averaged_from"][1]["data_sources"]
+    assert card["metrics"]["mnist_test_images"] == 500 and card["tflite_quantization"] == "dynamic-int8"
+    one = run_cli("train", "average", "--model", tiny_symbol_model, "--out", tmp_path / "one")
+    assert one.exit_code == InputError.exit_code and "at least two" in one.stderr
+    odd = run_cli("train", "average", "--model", tiny_symbol_model, "--model", other, "--weight", "1",
+                  "--out", tmp_path / "odd")
+    assert odd.exit_code == InputError.exit_code and "one --weight per --model" in odd.stderr
+    same = run_cli("train", "average", "--model", tiny_symbol_model, "--model", other, "--out", other, "--force")
+    assert same.exit_code == InputError.exit_code and "another folder" in same.stderr
+
+
 def test_train_symbols_needs_from(tmp_path, run_cli):
     result = run_cli("train", "symbols", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "--from" in result.stderr and "Traceback" not in result.stderr
