@@ -228,19 +228,26 @@ def train_symbols_cmd(
     _summary(out, card)
 
 
+# The options `train export` and `train average` share: where the card's figures are measured, and --force.
+_MNIST_DIR = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files.")
+_MEASURED_REAL_DATA = typer.Option([], "--real-data",
+                                   help="A real symbol set whose held-out split the card measures; repeatable.")
+_EVAL_SYNTHETIC = typer.Option(None, "--eval-synthetic", min=0,
+                               help="Held-out synthetic images per class (default 500; 0: none).")
+_IMPORT_WORKERS = typer.Option(None, "--workers", min=1, help="Processes importing real sets.")
+_FORCE = typer.Option(False, "--force", help="Overwrite a model already in --out.")
+
+
 @train_app.command("export")
 def train_export_cmd(
     model: Path = typer.Option(..., "--model", help="The symbol model directory to export again."),
     out: Path = typer.Option(..., "--out", help="Model directory to write."),
     quantize: QuantizeName = typer.Option(..., "--quantize", help="LiteRT export."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files."),
-    real_data: List[Path] = typer.Option([], "--real-data",
-                                         help="A real symbol set whose held-out split the card measures; "
-                                              "repeatable."),
-    eval_synthetic: Optional[int] = typer.Option(None, "--eval-synthetic", min=0,
-                                                 help="Held-out synthetic images per class (default 500; 0: none)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes importing real sets."),
-    force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+    data_dir: Optional[Path] = _MNIST_DIR,
+    real_data: List[Path] = _MEASURED_REAL_DATA,
+    eval_synthetic: Optional[int] = _EVAL_SYNTHETIC,
+    workers: Optional[int] = _IMPORT_WORKERS,
+    force: bool = _FORCE,
 ) -> None:
     """Export a trained symbol model's LiteRT file again with another quantization (dynamic-int8 reads about
     three times faster on CPU than float16 and is half the size); every figure on the card is measured anew.
@@ -265,14 +272,11 @@ def train_average_cmd(
     weight: List[float] = typer.Option([], "--weight", min=0.0,
                                        help="Each --model's weight, in the same order (default: equal)."),
     quantize: QuantizeName = typer.Option(QuantizeName.dynamic_int8, "--quantize", help="LiteRT export."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding the MNIST IDX files."),
-    real_data: List[Path] = typer.Option([], "--real-data",
-                                         help="A real symbol set whose held-out split the card measures; "
-                                              "repeatable."),
-    eval_synthetic: Optional[int] = typer.Option(None, "--eval-synthetic", min=0,
-                                                 help="Held-out synthetic images per class (default 500; 0: none)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes importing real sets."),
-    force: bool = typer.Option(False, "--force", help="Overwrite a model already in --out."),
+    data_dir: Optional[Path] = _MNIST_DIR,
+    real_data: List[Path] = _MEASURED_REAL_DATA,
+    eval_synthetic: Optional[int] = _EVAL_SYNTHETIC,
+    workers: Optional[int] = _IMPORT_WORKERS,
+    force: bool = _FORCE,
 ) -> None:
     """Average the weights of symbol models fine-tuned from one parent (a model soup) into one model; every
     figure on the card is measured anew and the card names each model averaged, with its weight and sources.
