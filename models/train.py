@@ -588,9 +588,10 @@ def average_symbols(
     card = {k: v for k, v in sources[0].card.items() if k not in ("metrics", "files", "schema", "exported_from")}
     card["averaged_from"] = [
         {"path": str(s.path), "files": s.card.get("files"), "weight": round(w / total, 6),
-         **{k: s.card.get(k) for k in ("base_model", "recipe", "data_sources", "data_mix")}}
+         "base_model": {k: v for k, v in (s.card.get("base_model") or {}).items() if k != "metrics"},
+         **{k: s.card.get(k) for k in ("recipe", "data_sources", "data_mix")}}
         for s, w in zip(sources, weights)
-    ]
+    ]  # (each parent named by its files, not its figures: those are on its own card)
     log("averaged " + ", ".join(f"{s.path} ({w / total:.3f})" for s, w in zip(sources, weights)))
     limit = (sources[0].card.get("metrics") or {}).get("mnist_test_images")
     return _save_measured_symbols(model, out_dir, card, quantize=quantize, data_dir=data_dir, real_data=real_data,

@@ -172,6 +172,7 @@ def test_train_average_is_the_weighted_mean_of_the_models_and_names_each(tiny_sy
     card = json.loads((out / "card.json").read_text())
     assert [a["weight"] for a in card["averaged_from"]] == [0.75, 0.25]
     assert card["averaged_from"][0]["files"] == parent["files"] and card["averaged_from"][1]["data_sources"]
+    assert card["averaged_from"][0]["base_model"]["files"] and "metrics" not in card["averaged_from"][0]["base_model"]
     assert card["metrics"]["mnist_test_images"] == 500 and card["tflite_quantization"] == "dynamic-int8"
     one = run_cli("train", "average", "--model", tiny_symbol_model, "--out", tmp_path / "one")
     assert one.exit_code == InputError.exit_code and "at least two" in one.stderr
