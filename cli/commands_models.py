@@ -92,7 +92,8 @@ def _summary(out: Path, card: dict[str, Any]) -> None:
     train = card.get("training", {})
     typer.echo(f"trained on {recipe.get('train_images', '?')} images in {train.get('seconds', '?')} s")
     if card.get("averaged_from"):
-        typer.echo("weights averaged from " + ", ".join(f"{a['path']} ({a['weight']:g})" for a in card["averaged_from"]))
+        parts = ", ".join(f"{a['path']} ({a['weight']:g})" for a in card["averaged_from"])
+        typer.echo(f"weights averaged from {parts}")
     if "mnist_test_accuracy_keras" in m:
         typer.echo(
             f"MNIST test ({m['mnist_test_images']} images): {m['mnist_test_accuracy_keras']:.2%} Keras, "

@@ -577,12 +577,12 @@ def average_symbols(
     if any(s.card.get("classes") != classes for s in sources):
         raise ValueError("the models to average must have the same classes in the same order")
     models = [keras.models.load_model(s.path / KERAS_FILE, compile=False) for s in sources]
-    shapes = [[w.shape for w in m.get_weights()] for m in models]
-    if any(sh != shapes[0] for sh in shapes):
+    arrays = [m.get_weights() for m in models]
+    if any([a.shape for a in each] != [a.shape for a in arrays[0]] for each in arrays):
         raise ValueError("the models to average must have the same architecture")
     total = sum(weights)
-    mean = [sum(w / total * m.get_weights()[i] for w, m in zip(weights, models)).astype(np.float32)
-            for i in range(len(shapes[0]))]
+    mean = [sum(w / total * each[i] for w, each in zip(weights, arrays)).astype(np.float32)
+            for i in range(len(arrays[0]))]
     model = models[0]
     model.set_weights(mean)
     card = {k: v for k, v in sources[0].card.items() if k not in ("metrics", "files", "schema", "exported_from")}
