@@ -83,17 +83,19 @@ def _summary(out: Path, card: dict[str, Any]) -> None:
     recipe = card.get("recipe", {})
     typer.echo(f"wrote {out} (model.keras {_mb(out / KERAS_FILE)}, model.tflite {_mb(out / TFLITE_FILE)} "
                f"{card.get('tflite_quantization', '')})")
-    phases = recipe.get("phases") or {"": recipe}
-    for name, r in phases.items():
-        typer.echo(
-            f"recipe {name or r.get('name', '')}: {r.get('epochs')} epoch(s), batch {r.get('batch_size')}, "
-            f"adam lr {r.get('learning_rate')} {r.get('schedule')}, augment {r.get('augment')}, seed {r.get('seed')}"
-        )
-    train = card.get("training", {})
-    typer.echo(f"trained on {recipe.get('train_images', '?')} images in {train.get('seconds', '?')} s")
-    if card.get("averaged_from"):
+    if card.get("averaged_from"):  # the recipe and training record on the card are its first model's
         parts = ", ".join(f"{a['path']} ({a['weight']:g})" for a in card["averaged_from"])
         typer.echo(f"weights averaged from {parts}")
+    else:
+        phases = recipe.get("phases") or {"": recipe}
+        for name, r in phases.items():
+            typer.echo(
+                f"recipe {name or r.get('name', '')}: {r.get('epochs')} epoch(s), batch {r.get('batch_size')}, "
+                f"adam lr {r.get('learning_rate')} {r.get('schedule')}, augment {r.get('augment')}, "
+                f"seed {r.get('seed')}"
+            )
+        train = card.get("training", {})
+        typer.echo(f"trained on {recipe.get('train_images', '?')} images in {train.get('seconds', '?')} s")
     if "mnist_test_accuracy_keras" in m:
         typer.echo(
             f"MNIST test ({m['mnist_test_images']} images): {m['mnist_test_accuracy_keras']:.2%} Keras, "
