@@ -583,15 +583,28 @@ def union_box(boxes: list[Box]) -> Box:
 # ------------------------------------------------------------------------------------------------ public
 
 
+#: Whether the writing's height is at least the ink-weighted median height of its parts (see :func:`_writing_height`).
+INK_WEIGHTED_HEIGHT = True
+
+
 def _at_border(c: _Comp, H: int, W: int) -> bool:
     return c.x == 0 or c.y == 0 or c.x + c.w >= W or c.y + c.h >= H
 
 
 def _writing_height(comps: list[_Comp], stroke: float, H: int, W: int) -> float:
-    """The writing's height, from parts shaped like symbols (not bars, not the edges of the image)."""
-    sized = [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h and not _at_border(c, H, W)]
-    sized = sized or [c.h for c in comps if max(c.w, c.h) >= 2.5 * stroke] or [c.h for c in comps]
-    return percentile(sized, 75)
+    """The writing's height, from parts shaped like symbols (not bars, not the edges of the image): the upper
+    quartile of their heights, and at least the height that half their ink lies in parts as tall as (where
+    texture — a desk's grain beside a photographed sheet — outnumbers the writing, the quartile is the grain's,
+    and digits three grains tall would be taken for frames)."""
+    sized = [c for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h and not _at_border(c, H, W)]
+    sized = sized or [c for c in comps if max(c.w, c.h) >= 2.5 * stroke] or comps
+    quartile = percentile([c.h for c in sized], 75)
+    if not INK_WEIGHTED_HEIGHT:
+        return quartile
+    by_height = sorted(sized, key=lambda c: c.h)
+    ink = np.cumsum([c.area for c in by_height], dtype=np.float64)
+    inked = by_height[int(np.searchsorted(ink, 0.5 * ink[-1]))].h
+    return max(quartile, float(inked))
 
 
 def answer_rings(mask: np.ndarray) -> np.ndarray:

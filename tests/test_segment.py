@@ -438,6 +438,20 @@ def test_a_mark_at_the_photo_edge_is_no_line_where_there_is_writing() -> None:
     assert len(segment_page(alone)) == 1  # nothing else on the page: it is kept (and read)
 
 
+def test_digits_stay_where_a_desks_grain_outnumbers_them() -> None:
+    # Five digit-sized rings on a row, and beside the sheet 20 grains of the desk a fourth as tall: counted by
+    # parts, the grain is "the writing", and digits over three grains tall were dropped as frames.
+    mask = np.zeros((900, 1200), bool)
+    for i in range(5):
+        cv2.ellipse(mask.view(np.uint8), (300 + 70 * i, 300), (15, 23), 0, 0, 360, 1, 4)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        x, y = int(rng.integers(50, 1100)), int(rng.integers(700, 850))
+        cv2.ellipse(mask.view(np.uint8), (x, y), (4, 5), 0, 0, 360, 1, 3)
+    rows = [ln for ln in segment_page(mask) if ln.box[1] < 500]
+    assert len(rows) == 1 and len(rows[0].symbols) == 5
+
+
 def test_equals_whose_upper_bar_touches_the_next_digit_gets_a_reading() -> None:
     from hdr_expr.pipeline.segment import line_readings
 
