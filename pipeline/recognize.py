@@ -76,6 +76,9 @@ VERIFIER_FLOOR = 1e-4
 #: saved sets ex19-24 + ws19-24 +7 lines, none lost (without the two conditions of _point_sized and
 #: _stands_apart, a broken '1''s foot and a flat scrap were taken for points: 2 lost).
 POINT_BELIEF = 0.5
+#: The least belief a straight bar cut off the end of a blob (a '-' or '=' drawn touching the digit beside it, see
+#: segment.bar_tail_cuts) gets of being one symbol: the verifier never saw such pieces, and gives them next to none.
+BAR_BELIEF = 0.3
 #: Symbols drawn narrower than a digit, and their width in usual symbol widths (generous: a 1 with a flag).
 NARROW = frozenset("1()/")
 NARROW_WIDTH = 0.75
@@ -1013,6 +1016,8 @@ class Recognizer:
                     as_segmented = r.end - r.start == 1 and len(r.parts) == 1
                     if as_segmented and _point_sized(shape) and _stands_apart(line, r.start):
                         belief = max(belief, POINT_BELIEF)
+                    elif part.bar:
+                        belief = max(belief, BAR_BELIEF)
                     total += VERIFIER_WEIGHT * math.log(min(max(belief, VERIFIER_FLOOR), 1.0))
             if r.shared:
                 total -= STROKE_PENALTY

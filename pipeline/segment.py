@@ -22,6 +22,7 @@ recognizer erases before segmenting; :func:`underlines` the answer blanks ruled 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -108,6 +109,7 @@ class SymbolCrop:
     box: Box
     mask: np.ndarray  # bool, h×w
     parts: int  # connected components grouped into it
+    bar: bool = False  # a straight bar cut off the end of a blob where it ends (see bar_tail_cuts)
 
     @property
     def center(self) -> tuple[float, float]:
@@ -1008,6 +1010,11 @@ def _crossed(mask: np.ndarray, n: int, row: float, from_right: bool, stroke: flo
 def bar_tail_cuts(symbol: SymbolCrop, line: LineCrops) -> list[int]:
     """Columns where straight bars at one end of a digit-tall blob meet the rest: a '-' or a '=' drawn
     touching the digit beside it (``-9``, ``7-2``, ``=1``, ``9=``)."""
+    return [c for c, _ in _bar_tail_cuts(symbol, line)]
+
+
+def _bar_tail_cuts(symbol: SymbolCrop, line: LineCrops) -> list[tuple[int, bool]]:
+    """:func:`bar_tail_cuts` with, for each column, whether the bars lie right of it."""
     x, y, w, h = symbol.box
     height = line.height or float(h)
     if h < BAR_TAIL_BLOB * height:
@@ -1022,11 +1029,11 @@ def bar_tail_cuts(symbol: SymbolCrop, line: LineCrops) -> list[int]:
     stroke = line.stroke or 3.0
     rest = max(int(0.12 * height), int(MIN_PIECE_STROKES * stroke), 2)  # a '1' is that narrow
     if left and w - left >= rest and not _crossed(symbol.mask, left, left_row, False, stroke, height):
-        return [left]
+        return [(left, False)]
     # No line ends in '-' (a 4's long bar at a line's end); many end in '='.
     if right and w - right >= rest and (right_bars == 2 or symbol is not line.symbols[-1]) \
             and not _crossed(symbol.mask, right, right_row, True, stroke, height):
-        return [w - right]
+        return [(w - right, True)]
     return []
 
 
@@ -1049,7 +1056,8 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
     # Wide for its line (two digits side by side are ~1.4–2× the usual width, narrower than the line is
     # high when the digits are narrow), or wide for its own height.
     wide = (w >= split_usual * usual and w >= split_height * height) or (w >= 0.95 * height and w >= 1.1 * h)
-    tails = bar_tail_cuts(symbol, line)
+    tail_sides = dict(_bar_tail_cuts(symbol, line))
+    tails = list(tail_sides)
     if h < 0.45 * height or not (wide or tails):
         return []
     mask = symbol.mask
@@ -1112,16 +1120,22 @@ def split_candidates(symbol: SymbolCrop, line: LineCrops, max_parts: int = 3,
     seams = _seams(mask, starts, reach) if starts else {}
     for c in tails:  # straight down where the bars end: drifting, a seam would go round the digit
         seams[c] = np.full(h, c - 1)
-    cut_sets = [([seams[c] for c in plan], False) for plan in plans]
+    cut_sets = [([seams[c] for c in plan], False, plan) for plan in plans]
     single = [p[0] for p in plans if len(p) == 1 and p[0] not in tails]  # wider seams: for 2-way cuts only
     if SEAM_REACH_WIDE > 0 and single:
         far = _seams(mask, single, max(reach + 1, int(SEAM_REACH_WIDE * height)))
-        cut_sets += [([far[c]], True) for c in single if not np.array_equal(far[c], seams[c])]
+        cut_sets += [([far[c]], True, ()) for c in single if not np.array_equal(far[c], seams[c])]
     candidates: list[tuple[SymbolCrop, ...]] = []
-    for cuts, wide_seam in cut_sets:
+    for cuts, wide_seam, plan in cut_sets:
         if any(np.any(cuts[i + 1] <= cuts[i]) for i in range(len(cuts) - 1)):
             continue
         pieces = _cut(symbol, cuts)
+        for c in plan:
+            if pieces and c in tail_sides:  # the bars are the piece at their end
+                end = -1 if tail_sides[c] else 0
+                pieces = list(pieces)
+                pieces[end] = dataclasses.replace(pieces[end], bar=True)
+                pieces = tuple(pieces)
         if pieces and wide_seam and (any(p.box[3] < SEAM_WIDE_PIECE * height for p in pieces)
                                      or any([p.box for p in pieces] == [q.box for q in c] for c in candidates)):
             continue

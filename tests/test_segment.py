@@ -204,6 +204,9 @@ def test_a_minus_run_into_the_digit_beside_it_is_cut_where_the_bar_ends() -> Non
     assert 14 <= cut <= 18  # where the bar meets the 0 (its ring starts at x = 16)
     pieces = [c for c in split_candidates(minus_zero, line) if len(c) == 2]
     assert pieces and pieces[0][0].box[3] <= 6 and pieces[0][1].box[3] >= 40  # a bar, then the 0
+    # The bar is marked as one (recognition gives it a belief the verifier, which never saw such pieces, does not).
+    assert pieces[0][0].bar and not pieces[0][1].bar
+    assert not any(p.bar for c in split_candidates(minus_zero, line) for p in c if p.box[3] > 6)
     # The same blob mirrored ('0-') at the line's end is left alone: no line ends in '-' (a 4's long bar).
     mirrored = _line_of(_zero(), blob[:, ::-1] > 0)
     assert bar_tail_cuts(mirrored.symbols[-1], mirrored) == []
@@ -237,6 +240,7 @@ def test_an_equals_run_into_the_answer_is_cut_where_its_bars_end() -> None:
     assert 26 <= cut <= 30
     pieces = [c for c in split_candidates(line.symbols[1], line) if len(c) == 2]
     assert pieces and pieces[0][0].parts == 2 and pieces[0][1].box[3] >= 40  # two bars, then the 1
+    assert pieces[0][0].bar and not pieces[0][1].bar
     # An '=' as tall as a digit, touching nothing, has bars at both ends: not cut.
     equals = np.zeros((50, 36), np.uint8)
     cv2.line(equals, (2, 14), (33, 14), 1, 4)
