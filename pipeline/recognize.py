@@ -1112,9 +1112,10 @@ class Recognizer:
         # A clean reading with no written answer gives way only to a segmentation whose answer holds (a '=' run
         # into the digit beside it, read as a '3' of '83'), unless it is odd (``2+-1+5``: a '+' whose bar ran on,
         # cut in two): then to any likelier one. A bare number is odd in a sum but not on a line of its own (an
-        # answer written apart): it is left as read (else a '31' may be read '3×1').
+        # answer written apart): it is left as read (else a '31' may be read '3×1'); a bare number asked for
+        # (``56=``: a '5-6=' whose minus ran into the 6) is odd.
         only_holding = (a.error is None and not a.repaired and a.correct is None
-                        and not oddities(a.labels, bare_number=False))
+                        and not oddities(a.labels, bare_number="=" in a.labels))
 
         def likelihood(score: float, cands, a) -> float:
             unparsed = a.error is not None and not a.error.startswith(DIVISION_BY_ZERO)

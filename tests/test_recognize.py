@@ -528,6 +528,12 @@ def test_a_reading_that_parses_wins_over_a_likelier_segmentation_that_does_not()
     assert rec._read_line(line, paths, pre).text == "(8-14)×8=-48"
     paths = [(-1.0, path("(8-14)×83-48")), (-1.2, path("(8-14)×8=-47")), (-1.3, path("(8-14)×83-43"))]
     assert rec._read_line(line, paths, pre).text == "(8-14)×83-48"
+    # A bare number asked for ('56=') is odd: the next segmentation (its minus cut from the 6) is weighed too. A
+    # bare number on its own ('56') stands: an answer may be written apart.
+    paths = [(-1.0, path("56=")), (-2.2, path("5-6="))]
+    assert rec._read_line(line, paths, pre).text == "5-6="
+    paths = [(-1.0, path("56")), (-2.2, path("5-6"))]
+    assert rec._read_line(line, paths, pre).text == "56"
 
 
 def _touching_pair(first: int, second: int, overlap: int = 1) -> np.ndarray:
