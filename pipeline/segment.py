@@ -540,20 +540,31 @@ def _is_round_dot(s: SymbolCrop) -> bool:
     return max(h, w) <= 2.5 * min(h, w) and fill >= 0.35
 
 
+#: A dot-sized mark (under a quarter of the line's height) is kept as a point where it covers at least DOT_AREA
+#: stroke widths squared and DOT_PIXELS pixels, and spans DOT_SIZE stroke widths (and is round and placed as a
+#: point: see _keep_symbol). A faint point comes out of the ink mask smaller than the pen made it: at 0.3 and 0.7
+#: (what any mark must be), `631.4` and `0.78` lost theirs (saved sets: 0.15 and 0.5 +4 lines, one lost — a
+#: scrap of a rule by a 9 read `29.4`; 0.1 and 0.4 the same; 0.2 and 0.6 +2/-1; DOT_PIXELS 5: -5 more).
+DOT_AREA = 0.15
+DOT_PIXELS = 3
+DOT_SIZE = 0.5
+
+
 def _keep_symbol(s: SymbolCrop, others: list[SymbolCrop], height: float, stroke: float, band: tuple[float, float]) -> bool:
     """Drop specks and paper texture; keep a dot that is round and sized and placed like a `.` or `·`."""
     x, y, w, h = s.box
     size = max(w, h)
     area = int(np.count_nonzero(s.mask))
-    if area < max(3.0, 0.3 * stroke * stroke):
+    dot_sized = size < 0.25 * height
+    if area < (max(DOT_PIXELS, DOT_AREA * stroke * stroke) if dot_sized else max(3.0, 0.3 * stroke * stroke)):
         return False
     if min(w, h) < 0.35 * stroke and size < 0.6 * height:
         return False  # a sliver: the remnant of a rule or a shadow's edge
-    if size >= 0.25 * height:
+    if not dot_sized:
         return True
     # Dot-sized: round, big enough to be a pen's dot, placed as a decimal point (low) or a raised dot
     # (middle), next to another symbol.
-    if size < max(0.06 * height, 0.7 * stroke) or not _is_round_dot(s):
+    if size < max(0.06 * height, DOT_SIZE * stroke) or not _is_round_dot(s):
         return False
     top, bottom = band
     cy = y + h / 2.0

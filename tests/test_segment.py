@@ -93,6 +93,22 @@ def test_minus_and_point_stay_apart_from_their_neighbours() -> None:
     assert low > 0.75 * line.height and 0.3 * line2.height < mid < 0.7 * line2.height
 
 
+def test_a_faint_point_thinner_than_the_strokes_is_kept_a_lone_pixel_is_not() -> None:
+    # '0.7' in a thick pen: strokes about 5 px wide, the point (faint, so the mask kept only its core) 3 × 3 px —
+    # under the 0.7 stroke widths any other mark must span.
+    mask = np.zeros((120, 200), np.uint8)
+    cv2.ellipse(mask, (50, 60), (14, 22), 0, 0, 360, 1, 4)
+    cv2.line(mask, (100, 40), (124, 40), 1, 4)
+    cv2.line(mask, (124, 40), (108, 82), 1, 4)
+    mask[79:82, 75:78] = 1
+    (line,) = segment_page(mask > 0)
+    assert [s.box for s in line.symbols][1] == (75, 79, 3, 3)
+    mask[79:82, 75:78] = 0
+    mask[80, 76] = 1
+    (line,) = segment_page(mask > 0)
+    assert len(line.symbols) == 2
+
+
 def test_specks_and_texture_are_dropped() -> None:
     drawn = draw_tokens("6+1", height=60, stroke=4)
     rng = np.random.default_rng(3)
