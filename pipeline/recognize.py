@@ -76,6 +76,9 @@ VERIFIER_FLOOR = 1e-4
 #: saved sets ex19-24 + ws19-24 +7 lines, none lost (without the two conditions of _point_sized and
 #: _stands_apart, a broken '1''s foot and a flat scrap were taken for points: 2 lost).
 POINT_BELIEF = 0.5
+#: A bar read as '-' that the darkness map shows to be an '=' (see _restore_from_darkness) keeps RESTORED_MINUS of
+#: its '-' probability.
+RESTORED_MINUS = 0.1
 #: The least belief a straight bar cut off the end of a blob (a '-' or '=' drawn touching the digit beside it, see
 #: segment.bar_tail_cuts) gets of being one symbol: the verifier never saw such pieces, and gives them next to none.
 BAR_BELIEF = 0.3
@@ -1080,7 +1083,10 @@ class Recognizer:
             if top == minus and (second_bar(pre.darkness, pre.mask, part.box, pre.stroke) >= MIN_RATIO
                                  or bars_run_together(pre.darkness, part.box, pre.stroke)):
                 p = p.copy()
-                p[minus], p[equals] = p[equals], p[minus]
+                # The '-' stays a strong second: where the line then holds two '=', the parser reads this one back.
+                total = p.sum()
+                p[minus], p[equals] = max(p[equals], RESTORED_MINUS * p[minus]), p[minus]
+                p *= total / p.sum()
             elif (divide is not None and top in may_divide and (top == minus or p[divide] >= DIVIDE_MIN_P)
                   and dots_apart(pre.darkness, part.box, FINE_LEVELS if top == minus else LEVELS,
                                  each_level=DOTS_EACH_LEVEL and top == minus)):
