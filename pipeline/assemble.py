@@ -620,6 +620,7 @@ def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int],
     worksheet pages (1208 lines), digit swaps fixed 19 misread lines and turned one wrong answer right (a ``9``
     in ``9÷9=3`` that the classifier gave a third to ``3``)."""
     labels = _labels(candidates, idx)
+    odd = oddities(labels)
     places = []
     for i, c in enumerate(candidates):
         for k, (lab, p) in enumerate(c):
@@ -640,8 +641,8 @@ def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int],
         for _, i, k in chosen:
             trial[i] = k
         trial_labels = _labels(candidates, trial)
-        if oddities(trial_labels):
-            continue
+        if oddities(trial_labels) > odd:
+            continue  # a swap may not make the line odder (``+-`` the pupil wrote stays allowed)
         a = assemble(trial_labels, latex=False)
         if a.correct is not True:
             continue

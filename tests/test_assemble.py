@@ -302,6 +302,16 @@ def test_agreement_reads_an_ambiguous_stroke_so_that_the_answer_holds():
     assert assemble_candidates(cands).text == "21+(-51)=-30"
 
 
+def test_agreement_keeps_an_oddity_the_pupil_wrote_but_adds_none():
+    # '+-' (a negative number unbracketed) counts as odd, but the pupil wrote it: '22/2' still makes the answer
+    # hold (read '2212' first) ...
+    cands = _sure("9-8+-22") + [[("1", 0.63), ("/", 0.37)]] + _sure("2=-10")
+    assert assemble_candidates(cands).text == "9-8+-22/2=-10"
+    # ... while a swap that would bring an oddity of its own is not made ('-' after '+': '4+-2=2').
+    cands = _sure("4+") + [[("1", 0.6), ("-", 0.4)]] + _sure("2=2")
+    assert assemble_candidates(cands).text == "4+12=2"
+
+
 def test_agreement_reads_a_plausible_other_digit_so_that_the_answer_holds():
     # The last digit could be a 2 (three in ten): 7+5=12 holds, so it is read that way.
     cands = _sure("7+5=1") + [[("3", 0.7), ("2", 0.3)]]
