@@ -109,6 +109,23 @@ def test_a_faint_point_thinner_than_the_strokes_is_kept_a_lone_pixel_is_not() ->
     assert len(line.symbols) == 2
 
 
+def test_a_faint_minus_the_mask_thinned_to_one_pixel_is_kept_a_sliver_off_the_middle_is_not() -> None:
+    # '=-1' with the minus faint: the mask kept a bar one pixel thick (seed 34 of the benchmark read '=-19' as
+    # '=19'); under the 0.35 stroke widths any other mark must be thick.
+    mask = np.zeros((120, 260), np.uint8)
+    cv2.line(mask, (20, 52), (60, 52), 1, 4)  # '='
+    cv2.line(mask, (20, 70), (60, 70), 1, 4)
+    cv2.line(mask, (140, 38), (140, 86), 1, 4)  # '1'
+    cv2.ellipse(mask, (200, 62), (16, 24), 0, 0, 360, 1, 4)  # '0'
+    mask[61, 88:112] = 1  # the faint minus, at the middle
+    (line,) = segment_page(mask > 0)
+    assert [s.box for s in line.symbols][1] == (88, 61, 24, 1)
+    mask[61, 88:112] = 0
+    mask[85, 88:112] = 1  # the same sliver on the baseline: a rule's remnant
+    (line,) = segment_page(mask > 0)
+    assert len(line.symbols) == 3
+
+
 def test_specks_and_texture_are_dropped() -> None:
     drawn = draw_tokens("6+1", height=60, stroke=4)
     rng = np.random.default_rng(3)
