@@ -146,6 +146,17 @@ def test_tall_marks_are_not_dots_or_dashes():
     assert _top(p) == "1"
 
 
+def test_a_mark_wider_than_high_is_no_one_nor_bracket(monkeypatch):
+    # A '-' run into the '1' after it ('5÷5=-1') makes one blob half again as wide as high, which the classifier
+    # calls a '1': no '1' or bracket is drawn so wide. An upright mark keeps its '1'.
+    hesitant = _probs(d1=0.4, d7=0.1, rpar=0.1, minus=0.05)
+    assert _top(apply_layout_rules(hesitant, Shape(1.5, 1.0, 0.0, 1), CLASSES)) == "7"
+    assert _top(apply_layout_rules(hesitant, Shape(1.1, 1.0, 0.0, 1), CLASSES)) == "1"  # square enough
+    assert _top(apply_layout_rules(hesitant, Shape(0.5, 1.0, 0.0, 1), CLASSES)) == "1"
+    monkeypatch.setattr(sys.modules["hdr_expr.pipeline.recognize"], "WIDE_THIN_FACTOR", 1.0)  # the rule off
+    assert _top(apply_layout_rules(hesitant, Shape(1.5, 1.0, 0.0, 1), CLASSES)) == "1"
+
+
 def test_rules_weigh_rather_than_override():
     # A digit-sized mark the classifier is sure is a '7' stays a '7', whatever the rules prefer.
     p = apply_layout_rules(_probs(d7=0.999), Shape(0.7, 1.0, 0.0, 1, 0, 0), CLASSES)
