@@ -355,3 +355,18 @@ def test_importing_is_cheap():
 def test_oddities_without_the_bare_number(text, n):
     # A number on a line of its own is no oddity there; the others still count.
     assert oddities(list(text), bare_number=False) == n
+
+
+def test_a_line_is_read_with_an_equals_sign_where_the_mark_could_be_one(monkeypatch):
+    # Four lines in five carry an '='. A bar the classifier gives '×' 0.61 and '=' 0.36 ('9×(119+5)=1118' read
+    # '9×(119+5)×1118'): read as '=', even where the written answer is wrong (9×124 is 1116).
+    cands = _sure("9×(119+5)") + [[("×", 0.61), ("=", 0.36)]] + _sure("1118")
+    a = assemble_candidates(cands)
+    assert a.text == "9×(119+5)=1118" and a.correct is False and a.repaired
+    # An '=' the classifier gives a tenth of the mark's '-' is no reading of it; a line that has an '=' takes no
+    # second one; a digit is not read as an '='.
+    assert assemble_candidates(_sure("36×1×4") + [[("-", 0.9), ("=", 0.09)]] + _sure("146")).text == "36×1×4-146"
+    assert assemble_candidates(_sure("3-2") + [[("-", 0.6), ("=", 0.4)]] + _sure("1=0")).text == "3-2-1=0"
+    assert assemble_candidates(_sure("1") + [[("3", 0.6), ("=", 0.4)]] + _sure("5")).text == "135"
+    monkeypatch.setattr(sys.modules["hdr_expr.pipeline.assemble"], "EQUALS_PRIOR", 0.0)  # the prior off
+    assert assemble_candidates(cands).text == "9×(119+5)×1118"
