@@ -345,6 +345,50 @@ def test_a_high_resolution_photo_reads_as_the_photo_does_with_boxes_in_its_pixel
             assert np.allclose(np.array(sb.box), 4 * np.array(sa.box), atol=12), (sa.box, sb.box)
 
 
+def _line_touching_at(text: str, at: int, *, seed: int, scale: int = 2, gap: int = 8) -> np.ndarray:
+    """``text`` as :func:`expression_image` writes it, with the symbols from ``at`` on moved left until the one
+    at ``at`` runs into the one before it."""
+    images, labels = _mnist()
+    rng = np.random.default_rng(seed)
+    side = 28 * scale
+    tiles = []
+    for ch in text:
+        tile = images[rng.choice(np.nonzero(labels == int(ch))[0][:200])] > 100 if ch.isdigit() else operator_tile(ch)
+        tiles.append(cv2.resize(tile.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST) > 0)
+    for shift in range(side):
+        canvas = np.zeros((side + 60, len(tiles) * (side + gap) + 60), bool)
+        pair = np.zeros_like(canvas)
+        for i, tile in enumerate(tiles):
+            x = 30 + i * (side + gap) - (shift if i >= at else 0)
+            canvas[30 : 30 + side, x : x + side] |= tile
+            if i in (at - 1, at):
+                pair[30 : 30 + side, x : x + side] |= tile
+        if cv2.connectedComponents(pair.astype(np.uint8), connectivity=8)[0] - 1 < 2 + (text[at - 1] in "=÷"):
+            return np.where(canvas[..., None], 30, 255).astype(np.uint8).repeat(3, axis=2)
+    raise AssertionError("the symbols never touched")
+
+
+@pytest.mark.parametrize("text,at,seed", [("7-(-9)=", 5, 2), ("(3-1)×2=4", 4, 0)])
+def test_a_bracket_run_into_the_digit_before_it_is_parted_when_the_line_is_read_again(monkeypatch, text, at, seed):
+    # A ')' run into the digit before it makes one crop, read as that digit; the '(' is then unmatched and the
+    # repair reads it as a '1' ('7-(-9)=' read '7-1-9='). The line is read again with splits offered of every
+    # crop the verifier is not sure of, and that reading is kept because it needs no repair.
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    image = _line_touching_at(text, at, seed=seed)
+    kept = []
+    original = Recognizer._read_with_more_splits
+
+    def spy(self, *args):
+        out = original(self, *args)
+        kept.append(out is not None)
+        return out
+
+    monkeypatch.setattr(Recognizer, "_read_with_more_splits", spy)
+    (line,) = Recognizer().read_image(image).lines
+    assert line.text == text and any(kept)
+
+
 def test_a_thumbnail_is_enlarged_before_it_is_read():
     # The sample phone photo at 0.3× (digits 14 px tall, strokes 2 px): read enlarged, its '÷' is no longer a
     # '-', and the boxes are in the thumbnail's pixels.
@@ -577,13 +621,14 @@ def test_a_touching_pair_as_narrow_as_one_digit_is_split_where_the_verifier_doub
     texts = [[line.text for line in rec.read_image(_touching_pair(a, b)).lines] for _, a, b in pairs]
     assert all(len(t) == 1 and len(t[0]) == 2 for t in texts), texts
     assert sum(t == [want] for t, (want, _, _) in zip(texts, pairs)) >= 5, texts
-    # Offered only the first time round (narrower than 0.7 line heights), each pair was read as one digit.
-    old = recognize_module.DOUBTED_WHOLE, recognize_module.STROKE_DOUBT
+    # Offered only the first time round (narrower than 0.7 line heights), and never read again with more splits
+    # (RETRY_DOUBT), each pair was read as one digit.
+    old = recognize_module.DOUBTED_WHOLE, recognize_module.STROKE_DOUBT, recognize_module.RETRY_DOUBT
     try:
-        recognize_module.DOUBTED_WHOLE = recognize_module.STROKE_DOUBT = 0.0
+        recognize_module.DOUBTED_WHOLE = recognize_module.STROKE_DOUBT = recognize_module.RETRY_DOUBT = 0.0
         assert all(len(line.text) == 1 for _, a, b in pairs for line in rec.read_image(_touching_pair(a, b)).lines)
     finally:
-        recognize_module.DOUBTED_WHOLE, recognize_module.STROKE_DOUBT = old
+        recognize_module.DOUBTED_WHOLE, recognize_module.STROKE_DOUBT, recognize_module.RETRY_DOUBT = old
 
 
 @pytest.mark.parametrize("mark", ["dash", "cross"])
