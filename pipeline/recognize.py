@@ -133,6 +133,10 @@ CLASSIFIER_TEMPERATURE = 1.5
 #: none lost; at 1.0 +2, none lost; at 0.9 −13 +3 (1s with a long foot are about square); factor 0.2: ±0.
 WIDE_THIN = 1.2
 WIDE_THIN_FACTOR = 0.05
+#: A two-part crop of a bar at mid-height and an upright stroke after it is BAR_BEFORE_STROKE as likely a '1', a
+#: bracket or a slash as the classifier says (see _bar_before_stroke). Saved sets (expressions seeds 20-26, 31,
+#: 33-37; worksheets 31, 34-37): +1 line, none lost.
+BAR_BEFORE_STROKE = 0.05
 #: Symbols often drawn wider than a digit.
 WIDE = frozenset("+-×÷=")
 #: A '+' or '×' is read as a '÷' whose dots the mask ran into its bar only where the darkness map parts them
@@ -284,6 +288,21 @@ def _two_dots_stacked(mask: np.ndarray, height: float) -> bool:
     return overlap >= 0.5 * min(w1, w2) and low_y - (top_y + top_h) >= 0.5 * max(h1, h2)
 
 
+def _bar_before_stroke(mask: np.ndarray) -> bool:
+    """Is a two-part symbol a flat bar at mid-height with an upright stroke after it, apart: a '-' and the '1'
+    it was written close to (``=-13432`` read ``=13432``)? No '1' has such a part: its flag is high, its foot low."""
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n != 3:
+        return False
+    H = mask.shape[0]
+    (bx, by, bw, bh), (sx, sy, sw, sh) = sorted((tuple(int(v) for v in stats[i, :4]) for i in (1, 2)))
+    middle = by + bh / 2.0
+    return (bw >= 1.5 * bh and bh <= 0.3 * H and 0.3 * H <= middle <= 0.7 * H and sh >= 0.7 * H
+            and bx + bw <= sx + 0.5 * sw)
+
+
 def _long_bars(mask: np.ndarray) -> int:
     """How many of a symbol's parts span at least half its width."""
     import cv2
@@ -393,6 +412,8 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
             scale("-", 0.03)
         if shape.width > WIDE_THIN * shape.height:  # wider than high: no '1' nor bracket (a '-' run into a '1')
             scale(["1", "(", ")"], WIDE_THIN_FACTOR)
+        if shape.parts == 2 and shape.mask is not None and _bar_before_stroke(shape.mask):
+            scale(["1", "(", ")", "/"], BAR_BEFORE_STROKE)
         if shape.parts == 1:
             scale(["=", "÷"], 0.2)  # two or three strokes that the segmenter left apart
             if (shape.width >= FLAT_TIMES_ASPECT * shape.height and shape.height < FLAT_TIMES_HEIGHT

@@ -157,6 +157,23 @@ def test_a_mark_wider_than_high_is_no_one_nor_bracket(monkeypatch):
     assert _top(apply_layout_rules(hesitant, Shape(1.5, 1.0, 0.0, 1), CLASSES)) == "1"
 
 
+def test_a_bar_at_mid_height_before_an_upright_stroke_is_no_part_of_a_one():
+    # A '-' written close before a '1' ('=-13432') is merged with it into one two-part crop, which the classifier
+    # reads as a sure '1' (a 1 drawn with a gap in it). A 1's flag is high and its foot low: a bar at mid-height,
+    # apart and before the stem, is no part of one. The crop then reads as something less likely than the '-'
+    # and '1' apart.
+    mask = np.zeros((36, 29), bool)
+    mask[:, 16:21] = True  # the stem
+    mask[14:20, 0:12] = True  # the bar, at mid-height
+    shape = Shape(29 / 36, 1.0, 0.0, 2, mask=mask)
+    assert _top(apply_layout_rules(_probs(d1=0.9, d7=0.05), shape, CLASSES)) == "7"
+    flagged = np.zeros((36, 29), bool)
+    flagged[:, 16:21] = True
+    flagged[2:6, 4:12] = True  # a flag at the top: a '1' drawn in two strokes
+    shape = Shape(29 / 36, 1.0, 0.0, 2, mask=flagged)
+    assert _top(apply_layout_rules(_probs(d1=0.9, d7=0.05), shape, CLASSES)) == "1"
+
+
 def test_rules_weigh_rather_than_override():
     # A digit-sized mark the classifier is sure is a '7' stays a '7', whatever the rules prefer.
     p = apply_layout_rules(_probs(d7=0.999), Shape(0.7, 1.0, 0.0, 1, 0, 0), CLASSES)
