@@ -127,12 +127,6 @@ SLASH_LONGER = 5.0
 #: seed 14 -1, expressions seeds 13 / 14 +3 / +4. (Averaging over crops turned ±6°, at three times the
 #: classifier's cost, did no better there: +2, -2, +4.)
 CLASSIFIER_TEMPERATURE = 1.5
-#: A crop more than WIDE_THIN times as wide as it is high is WIDE_THIN_FACTOR as likely a '1' or a bracket as the
-#: classifier says: none is drawn so wide, but a '-' run into the '1' after it is read as one ('5÷5=-1' read
-#: '5÷5=1', whose answer then held). Saved sets (expressions seeds 20-26, 31, 33-37; worksheets 31, 34-37): +1,
-#: none lost; at 1.0 +2, none lost; at 0.9 −13 +3 (1s with a long foot are about square); factor 0.2: ±0.
-WIDE_THIN = 1.2
-WIDE_THIN_FACTOR = 0.05
 #: A two-part crop of a bar at mid-height and an upright stroke after it is BAR_BEFORE_STROKE as likely a '1', a
 #: bracket or a slash as the classifier says (see _bar_before_stroke). Saved sets (expressions seeds 20-26, 31,
 #: 33-37; worksheets 31, 34-37): +1 line, none lost.
@@ -410,8 +404,6 @@ def apply_layout_rules(probs: np.ndarray, shape: Shape, classes: Sequence[str], 
             scale(".", 0.3)
         if shape.height > 0.45 and shape.height > 2.0 * shape.width:  # tall and thin: not a dash
             scale("-", 0.03)
-        if shape.width > WIDE_THIN * shape.height:  # wider than high: no '1' nor bracket (a '-' run into a '1')
-            scale(["1", "(", ")"], WIDE_THIN_FACTOR)
         if shape.parts == 2 and shape.mask is not None and _bar_before_stroke(shape.mask):
             scale(["1", "(", ")", "/"], BAR_BEFORE_STROKE)
         if shape.parts == 1:

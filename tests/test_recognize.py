@@ -146,17 +146,6 @@ def test_tall_marks_are_not_dots_or_dashes():
     assert _top(p) == "1"
 
 
-def test_a_mark_wider_than_high_is_no_one_nor_bracket(monkeypatch):
-    # A '-' run into the '1' after it ('5÷5=-1') makes one blob half again as wide as high, which the classifier
-    # calls a '1': no '1' or bracket is drawn so wide. An upright mark keeps its '1'.
-    hesitant = _probs(d1=0.4, d7=0.1, rpar=0.1, minus=0.05)
-    assert _top(apply_layout_rules(hesitant, Shape(1.5, 1.0, 0.0, 1), CLASSES)) == "7"
-    assert _top(apply_layout_rules(hesitant, Shape(1.1, 1.0, 0.0, 1), CLASSES)) == "1"  # square enough
-    assert _top(apply_layout_rules(hesitant, Shape(0.5, 1.0, 0.0, 1), CLASSES)) == "1"
-    monkeypatch.setattr(sys.modules["hdr_expr.pipeline.recognize"], "WIDE_THIN_FACTOR", 1.0)  # the rule off
-    assert _top(apply_layout_rules(hesitant, Shape(1.5, 1.0, 0.0, 1), CLASSES)) == "1"
-
-
 def test_a_bar_at_mid_height_before_an_upright_stroke_is_no_part_of_a_one():
     # A '-' written close before a '1' ('=-13432') is merged with it into one two-part crop, which the classifier
     # reads as a sure '1' (a 1 drawn with a gap in it). A 1's flag is high and its foot low: a bar at mid-height,
