@@ -52,6 +52,11 @@ ALIASES: dict[str, str] = {"*": "×", "·": "×", "x": "×", ":": "÷", "−": "
 DIVISION_BY_ZERO = "division by zero"
 
 
+def unparsed(error: str | None) -> bool:
+    """Whether a reading's ``error`` says it does not parse (a division by zero parses: it is arithmetic's error)."""
+    return error is not None and not error.startswith(DIVISION_BY_ZERO)
+
+
 class ParseError(ValueError):
     """A label sequence that is not an expression; ``position`` indexes the offending label (len = at the end)."""
 
@@ -531,18 +536,17 @@ def equals_reading(candidates: Sequence[Candidates], idx: Sequence[int]) -> tupl
     odd = oddities(labels)
     best: tuple[float, tuple[int, ...]] | None = None
     for i, c in enumerate(candidates):
-        p_read = c[idx[i]][1]
-        for k, (lab, p) in enumerate(c):
-            if lab != "=" or k == idx[i] or labels[i].isdigit():
-                continue
-            gain = math.log(max(p, 1e-12) / max(p_read, 1e-12)) + EQUALS_PRIOR
-            if gain <= 0 or (best is not None and gain <= best[0]):
-                continue
-            trial = list(idx)
-            trial[i] = k
-            trial_labels = _labels(candidates, trial)
-            if parses(trial_labels) and oddities(trial_labels) <= odd:
-                best = (gain, tuple(trial))
+        k = next((k for k, (lab, _) in enumerate(c) if lab == "="), None)
+        if k is None or k == idx[i] or labels[i].isdigit():
+            continue
+        gain = math.log(max(c[k][1], 1e-12) / max(c[idx[i]][1], 1e-12)) + EQUALS_PRIOR
+        if gain <= 0 or (best is not None and gain <= best[0]):
+            continue
+        trial = list(idx)
+        trial[i] = k
+        trial_labels = _labels(candidates, trial)
+        if parses(trial_labels) and oddities(trial_labels) <= odd:
+            best = (gain, tuple(trial))
     return best[1] if best is not None else None
 
 
@@ -667,7 +671,7 @@ def agreeing_reading(candidates: Sequence[Candidates], idx: Sequence[int],
     if not places:
         return None
     base = chosen if chosen is not None else assemble(labels, latex=False)
-    if (base.error is not None and not base.error.startswith(DIVISION_BY_ZERO)) or base.correct is True:
+    if unparsed(base.error) or base.correct is True:
         return None  # (a division by zero is as good as a wrong answer: people seldom write one)
     places = sorted(places, reverse=True)[:AGREEMENT_PLACES]
     best: tuple[float, tuple[int, ...]] | None = None

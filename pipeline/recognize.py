@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from hdr_expr.errors import HdrExprError, InputError
-from hdr_expr.pipeline.assemble import DIVISION_BY_ZERO, assemble_candidates, latex_of, normalize_label
+from hdr_expr.pipeline.assemble import assemble_candidates, latex_of, normalize_label, unparsed
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
@@ -263,16 +263,22 @@ def _stands_apart(line, k: int) -> bool:
     return True
 
 
+def _two_parts(mask: np.ndarray) -> list[tuple[int, int, int, int]] | None:
+    """The boxes (x, y, w, h) of a mask's two parts, left one first; None where it has not exactly two."""
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return sorted(tuple(int(v) for v in stats[i, :4]) for i in (1, 2)) if n == 3 else None
+
+
 def _two_dots_stacked(mask: np.ndarray, height: float) -> bool:
     """Is a two-part symbol a colon — two dots one above the other, apart — the division sign of much of
     Europe (``12 : 4``), or a ``÷`` whose bar the ink mask lost? ``height``: the symbol's height in line
     heights."""
-    import cv2
-
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if n != 3:
+    parts = _two_parts(mask)
+    if parts is None:
         return False
-    (x1, y1, w1, h1), (x2, y2, w2, h2) = (tuple(int(v) for v in stats[i, :4]) for i in (1, 2))
+    (x1, y1, w1, h1), (x2, y2, w2, h2) = parts
     unit = height / max(mask.shape[0], 1)  # line heights per pixel
     for w, h in ((w1, h1), (w2, h2)):
         if max(w, h) * unit > 0.3 or max(w, h) > 2.5 * min(w, h):
@@ -285,13 +291,11 @@ def _two_dots_stacked(mask: np.ndarray, height: float) -> bool:
 def _bar_before_stroke(mask: np.ndarray) -> bool:
     """Is a two-part symbol a flat bar at mid-height with an upright stroke after it, apart: a '-' and the '1'
     it was written close to (``=-13432`` read ``=13432``)? No '1' has such a part: its flag is high, its foot low."""
-    import cv2
-
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if n != 3:
+    parts = _two_parts(mask)
+    if parts is None:
         return False
     H = mask.shape[0]
-    (bx, by, bw, bh), (sx, sy, sw, sh) = sorted((tuple(int(v) for v in stats[i, :4]) for i in (1, 2)))
+    (bx, by, bw, bh), (sx, sy, sw, sh) = parts
     middle = by + bh / 2.0
     return (bw >= 1.5 * bh and bh <= 0.3 * H and 0.3 * H <= middle <= 0.7 * H and sh >= 0.7 * H
             and bx + bw <= sx + 0.5 * sw)
@@ -736,7 +740,7 @@ def _not_as_first_read(result: LineResult) -> int:
     agreement), and 100 more where it does not parse. Where it is not 0, a crop may hold two symbols that were
     never parted (a ')' run into the '9' before it leaves the '(' unmatched, which the repair reads as a '1')."""
     changed = sum(1 for s in result.symbols if s.alternatives and s.alternatives[0][1] > s.confidence)
-    return changed + (100 if result.error is not None and not result.error.startswith(DIVISION_BY_ZERO) else 0)
+    return changed + (100 if unparsed(result.error) else 0)
 
 
 def _candidates(p: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str, float]]:
@@ -842,11 +846,12 @@ class Recognizer:
             line, height, readings, indices = plan
             paths = self._best_paths(line, height, readings, indices, probs, whole)
             result = self._read_line(line, paths, pre)
-            if whole is not None and RETRY_DOUBT > DOUBTED_WHOLE and _not_as_first_read(result):
+            far = _not_as_first_read(result)
+            if whole is not None and RETRY_DOUBT > DOUBTED_WHOLE and far:
                 retried = self._read_with_more_splits(plan, probs, whole, normalized, pre)
                 # Kept only where it reads the line closer to the classifier's first choices: a split that
                 # mends nothing is no likelier than the crop it parts.
-                if retried is not None and (_not_as_first_read(retried[1]) < _not_as_first_read(result)
+                if retried is not None and (_not_as_first_read(retried[1]) < far
                                             or (retried[1].correct is True and result.correct is not True)):
                     paths, result = retried
             read.append(self._without_tick(line, paths, result, pre)
@@ -1184,8 +1189,7 @@ class Recognizer:
                         and not oddities(a.labels, bare_number="=" in a.labels))
 
         def likelihood(score: float, cands, a) -> float:
-            unparsed = a.error is not None and not a.error.startswith(DIVISION_BY_ZERO)
-            return score + reading_score(cands, a) - (UNPARSED_PENALTY if unparsed else 0.0)
+            return score + reading_score(cands, a) - (UNPARSED_PENALTY if unparsed(a.error) else 0.0)
 
         best = (likelihood(paths[0][0], cands, a), label, chosen, a)
         for score, chosen in paths[1:]:
