@@ -243,10 +243,12 @@ def run_expressions(
     cold_image: Path | None = None,
     shared: Path | None = None,
     enlarge: float = 1.0,
+    turn: float = 0.0,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The expression benchmark: generate, read with a warm pool, score, time the cold start. With ``enlarge``,
-    every image is read enlarged that many times (the same writing as a camera of higher resolution sees it)."""
+    every image is read enlarged that many times (the same writing as a camera of higher resolution sees it);
+    with ``turn``, turned that many degrees, every other one the other way (a phone held askew)."""
     from hdr_expr.datasets.expressions import expression_set, load_material, score_line
 
     material = load_material(shared)
@@ -257,7 +259,10 @@ def run_expressions(
         samples, paths = [], []
         for s in expression_set(material, n, seed):
             name = folder / f"expr-{s.index:05d}"
-            paths.append(str(s.save(name) if enlarge == 1.0 else _save_enlarged(s.image, enlarge, name)))
+            if enlarge == 1.0 and turn == 0.0:
+                paths.append(str(s.save(name)))
+            else:
+                paths.append(str(_save_as_seen(s.image, name, enlarge, turn if s.index % 2 else -turn)))
             samples.append(s)
         gen_s = time.perf_counter() - t0
         say(f"reading them with {workers} warm worker(s) ...")
@@ -273,7 +278,7 @@ def run_expressions(
                         f"style={c.style}"):
                 groups[key].append(i)
         result: dict[str, Any] = {
-            "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge,
+            "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge, "turn": turn,
             "model": _model_info(model), "material": material.describe(),
             **summarize_scores(scores, groups),
             "speed": {"workers": workers, "seconds": read_s, "warm_images_per_s": n / read_s if read_s else None,
@@ -300,14 +305,25 @@ def run_expressions(
             tmp.cleanup()
 
 
-def _save_enlarged(rgb, factor: float, path: Path) -> Path:
-    """The image enlarged ``factor`` times (cubic), as a PNG (the enlarged file's own compression is no test)."""
+def _save_as_seen(rgb, path: Path, factor: float = 1.0, degrees: float = 0.0) -> Path:
+    """The image enlarged ``factor`` times (cubic) and turned ``degrees`` counter-clockwise (the corners it
+    turns in filled with the median colour of its edge), as a PNG (the new file's own compression is no test)."""
     import cv2
+    import numpy as np
 
-    big = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+    from hdr_expr.pipeline.preprocess import turn_to_fit
+
+    img = rgb
+    if factor != 1.0:
+        img = cv2.resize(img, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
+    if degrees:
+        edge = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        matrix, size = turn_to_fit(img.shape, degrees)
+        img = cv2.warpAffine(img, matrix, size, flags=cv2.INTER_LINEAR,
+                             borderValue=tuple(float(v) for v in np.median(edge, axis=0)))
+    ok, data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise RuntimeError(f"could not encode the enlarged {path.name}")
+        raise RuntimeError(f"could not encode {path.name} as seen")
     out = path.with_suffix(".png")
     out.write_bytes(data.tobytes())
     return out
@@ -401,7 +417,8 @@ def _bar(ok: bool | None) -> str:
 def format_expressions(r: dict) -> str:
     lines = [
         f"expression benchmark: {r['n']} images, seed {r['seed']}"
-        f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}, model {r['model']['path']} "
+        f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}"
+        f"{'' if not r.get('turn') else ', turned ±' + format(r['turn'], 'g') + '°'}, model {r['model']['path']} "
         f"({r['model']['classes']} classes), {r['generator']}/{r['synth']}, commit {r['commit']}"
         f"{' (with local changes)' if r['dirty'] else ''}",
         f"  exact match        {_pct(r['exact_match'])}{_bar(r['exact_match'] >= BARS['exact_match'])}",
@@ -492,12 +509,15 @@ def bench_expressions(
     enlarge: float = typer.Option(1.0, "--enlarge", min=0.25, max=8.0,
                                   help="Read every image enlarged this many times (as a higher-resolution camera "
                                        "sees the same writing; cubic, saved as PNG)."),
+    turn: float = typer.Option(0.0, "--turn", min=-45.0, max=45.0, metavar="DEGREES",
+                               help="Read every image turned this many degrees, every other one the other way "
+                                    "(a phone held askew; the corners filled with the edge's colour, saved as PNG)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""
     r = run_expressions(n, seed, model=str(model) if model else None, workers=workers, save=save,
                         cold_runs=cold_runs, cold_image=cold_image, shared=shared, enlarge=enlarge,
-                        say=_say(quiet or as_json))
+                        turn=turn, say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_expressions(r))
 
 

@@ -24,7 +24,8 @@ The steps, each a small function over numpy arrays:
 
 Heavy analysis (polarity, background, statistics, rules) runs on a copy of at most ``ANALYSIS_PIXELS``; the
 mask itself is thresholded at full resolution, so boxes and shapes stay in page pixels. Skew is estimated
-(:attr:`Preprocessed.angle`) but not applied: the segmenter levels component positions instead.
+(:attr:`Preprocessed.angle`) but not applied: the segmenter levels component positions instead, and the reader
+turns the mask level (:func:`levelled`) only where the page is turned further than handwriting leans.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from hdr_expr.pipeline.stats import median, percentile
 ANALYSIS_PIXELS = 300_000
 #: The most a small image with thin strokes is enlarged (see preprocess's min_stroke).
 MAX_ENLARGE = 3.0
+#: The writing's skew is looked for up to MAX_SKEW degrees either way (see estimate_skew).
+MAX_SKEW = 20.0
 #: The darkest ink must be at least this much darker than its paper (fraction of the paper's brightness).
 MIN_CONTRAST = 0.08
 #: Ruled lines must show in at least this fraction of the image's width (height, for vertical lines). (0.5 left
@@ -610,10 +613,11 @@ def _projection_angle(ys: np.ndarray, xs: np.ndarray, angles: np.ndarray) -> tup
     return float(angles[best]), prof[: int(np.max(np.nonzero(prof)[0])) + 1] if prof.any() else prof
 
 
-def estimate_skew(mask: np.ndarray, max_angle: float = 10.0, max_points: int = 3_000) -> float:
+def estimate_skew(mask: np.ndarray, max_angle: float | None = None, max_points: int = 3_000) -> float:
     """The writing's dominant angle in degrees, from the sharpness of its row projection: positive when the
     lines rise to the right (the page is turned counter-clockwise; ``cv2.getRotationMatrix2D(c, -angle, 1)``
     levels it)."""
+    max_angle = MAX_SKEW if max_angle is None else max_angle
     flat = np.flatnonzero(mask)
     if len(flat) < 20:
         return 0.0
@@ -623,6 +627,30 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 10.0, max_points: int = 3
     coarse, _ = _projection_angle(ys, xs, np.arange(-max_angle, max_angle + 1e-9, 1.0))
     fine, _ = _projection_angle(ys, xs, np.arange(coarse - 0.8, coarse + 0.8 + 1e-9, 0.2))
     return -round(fine, 2)
+
+
+def turn_to_fit(shape: tuple[int, ...], degrees: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The 2×3 matrix that turns an image of ``shape`` (height, width, ...) ``degrees`` counter-clockwise about
+    its centre onto a canvas grown to hold all of it, and that canvas's (width, height)."""
+    h, w = shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), degrees, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    size = (int(math.ceil(h * sin + w * cos)), int(math.ceil(h * cos + w * sin)))
+    turn[0, 2] += size[0] / 2.0 - w / 2.0
+    turn[1, 2] += size[1] / 2.0 - h / 2.0
+    return turn, size
+
+
+def levelled(pre: Preprocessed, angle: float) -> tuple[Preprocessed, np.ndarray]:
+    """``pre`` with its mask and darkness turned by ``-angle`` degrees, so that writing at ``angle`` (as
+    :func:`estimate_skew` gives it) runs level, the canvas grown to hold all of it; and the 2×3 matrix that takes
+    levelled pixels back to ``pre``'s. (The mask is turned, not the photo: a photo's turned corners would be new
+    edges to find.)"""
+    turn, size = turn_to_fit(pre.mask.shape, -angle)
+    mask = cv2.warpAffine(pre.mask.view(np.uint8) * np.uint8(255), turn, size, flags=cv2.INTER_LINEAR) >= 128
+    darkness = (None if pre.darkness is None else
+                cv2.warpAffine(pre.darkness, turn, size, flags=cv2.INTER_LINEAR))
+    return dataclasses.replace(pre, mask=mask, darkness=darkness, angle=pre.angle - angle), cv2.invertAffineTransform(turn)
 
 
 def _grouped_median(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -294,6 +294,10 @@ def _median_stroke(comps: list[_Comp]) -> float:
 # ------------------------------------------------------------------------------------------------ lines
 
 
+#: The most skew (degrees) the lines are looked for at (a page turned further is cut at the angle the caller gives).
+MAX_ANGLE = 10.0
+
+
 def _estimate_angle(comps: list[_Comp], height: float) -> float:
     """Skew angle (degrees, counter-clockwise) from the bottoms of tall components: the angle at which their
     levelled bottoms cluster tightest. Each pair of neighbours (in levelled height) within a fifth of a symbol
@@ -307,7 +311,7 @@ def _estimate_angle(comps: list[_Comp], height: float) -> float:
     ys = np.array([c.y + c.h for c in tall], np.float64)
     best, best_score = 0.0, -1.0
     close_at = 0.2 * height
-    for a in np.arange(-10.0, 10.01, 0.5):
+    for a in np.arange(-MAX_ANGLE, MAX_ANGLE + 0.01, 0.5):
         t = math.tan(math.radians(a))
         d = np.diff(np.sort(ys + xs * t))
         close = d[d < close_at]
@@ -315,6 +319,24 @@ def _estimate_angle(comps: list[_Comp], height: float) -> float:
         if score > best_score + 1e-9 or (abs(score - best_score) < 1e-9 and abs(a) < abs(best)):
             best, best_score = float(a), score
     return best
+
+
+def writing_angle(lines: Sequence[LineCrops]) -> float | None:
+    """The writing's skew in degrees (counter-clockwise, as :func:`preprocess` reports it) from the lines as cut:
+    the median slope between the centres of each line's tall symbols, over every pair at least half a line
+    height apart; None where there are fewer than three such pairs. Slashes and long strokes, which sway the
+    ink's projection on a short line, count here as one symbol each."""
+    slopes = []
+    for line in lines:
+        tall = [s.box for s in line.symbols if s.box[3] >= 0.6 * line.height]
+        xs = np.array([x + w / 2.0 for x, _, w, _ in tall])
+        ys = np.array([y + h / 2.0 for _, y, _, h in tall])
+        for i in range(len(tall)):
+            far = np.abs(xs[i + 1 :] - xs[i]) >= 0.5 * line.height
+            slopes.extend((ys[i + 1 :][far] - ys[i]) / (xs[i + 1 :][far] - xs[i]))
+    if len(slopes) < 3:
+        return None
+    return -math.degrees(math.atan(float(np.median(slopes))))
 
 
 def _cluster_lines(comps: list[_Comp], height: float, angle: float) -> list[list[_Comp]]:

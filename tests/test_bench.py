@@ -56,6 +56,24 @@ def test_bench_expressions_enlarged(run_cli, tmp_path):
         assert b.shape[:2] == (3 * a.shape[0], 3 * a.shape[1])
 
 
+def test_bench_expressions_turned(run_cli, tmp_path):
+    out, flat = tmp_path / "turned", tmp_path / "flat"
+    for folder, extra in ((flat, []), (out, ["--turn", "12"])):
+        r = run_cli("bench", "expressions", "--n", "2", "--seed", "3", "--workers", "1", "--cold-runs", "0",
+                    "--json", "--save", folder, *extra)
+        assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["turn"] == 12.0
+    import cv2
+    import numpy as np
+
+    for t_flat, t_turned in zip(*[[json.loads(line) for line in (f / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+                                  for f in (flat, out)]):
+        a, b = cv2.imread(str(flat / t_flat["file"])), cv2.imread(str(out / t_turned["file"]))
+        h, w = a.shape[:2]
+        t = np.radians(12)  # the canvas grows to hold the whole image turned
+        assert abs(b.shape[1] - (w * np.cos(t) + h * np.sin(t))) <= 2 and abs(b.shape[0] - (h * np.cos(t) + w * np.sin(t))) <= 2
+
+
 def test_bench_worksheets_tiny(run_cli, tmp_path):
     out = tmp_path / "pages"
     r = run_cli("bench", "worksheets", "--pages", "2", "--workers", "1", "--json", "--save", out)

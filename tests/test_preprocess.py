@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hdr_expr.pipeline.preprocess import (RULE_MIN_LENGTH, Rule, desk_slivers, edge_slivers, edge_steps, estimate_skew, find_rules,
+from hdr_expr.pipeline.preprocess import (RULE_MIN_LENGTH, Preprocessed, Rule, desk_slivers, edge_slivers, edge_steps, estimate_skew, find_rules, levelled,
                                          ink_mask, is_light_on_dark, preprocess, remove_ruled_lines)
 
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
@@ -453,6 +453,22 @@ def test_skew_is_estimated_not_applied() -> None:
         recall, precision = agreement(pre.mask, rotated(drawn.mask, angle))  # page coordinates kept
         assert recall > 0.95 and precision > 0.95
     assert abs(estimate_skew(rotated(drawn.mask, 6.0)) - 6.0) <= 1.0
+
+
+def test_a_page_turned_15_degrees_is_found_so_and_levelled_with_a_way_back() -> None:
+    drawn = draw_tokens("45+67=112", height=50, stroke=4)
+    page = rotated(drawn.mask, 15.0)
+    assert abs(estimate_skew(page) - 15.0) <= 1.0  # beyond the 10 degrees once looked at
+    pre = Preprocessed(page, False, 15.0, 4.0, 1.0, 0, darkness=page.astype(np.uint8) * 200)
+    level, back = levelled(pre, 15.0)
+    assert abs(estimate_skew(level.mask)) <= 1.0 and level.darkness.shape == level.mask.shape
+    assert level.mask.shape[0] > page.shape[0] and level.mask.shape[1] > page.shape[1]  # nothing cut off
+    assert abs(int(level.mask.sum()) - int(page.sum())) <= 0.05 * page.sum()
+    ys, xs = np.nonzero(level.mask)
+    there = np.c_[xs, ys, np.ones(len(xs))] @ back.T  # levelled pixels → the page's
+    on_page = np.clip(np.rint(there).astype(int), 0, [page.shape[1] - 1, page.shape[0] - 1])
+    near = cv2.dilate(page.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert near[on_page[:, 1], on_page[:, 0]].mean() > 0.98
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from test_preprocess import Drawn, _box_of, cpu_ms, draw_tokens, mnist_digits, m
 
 from hdr_expr.pipeline.preprocess import preprocess
 from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, LineCrops, SymbolCrop,
-                                       bar_tail_cuts, segment_page, split_candidates, usual_width)
+                                       bar_tail_cuts, segment_page, split_candidates, usual_width, writing_angle)
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -176,6 +176,17 @@ def test_skewed_expression_keeps_page_coordinates() -> None:
     for s in lines[0].symbols:
         x, y, w, h = s.box
         assert truth[y : y + h, x : x + w][s.mask].mean() > 0.9  # the crop's ink is the page's ink there
+
+
+def test_the_writing_angle_comes_from_the_lines_symbols_not_their_slant() -> None:
+    drawn = draw_tokens("56-18=38", height=50, stroke=4)
+    for angle in (7.0, -12.0):
+        lines = segment_page(rotated(drawn.mask, angle), angle=angle)
+        assert abs(writing_angle(lines) - angle) <= 1.0, angle
+    # Two digits and a slash: a slash's long stroke sways the ink's projection, not the centres' line.
+    lines = segment_page(draw_tokens("5/5", height=50, stroke=4).mask)
+    assert writing_angle(lines) is None or abs(writing_angle(lines)) <= 1.0
+    assert writing_angle(segment_page(draw_tokens("7", height=50, stroke=4).mask)) is None
 
 
 def test_empty_and_tiny_masks() -> None:
