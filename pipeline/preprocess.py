@@ -145,6 +145,8 @@ class Preprocessed:
     #: Mask pixels per page pixel: not 1 where the page was read at a working scale (see ``max_stroke`` and
     #: ``min_stroke``); the mask, darkness and stroke are then in working pixels.
     scale: float = 1.0
+    #: Where the image's own edge lies once the mask was turned level (see :func:`levelled`); None when not turned.
+    edge: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -650,7 +652,12 @@ def levelled(pre: Preprocessed, angle: float) -> tuple[Preprocessed, np.ndarray]
     mask = cv2.warpAffine(pre.mask.view(np.uint8) * np.uint8(255), turn, size, flags=cv2.INTER_LINEAR) >= 128
     darkness = (None if pre.darkness is None else
                 cv2.warpAffine(pre.darkness, turn, size, flags=cv2.INTER_LINEAR))
-    return dataclasses.replace(pre, mask=mask, darkness=darkness, angle=pre.angle - angle), cv2.invertAffineTransform(turn)
+    # The image's edge, turned: a band a few pixels wide along the outline of what the photo shows (a desk's
+    # edge cut by the photo's border touches it there, as it touched the border).
+    inside = cv2.warpAffine(np.ones(pre.mask.shape, np.uint8), turn, size, flags=cv2.INTER_NEAREST)
+    edge = (cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0) & (cv2.erode(inside, np.ones((5, 5), np.uint8)) == 0)
+    return (dataclasses.replace(pre, mask=mask, darkness=darkness, angle=pre.angle - angle, edge=edge),
+            cv2.invertAffineTransform(turn))
 
 
 def _grouped_median(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:

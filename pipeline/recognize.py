@@ -48,7 +48,8 @@ MIN_STROKE = 2.5
 #: Writing turned by at least DESKEW_ANGLE degrees is levelled before its lines are cut into symbols, where the
 #: ink's projection (preprocess's angle) and the lines' symbols (segment.writing_angle) agree on the angle within
 #: DESKEW_AGREEMENT degrees (see _level_angle). Seed 40 read turned (`hdr-expr bench expressions --n 500 --seed 40
-#: --turn T`): ±10° 394 → 412 of 500 lines, ±15° 291 → 374; ±5° 437 → 436. On the saved and fresh sets as drawn
+#: --turn T`): ±10° 394 → 418 of 500 lines, ±15° 291 → 388 (with the photo's edge carried through the turn:
+#: 412 and 374 without); ±5° 437 → 436. On the saved and fresh sets as drawn
 #: (turned at most 4° and a tilt) one line lost of 11,600. Lower, it levels the benchmark's own tilted photos and
 #: loses there: 4.0 lost 21 lines and gained 10 (a mask turned and turned back loses as many: 19 / 3).
 DESKEW_ANGLE = 6.0
@@ -836,11 +837,11 @@ class Recognizer:
         angle = _level_angle(pre, lines)
         if angle is not None:
             pre, turned_back = levelled(pre, angle)
-            lines = segment_page(pre.mask)
+            lines = segment_page(pre.mask, edge=pre.edge)
         blanks = underlines(pre.mask, lines)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
             pre = dataclasses.replace(pre, mask=pre.mask & ~blanks)
-            lines = segment_page(pre.mask)
+            lines = segment_page(pre.mask, edge=pre.edge)
 
         # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
         # and classified in one batch; the verifier judges the same crops in one batch of its own.

@@ -642,12 +642,14 @@ def _at_border(c: _Comp, H: int, W: int) -> bool:
     return c.x == 0 or c.y == 0 or c.x + c.w >= W or c.y + c.h >= H
 
 
-def _writing_height(comps: list[_Comp], stroke: float, H: int, W: int) -> float:
+def _writing_height(comps: list[_Comp], stroke: float, H: int, W: int,
+                    on_edge: Collection[int] = ()) -> float:
     """The writing's height, from parts shaped like symbols (not bars, not the edges of the image): the upper
     quartile of their heights, and at least the height that half their ink lies in parts as tall as (where
     texture — a desk's grain beside a photographed sheet — outnumbers the writing, the quartile is the grain's,
     and digits three grains tall would be taken for frames)."""
-    sized = [c for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h and not _at_border(c, H, W)]
+    sized = [c for c in comps if max(c.w, c.h) >= 2.5 * stroke and c.w <= 3.0 * c.h
+             and not _at_border(c, H, W) and c.label not in on_edge]
     sized = sized or [c for c in comps if max(c.w, c.h) >= 2.5 * stroke] or comps
     quartile = percentile([c.h for c in sized], 75)
     if not INK_WEIGHTED_HEIGHT:
@@ -676,11 +678,13 @@ def answer_rings(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCrops]:
+def segment_page(mask: np.ndarray, *, angle: float | None = None, edge: np.ndarray | None = None) -> list[LineCrops]:
     """Ink mask (bool, page pixels) → lines of symbol crops, top to bottom, each read left to right.
 
     ``angle`` is the writing's skew in degrees (counter-clockwise, as :func:`preprocess` reports it); by
-    default it is estimated from the components. Boxes stay in page pixels: nothing is rotated.
+    default it is estimated from the components. Boxes stay in page pixels: nothing is rotated. ``edge`` marks
+    where the photo's own edge lies in a mask that was turned (see preprocess.levelled): parts touching it are
+    at the border, as parts touching the mask's sides are.
     """
     mask = np.asarray(mask)
     if mask.dtype != bool:
@@ -694,10 +698,12 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
     if not comps:
         return []
 
-    def at_border(c: _Comp) -> bool:
-        return _at_border(c, H, W)
+    on_edge = frozenset(np.unique(labels[edge]).tolist()) - {0} if edge is not None else frozenset()
 
-    height0 = _writing_height(comps, stroke, H, W)
+    def at_border(c: _Comp) -> bool:
+        return _at_border(c, H, W) or c.label in on_edge
+
+    height0 = _writing_height(comps, stroke, H, W, on_edge)
     if len(comps) > 1:
         # Frame-sized parts (a sheet's edge, a table's border, a shadow's edge at the border) and long
         # thin strokes across the page (an underline, a rule's remnant) are no symbol of any line.
@@ -717,7 +723,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None) -> list[LineCr
     result: list[LineCrops] = []
     for members in _cluster_lines(comps, height0, angle):
         # Orphan parts that touch the image border are the edges of pages and shadows, not writing.
-        if all(c.x == 0 or c.y == 0 or c.x + c.w == W or c.y + c.h == H for c in members) and all(
+        if all(c.x == 0 or c.y == 0 or c.x + c.w == W or c.y + c.h == H or c.label in on_edge for c in members) and all(
             c.h < 0.5 * height0 for c in members
         ):
             continue

@@ -469,6 +469,11 @@ def test_a_page_turned_15_degrees_is_found_so_and_levelled_with_a_way_back() -> 
     on_page = np.clip(np.rint(there).astype(int), 0, [page.shape[1] - 1, page.shape[0] - 1])
     near = cv2.dilate(page.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     assert near[on_page[:, 1], on_page[:, 0]].mean() > 0.98
+    # ... and where the page's own sides went: its edge, a band along them, nowhere inside.
+    ys, xs = np.nonzero(level.edge)
+    there = np.c_[xs, ys, np.ones(len(xs))] @ back.T
+    from_side = np.minimum.reduce([there[:, 0], there[:, 1], page.shape[1] - there[:, 0], page.shape[0] - there[:, 1]])
+    assert len(xs) > 2 * sum(page.shape) and np.all(np.abs(from_side) <= 4)
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,22 @@ def test_the_writing_angle_comes_from_the_lines_symbols_not_their_slant() -> Non
     assert writing_angle(segment_page(draw_tokens("7", height=50, stroke=4).mask)) is None
 
 
+def test_a_part_on_the_photos_edge_turned_into_the_mask_is_at_the_border() -> None:
+    # A levelled photo's edge runs inside the turned mask: a desk's edge left along it (here a bar twice the
+    # digits' height) is no symbol, as it was none where it touched the image's side before the turn.
+    drawn = draw_tokens("56-18=38", height=50, stroke=4)
+    H, W = drawn.mask.shape
+    mask = np.zeros((H + 200, W + 100), bool)
+    mask[100 : 100 + H, 80 : 80 + W] = drawn.mask
+    mask[100:200, 20:34] = True
+    edge = np.zeros_like(mask)
+    edge[:, 18:21] = True  # the photo's left side, turned
+    (as_cut,) = segment_page(mask)
+    assert len(as_cut.symbols) == len(drawn.boxes) + 1  # the bar read as one more symbol
+    (line,) = segment_page(mask, edge=edge)
+    assert len(line.symbols) == len(drawn.boxes) and line.box[0] >= 80
+
+
 def test_empty_and_tiny_masks() -> None:
     assert segment_page(np.zeros((100, 300), bool)) == []
     speck = np.zeros((100, 300), bool)
