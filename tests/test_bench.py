@@ -40,35 +40,36 @@ def test_bench_expressions_text_output(run_cli):
     assert "exact match" in r.stdout and "images/s" in r.stdout and r.stderr == ""
 
 
-def test_bench_expressions_enlarged(run_cli, tmp_path):
-    out, small = tmp_path / "big", tmp_path / "small"
-    for folder, extra in ((small, []), (out, ["--enlarge", "3"])):
+def _as_drawn_and_as_seen(run_cli, tmp_path, *option: str) -> tuple[dict, list[tuple]]:
+    """Two tiny expression benchmarks of one seed, as drawn and with ``option``: the second's JSON, and per image
+    (truth as drawn, truth as seen, image as drawn, image as seen)."""
+    import cv2
+
+    pairs = []
+    for folder, extra in ((tmp_path / "drawn", []), (tmp_path / "seen", list(option))):
         r = run_cli("bench", "expressions", "--n", "2", "--seed", "3", "--workers", "1", "--cold-runs", "0",
                     "--json", "--save", folder, *extra)
         assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["enlarge"] == 3.0
-    import cv2
+        truth = [json.loads(line) for line in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+        pairs.append([(t, cv2.imread(str(folder / t["file"]))) for t in truth])
+    return json.loads(r.stdout), [(a[0], b[0], a[1], b[1]) for a, b in zip(*pairs)]
 
-    for t_small, t_big in zip(*[[json.loads(line) for line in (f / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
-                                for f in (small, out)]):
+
+def test_bench_expressions_enlarged(run_cli, tmp_path):
+    result, pairs = _as_drawn_and_as_seen(run_cli, tmp_path, "--enlarge", "3")
+    assert result["enlarge"] == 3.0
+    for t_small, t_big, a, b in pairs:
         assert t_big["file"].endswith(".png") and t_big["text"] == t_small["text"]
-        a, b = cv2.imread(str(small / t_small["file"])), cv2.imread(str(out / t_big["file"]))
         assert b.shape[:2] == (3 * a.shape[0], 3 * a.shape[1])
 
 
 def test_bench_expressions_turned(run_cli, tmp_path):
-    out, flat = tmp_path / "turned", tmp_path / "flat"
-    for folder, extra in ((flat, []), (out, ["--turn", "12"])):
-        r = run_cli("bench", "expressions", "--n", "2", "--seed", "3", "--workers", "1", "--cold-runs", "0",
-                    "--json", "--save", folder, *extra)
-        assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["turn"] == 12.0
-    import cv2
     import numpy as np
 
-    for t_flat, t_turned in zip(*[[json.loads(line) for line in (f / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
-                                  for f in (flat, out)]):
-        a, b = cv2.imread(str(flat / t_flat["file"])), cv2.imread(str(out / t_turned["file"]))
+    result, pairs = _as_drawn_and_as_seen(run_cli, tmp_path, "--turn", "12")
+    assert result["turn"] == 12.0
+    for t_flat, t_turned, a, b in pairs:
+        assert t_turned["file"].endswith(".png") and t_turned["text"] == t_flat["text"]
         h, w = a.shape[:2]
         t = np.radians(12)  # the canvas grows to hold the whole image turned
         assert abs(b.shape[1] - (w * np.cos(t) + h * np.sin(t))) <= 2 and abs(b.shape[0] - (h * np.cos(t) + w * np.sin(t))) <= 2
