@@ -306,8 +306,8 @@ def run_expressions(
 
 
 def _save_as_seen(rgb, path: Path, factor: float = 1.0, degrees: float = 0.0) -> Path:
-    """The image enlarged ``factor`` times (cubic) and turned ``degrees`` counter-clockwise (the corners it
-    turns in filled with the median colour of its edge), as a PNG (the new file's own compression is no test)."""
+    """The image enlarged ``factor`` times (cubic) and turned ``degrees`` counter-clockwise on a canvas grown to
+    hold it, as a PNG (the new file's own compression is no test)."""
     import cv2
     import numpy as np
 
@@ -317,10 +317,14 @@ def _save_as_seen(rgb, path: Path, factor: float = 1.0, degrees: float = 0.0) ->
     if factor != 1.0:
         img = cv2.resize(img, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
     if degrees:
-        edge = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        # The corners turned in continue the image's edge, smoothed (as a desk or the sheet goes on beyond the
+        # frame): a flat colour there would meet the photo's own border in a straight edge no camera sees.
         matrix, size = turn_to_fit(img.shape, degrees)
-        img = cv2.warpAffine(img, matrix, size, flags=cv2.INTER_LINEAR,
-                             borderValue=tuple(float(v) for v in np.median(edge, axis=0)))
+        turned = cv2.warpAffine(img, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside = cv2.warpAffine(np.ones(img.shape[:2], np.float32), matrix, size, flags=cv2.INTER_LINEAR)
+        inside = cv2.GaussianBlur(inside, (0, 0), 1.5)[..., None]
+        beyond = cv2.GaussianBlur(turned, (0, 0), max(4.0, 0.01 * max(size)))
+        img = np.clip(turned * inside + beyond * (1.0 - inside), 0, 255).astype(np.uint8)
     ok, data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"could not encode {path.name} as seen")
@@ -511,7 +515,7 @@ def bench_expressions(
                                        "sees the same writing; cubic, saved as PNG)."),
     turn: float = typer.Option(0.0, "--turn", min=-45.0, max=45.0, metavar="DEGREES",
                                help="Read every image turned this many degrees, every other one the other way "
-                                    "(a phone held askew; the corners filled with the edge's colour, saved as PNG)."),
+                                    "(a phone held askew; the corners continue the image's edge, saved as PNG)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""

@@ -48,7 +48,7 @@ MIN_STROKE = 2.5
 #: Writing turned by at least DESKEW_ANGLE degrees is levelled before its lines are cut into symbols, where the
 #: ink's projection (preprocess's angle) and the lines' symbols (segment.writing_angle) agree on the angle within
 #: DESKEW_AGREEMENT degrees (see _level_angle). Seed 40 read turned (`hdr-expr bench expressions --n 500 --seed 40
-#: --turn T`): ±10° 394 → 418 of 500 lines, ±15° 291 → 388 (with the photo's edge carried through the turn:
+#: --turn T`, flat corners): ±10° 394 → 418 of 500 lines, ±15° 291 → 388 (with the photo's edge carried through the turn:
 #: 412 and 374 without); ±5° 437 → 437. On the saved and fresh sets as drawn
 #: (turned at most 4° and a tilt) one line lost of 12,400. Lower, it levels the benchmark's own tilted photos and
 #: loses there: 4.0 lost 21 lines and gained 10 (a mask turned and turned back loses as many: 19 / 3).
