@@ -1187,6 +1187,34 @@ def test_lines_far_smaller_and_fainter_than_the_writing_are_scraps() -> None:
     assert _without_scraps([writing, operators], pre) == [writing, operators]
 
 
+def test_a_short_line_of_soft_edged_ink_is_no_writing() -> None:
+    # A desk's or a shadow's blurred edge left in a photo's mask reads as a line of a digit or two ('6', '11'),
+    # as dark and as tall as the writing; what gives it away is its edge: a ramp many pixels wide, where a pen's
+    # stroke steps from paper to ink within a pixel or two. Soft writing a whole line long stays.
+    from types import SimpleNamespace
+
+    from hdr_expr.pipeline.recognize import _edge_sharpness, _without_scraps
+
+    dark = np.zeros((600, 800), np.uint8)
+    mask = np.zeros((600, 800), bool)
+    writing = _line_of("19-3=18", 100, 100, 60, dark, mask, 120)
+
+    def soft(text: str, x: int, y: int):
+        line = _line_of(text, x, y, 60, np.zeros_like(dark), np.zeros_like(mask), 120)
+        ramp = np.zeros(dark.shape, np.float32)
+        for sx, sy, sw, sh in (sym.box for sym in line.symbols):
+            ramp[sy : sy + sh, sx : sx + sw] = 120
+        ramp = cv2.GaussianBlur(ramp, (0, 0), 5)
+        mask[ramp > 30] = True
+        np.maximum(dark, ramp.astype(np.uint8), out=dark)
+        return line
+
+    blur, long_blur = soft("6", 600, 300), soft("4+5=9+8", 100, 420)
+    pre = SimpleNamespace(darkness=dark, mask=mask)
+    assert _edge_sharpness(blur, pre) < 0.3 * _edge_sharpness(writing, pre)
+    assert [line.text for line in _without_scraps([writing, blur, long_blur], pre)] == ["19-3=18", "4+5=9+8"]
+
+
 def test_faint_lines_running_to_the_photos_edge_are_scraps_however_tall() -> None:
     # A pencil page photographed with its right side vignetted: the darkening paper along the edge is read as
     # short lines of small marks scattered over a writing line's height or more ('7÷2', '4×4', '3÷3'), faint
