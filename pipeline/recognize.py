@@ -627,10 +627,11 @@ def _without_scraps(lines: list[LineResult], pre) -> list[LineResult]:
     def sharpness() -> float:
         return _edge_sharpness(lines[ref], pre)
 
-    def at_edge(line: LineResult) -> bool:
+    def at_edge(line: LineResult) -> bool:  # the image's edge, or where it went in a levelled mask
         x, y, w, h = line.box
         H, W = pre.mask.shape[:2]
-        return x <= 0 or y <= 0 or x + w >= W or y + h >= H
+        edge = getattr(pre, "edge", None)
+        return x <= 0 or y <= 0 or x + w >= W or y + h >= H or (edge is not None and bool(edge[y : y + h, x : x + w].any()))
 
     return [line for i, line in enumerate(lines) if not scraps(i)]
 

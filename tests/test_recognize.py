@@ -1234,6 +1234,14 @@ def test_faint_lines_running_to_the_photos_edge_are_scraps_however_tall() -> Non
     dark_edge = _line_of("7÷2", 740, 400, 20, dark, mask, 50)  # as dark as the writing: stays
     dark_edge = dataclasses.replace(dark_edge, box=(740, 390, 60, 80))
     assert [line.text for line in _without_scraps([writing, dark_edge], pre)] == ["19-3=18", "7÷2"]
+    # In a mask turned level the photo's edge runs inside it (preprocess.levelled): there too.
+    inner = _line_of("7÷2", 600, 450, 20, dark, mask, 30)
+    inner = dataclasses.replace(inner, box=(600, 440, 60, 80))
+    assert [line.text for line in _without_scraps([writing, inner], pre)] == ["19-3=18", "7÷2"]
+    edge = np.zeros_like(mask)
+    edge[:, 658:661] = True
+    turned = SimpleNamespace(darkness=dark, mask=mask, edge=edge)
+    assert [line.text for line in _without_scraps([writing, inner], turned)] == ["19-3=18"]
 
 
 def test_faint_pencil_on_a_sheet_photographed_on_a_desk(symbols_dir, mnist_dir) -> None:
