@@ -280,8 +280,6 @@ def _stands_apart(line, k: int) -> bool:
 
 def _two_parts(mask: np.ndarray) -> list[tuple[int, int, int, int]] | None:
     """The boxes (x, y, w, h) of a mask's two parts, left one first; None where it has not exactly two."""
-    import cv2
-
     n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return sorted(tuple(int(v) for v in stats[i, :4]) for i in (1, 2)) if n == 3 else None
 
@@ -318,8 +316,6 @@ def _bar_before_stroke(mask: np.ndarray) -> bool:
 
 def _long_bars(mask: np.ndarray) -> int:
     """How many of a symbol's parts span at least half its width."""
-    import cv2
-
     n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return int(sum(stats[i, cv2.CC_STAT_WIDTH] >= 0.5 * mask.shape[1] for i in range(1, n)))
 

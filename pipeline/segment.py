@@ -723,7 +723,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None, edge: np.ndarr
     result: list[LineCrops] = []
     for members in _cluster_lines(comps, height0, angle):
         # Orphan parts that touch the image border are the edges of pages and shadows, not writing.
-        if all(c.x == 0 or c.y == 0 or c.x + c.w == W or c.y + c.h == H or c.label in on_edge for c in members) and all(
+        if all(at_border(c) for c in members) and all(
             c.h < 0.5 * height0 for c in members
         ):
             continue
