@@ -316,7 +316,9 @@ def _save_as_seen(rgb, path: Path, factor: float = 1.0, degrees: float = 0.0) ->
     img = rgb
     if factor != 1.0:
         img = cv2.resize(img, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
-    if degrees:
+    if degrees and degrees % 90 == 0:  # a page scanned or photographed on its side, or upside down
+        img = np.ascontiguousarray(np.rot90(img, int(degrees // 90)))
+    elif degrees:
         # The corners turned in continue the image's edge, smoothed (as a desk or the sheet goes on beyond the
         # frame): a flat colour there would meet the photo's own border in a straight edge no camera sees.
         matrix, size = turn_to_fit(img.shape, degrees)
@@ -341,10 +343,14 @@ def run_worksheets(
     model: str | None = None,
     save: Path | None = None,
     shared: Path | None = None,
+    turn: int = 0,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The worksheet benchmark: generate pages, read them with the batch engine at each worker count, score
-    lines (from the last run's records)."""
+    lines (from the last run's records). With ``turn`` (90, 180 or 270), every page is turned that many degrees,
+    every other one the other way (sheets fed into the scanner sideways or upside down); the lines read are
+    scored where they lie on the page upright."""
+    from hdr_expr.pipeline.orientation import box_turned_back
     from hdr_expr.datasets.expressions import load_material, match_worksheet_lines, worksheet_set
     from hdr_expr.pipeline.batch import find_inputs, list_tasks, pool_records
 
@@ -352,9 +358,14 @@ def run_worksheets(
     tmp, folder = _workdir(save)
     try:
         say(f"generating {pages} worksheet pages (seed {seed}) ...")
-        samples = {}
+        samples, quarters = {}, {}
         for s in worksheet_set(material, pages, seed):
-            p = s.save(folder / f"page-{s.index:04d}")
+            if turn:
+                degrees = turn if s.index % 2 else -turn
+                p = _save_as_seen(s.image, folder / f"page-{s.index:04d}", 1.0, degrees)
+                quarters[os.path.normpath(str(p))] = int(degrees // 90) % 4
+            else:
+                p = s.save(folder / f"page-{s.index:04d}")
             samples[os.path.normpath(str(p))] = s
         speed = []
         records: dict[str, dict] = {}
@@ -379,6 +390,11 @@ def run_worksheets(
         page_groups: dict[str, list[int]] = {}
         for path, s in samples.items():
             rec = records.get(path) or {"lines": []}
+            if quarters.get(path):
+                size = (s.image.shape[1], s.image.shape[0])
+                rec = {**rec, "lines": [{**ln, "box": list(box_turned_back(ln.get("box") or (0, 0, 0, 0),
+                                                                          quarters[path], size))}
+                                        for ln in rec.get("lines") or []]}
             for sc in match_worksheet_lines(s, rec):
                 page_groups.setdefault("photo" if s.photo else "scan", []).append(len(scores))
                 scores.append(sc)
@@ -388,7 +404,7 @@ def run_worksheets(
         if 1 in by_w and 2 in by_w and by_w[1]["pages_per_s"]:
             scaling = by_w[2]["pages_per_s"] / by_w[1]["pages_per_s"]
         result = {
-            "benchmark": "worksheets", **_provenance(), "pages": pages, "seed": seed,
+            "benchmark": "worksheets", **_provenance(), "pages": pages, "seed": seed, "turn": turn,
             "lines": len(scores), "model": _model_info(model), "engine": "hdr_expr.pipeline.batch.pool_records",
             "line_accuracy": acc["exact_match"], **{k: v for k, v in acc.items() if k != "exact_match"},
             "speed": speed, "scaling_2_vs_1": scaling,
@@ -513,9 +529,10 @@ def bench_expressions(
     enlarge: float = typer.Option(1.0, "--enlarge", min=0.25, max=8.0,
                                   help="Read every image enlarged this many times (as a higher-resolution camera "
                                        "sees the same writing; cubic, saved as PNG)."),
-    turn: float = typer.Option(0.0, "--turn", min=-45.0, max=45.0, metavar="DEGREES",
+    turn: float = typer.Option(0.0, "--turn", min=-270.0, max=270.0, metavar="DEGREES",
                                help="Read every image turned this many degrees, every other one the other way "
-                                    "(a phone held askew; the corners continue the image's edge, saved as PNG)."),
+                                    "(a phone held askew; the corners continue the image's edge, saved as PNG; "
+                                    "90, 180, 270: turned a quarter, a half, three quarters, nothing added)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""
@@ -536,9 +553,14 @@ def bench_worksheets(
                                         help="Keep the pages, truth.jsonl and records.jsonl in DIR."),
     shared: Optional[Path] = typer.Option(None, "--shared", metavar="DIR",
                                           help="Shared data folder (default: $HDR_EXPR_SHARED or ../shared)."),
+    turn: int = typer.Option(0, "--turn", metavar="DEGREES",
+                             help="Read every page turned 90, 180 or 270 degrees, every other one the other way "
+                                  "(sheets scanned sideways or upside down; saved as PNG)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Line accuracy and pages/s (batch engine) on generated worksheet pages."""
+    if turn % 90 or abs(turn) > 270:
+        raise typer.BadParameter("--turn takes 0, 90, 180 or 270 for worksheets", param_hint="--turn")
     r = run_worksheets(pages, seed, workers=_parse_workers(workers), model=str(model) if model else None,
-                       save=save, shared=shared, say=_say(quiet or as_json))
+                       save=save, shared=shared, turn=turn, say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_worksheets(r))

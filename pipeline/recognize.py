@@ -678,6 +678,18 @@ def _boxes_turned(line: LineResult, matrix: np.ndarray, size: tuple[int, int]) -
         symbols=tuple(dataclasses.replace(sym, box=_turned_box(sym.box, matrix, size)) for sym in line.symbols))
 
 
+def _page_turned_back(page: PageResult, quarters: int, size: tuple[int, int], seconds: float) -> PageResult:
+    """A page read turned ``quarters`` counter-clockwise, its boxes back on the page as given (``size``)."""
+    from hdr_expr.pipeline.orientation import box_turned_back
+
+    def back(box):
+        return box_turned_back(box, quarters, size)
+
+    lines = tuple(dataclasses.replace(line, box=back(line.box), symbols=tuple(
+        dataclasses.replace(s, box=back(s.box)) for s in line.symbols)) for line in page.lines)
+    return dataclasses.replace(page, lines=lines, size=size, seconds=seconds, turned=90 * (quarters % 4))
+
+
 def _display_name(source: str | Path | bytes, name: str | None) -> str:
     if name:
         return name
@@ -827,11 +839,14 @@ class Recognizer:
     where LaTeX is not shown, as in the CLI's text output. ``classifier`` replaces the model (tests, wrappers).
     ``verifier``: the segmentation verifier (a :class:`Verifier` or a model directory; default the shipped one,
     see :func:`load_verifier`); ``False`` reads without one (crops are then kept or split by a width prior).
+    ``orient=False`` reads every page as given, never turned a quarter or a half (see :mod:`.orientation`).
     """
 
     def __init__(self, model: str | Path | None = None, *, threads: int | None = None, latex: bool = True,
-                 classifier: Classifier | None = None, verifier: Verifier | str | Path | bool | None = None):
+                 classifier: Classifier | None = None, verifier: Verifier | str | Path | bool | None = None,
+                 orient: bool = True):
         self.latex = latex
+        self.orient = orient
         self.classifier = classifier or load_classifier(model, threads=threads)
         if verifier is None or verifier is True:
             verifier = load_verifier(None, threads)
@@ -851,7 +866,9 @@ class Recognizer:
         pg = page_from_array(image, name=file, page=page)
         return self._read(pg.image, file, page)
 
-    def _read(self, rgb: np.ndarray, file: str, page: int) -> PageResult:
+    def _read(self, rgb: np.ndarray, file: str, page: int, orient: bool = True) -> PageResult:
+        from hdr_expr.pipeline.orientation import (ORIENT_MARGIN, ORIENT_SURE_SCORE, best_turn, reading_score,
+                                                   turn_votes, turned_copies, turns_to_test, vote_sample)
         from hdr_expr.pipeline.preprocess import levelled, preprocess
         from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, answer_rings,
                                                line_readings, segment_page, underlines)
@@ -915,7 +932,22 @@ class Recognizer:
         if whole is not None:
             whole = self._split_doubted(plans, whole, normalized)
         batch = np.stack(normalized) if normalized else np.zeros((0, 28, 28), np.float32)
-        probs = soften(self.classifier.predict(batch), CLASSIFIER_TEMPERATURE)
+        # Which way up (see orientation): the crops as segmented are also classified turned, in the same call.
+        # Where a turn reads them surer, the page is read that way up; that reading is taken where it reads as
+        # sums with answers, else only where it scores higher than the page read as given (read on below).
+        turns = turns_to_test([len(line.symbols) for line in lines]) if orient and self.orient else ()
+        cut = [batch_index[id(s)] for line in lines for s in line.symbols if id(s) in batch_index] if turns else []
+        cut = [cut[i] for i in vote_sample(len(cut))]
+        extra = turned_copies(batch[cut], turns) if cut else batch[:0]
+        raw = self.classifier.predict(np.concatenate([batch, extra]) if len(extra) else batch)
+        raw, turned_raw = raw[: len(batch)], raw[len(batch) :]
+        probs = soften(raw, CLASSIFIER_TEMPERATURE)
+        turned = None
+        turn = best_turn(turn_votes(raw[cut], turned_raw, turns)) if cut else 0
+        if turn:
+            turned = (turn, self._read(np.ascontiguousarray(np.rot90(rgb, turn)), file, page, orient=False))
+            if reading_score(turned[1].lines) > ORIENT_SURE_SCORE:
+                return _page_turned_back(turned[1], turn, (w, h), time.perf_counter() - t0)
 
         read = []
         for plan in plans:
@@ -943,8 +975,11 @@ class Recognizer:
             results = [_boxes_turned(line, turned_back, cut_size) for line in results]
         if pre.scale != 1.0:
             results = [_in_page_pixels(line, pre.scale, (w, h)) for line in results]
-        return PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
-                          seconds=time.perf_counter() - t0)
+        given = PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
+                           seconds=time.perf_counter() - t0)
+        if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:
+            return _page_turned_back(turned[1], turned[0], (w, h), given.seconds)
+        return given
 
     def _read_part(self, line, paths, keep, pre):
         """The line read again with only the crops, and the parts of its paths, whose boxes ``keep`` holds true

@@ -95,6 +95,9 @@ class PageResult:
     error: str | None = None
     size: tuple[int, int] | None = None  # width, height of the page image
     seconds: float | None = field(default=None, compare=False)
+    #: Degrees (0, 90, 180, 270, counter-clockwise) the page was turned to be read: it was scanned or photographed
+    #: that far the other way. Boxes are in the page's pixels as given all the same.
+    turned: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,5 +105,6 @@ class PageResult:
             "page": self.page,
             "error": self.error,
             "size": list(self.size) if self.size else None,
+            "turned": self.turned,
             "lines": [line.to_dict() for line in self.lines],
         }

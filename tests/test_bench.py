@@ -75,6 +75,39 @@ def test_bench_expressions_turned(run_cli, tmp_path):
         assert abs(b.shape[1] - (w * np.cos(t) + h * np.sin(t))) <= 2 and abs(b.shape[0] - (h * np.cos(t) + w * np.sin(t))) <= 2
 
 
+def test_bench_expressions_turned_a_quarter_is_the_image_on_its_side(run_cli, tmp_path):
+    import numpy as np
+
+    result, pairs = _as_drawn_and_as_seen(run_cli, tmp_path, "--turn", "90")
+    assert result["turn"] == 90.0
+    for k, (_, t_turned, a, b) in enumerate(pairs):  # image 0 turned -90°, image 1 +90°: nothing added
+        assert t_turned["file"].endswith(".png")
+        assert np.array_equal(b, np.rot90(a, -1 if k % 2 == 0 else 1))
+
+
+def test_bench_worksheets_turned_scores_lines_where_they_lie_upright(run_cli, tmp_path):
+    # A page on its side read right scores as the page upright: its lines' boxes are turned back for the match.
+    scores = {}
+    for turn in ("0", "90"):
+        out = tmp_path / turn
+        r = run_cli("bench", "worksheets", "--pages", "2", "--seed", "4", "--workers", "1", "--json", "--save", out,
+                    "--turn", turn)
+        assert r.exit_code == 0, r.stderr
+        res = json.loads(r.stdout)
+        assert res["turn"] == int(turn)
+        records = [json.loads(line) for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+        scores[turn] = (res["line_accuracy"], [(rec["size"], rec["turned"]) for rec in records])
+    assert scores["90"][0] == scores["0"][0] > 0.5
+    # page 0 was turned -90° (read turned 90° back), page 1 +90° (read turned 270°)
+    assert [t for _, t in scores["90"][1]] == [90, 270] and [t for _, t in scores["0"][1]] == [0, 0]
+    assert [s90 for s90, _ in scores["90"][1]] == [s0[::-1] for s0, _ in scores["0"][1]]
+
+
+def test_bench_worksheets_turn_takes_quarter_turns_only(run_cli):
+    r = run_cli("bench", "worksheets", "--pages", "1", "--workers", "1", "--turn", "45")
+    assert r.exit_code != 0 and "Traceback" not in r.stderr and "90, 180 or 270" in r.stderr
+
+
 def test_bench_worksheets_tiny(run_cli, tmp_path):
     out = tmp_path / "pages"
     r = run_cli("bench", "worksheets", "--pages", "2", "--workers", "1", "--json", "--save", out)

@@ -373,6 +373,45 @@ def test_a_page_turned_well_off_the_level_is_levelled_before_it_is_cut(angle):
         assert ink[y : y + bh, x : x + bw].any(), sym
 
 
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_a_worksheet_scanned_on_its_side_or_upside_down_is_read_the_right_way_up(quarters):
+    # Sheets fed into a scanner sideways or upside down: read as given, the sample worksheet's lines read
+    # '5=6+-4', '=2+6' (upside down) or columns of one-symbol lines (on its side). Read the right way up, every
+    # line reads as on the upright page, with its boxes where they lie on the page as given.
+    _model_classes()
+    from hdr_expr.pipeline.io import read_pages
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    image = read_pages(Path(__file__).resolve().parents[1] / "samples" / "worksheet.png")[0].image
+    turned = np.ascontiguousarray(np.rot90(image, quarters))
+    reader = Recognizer()
+    upright, page = reader.read_image(image), reader.read_image(turned)
+    assert upright.turned == 0 and page.turned == 90 * ((4 - quarters) % 4)
+    assert page.to_dict()["turned"] == page.turned
+    assert [ln.text for ln in page.lines] == [ln.text for ln in upright.lines]
+    h, w = image.shape[:2]
+    for a, b in zip(upright.lines, page.lines):
+        on_turned = np.zeros((h, w), np.uint8)
+        x, y, bw, bh = a.box
+        on_turned[y : y + bh, x : x + bw] = 1
+        ys, xs = np.nonzero(np.rot90(on_turned, quarters))
+        assert b.box == (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+    assert [ln.text for ln in Recognizer(orient=False).read_image(turned).lines] != [ln.text for ln in upright.lines]
+
+
+def test_a_sum_photographed_on_its_side_or_upside_down_is_read_the_right_way_up():
+    # A phone lying flat over a desk cannot tell which way up the sheet is: its photo may come on its side or
+    # upside down (read as given: columns of one-symbol lines, or '9=(9+2)÷86').
+    _model_classes()
+    from hdr_expr.pipeline.io import read_pages
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    image = read_pages(Path(__file__).resolve().parents[1] / "samples" / "phone-photo.jpg")[0].image
+    for quarters in (1, 2, 3):
+        page = Recognizer().read_image(np.ascontiguousarray(np.rot90(image, quarters)))
+        assert [ln.text for ln in page.lines] == ["48÷(2+6)=6"] and page.turned == 90 * (4 - quarters)
+
+
 def _line_touching_at(text: str, at: int, *, seed: int, scale: int = 2, gap: int = 8) -> np.ndarray:
     """``text`` as :func:`expression_image` writes it, with the symbols from ``at`` on moved left until the one
     at ``at`` runs into the one before it."""
