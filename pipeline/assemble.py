@@ -589,12 +589,21 @@ def best_parse(candidates: Sequence[Candidates], *, max_tries: int = 400) -> tup
     return best[1] if best is not None else None
 
 
+#: A line of more symbols than this is read as its first choices, never repaired: no sum a person writes on one
+#: line is that long, and the search for a repair grows with the square of a line's length (a pencil photo on
+#: squared paper whose grid stayed in the mask, seed 44's expr-00303, read as lines of 600 grid scraps and
+#: took 84 s, 77 s of it in repairs).
+REPAIR_MAX_SYMBOLS = 64
+
+
 def assemble_candidates(candidates: Sequence[Candidates], *, max_tries: int = 400, latex: bool = True) -> Assembly:
     """Like :func:`assemble` on the first choices; where those do not parse or read oddly, on the best sequence
     of alternatives that parses (:func:`best_parse`; ``repaired=True`` when it differs). If none parses, the
-    first choices with the parse error."""
+    first choices with the parse error. A line longer than REPAIR_MAX_SYMBOLS is its first choices."""
     top = [c[0][0] if c else "?" for c in candidates]
     first = assemble(top, latex=latex)
+    if len(candidates) > REPAIR_MAX_SYMBOLS:
+        return first
     idx: tuple[int, ...] | None = tuple(0 for _ in candidates)
     chosen = first
     # A reading that parses but divides by zero is not repaired: only a reading whose written answer holds

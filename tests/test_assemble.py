@@ -233,6 +233,19 @@ def test_repair_prefers_the_most_probable_parse():
     assert a.text == "12+3" and a.value == "15"
 
 
+def test_a_line_too_long_for_any_sum_is_not_repaired():
+    # Grid scraps read as a line of hundreds of '1's and '-'s: the first choices, at once, not a search whose
+    # cost grows with the square of the line (a line of 600 took seconds per repair).
+    from hdr_expr.pipeline.assemble import REPAIR_MAX_SYMBOLS
+
+    def scraps(n):
+        return [[("3", 0.99)], [("+", 0.95), ("4", 0.03)], [("×", 0.6), ("1", 0.35)]] + [[("4", 0.98)]] * (n - 3)
+
+    assert assemble_candidates(scraps(REPAIR_MAX_SYMBOLS)).repaired  # "3+×44…" as "3+144…"
+    long = assemble_candidates(scraps(REPAIR_MAX_SYMBOLS + 1))
+    assert not long.repaired and long.error and long.text.startswith("3+×4")
+
+
 def test_no_repair_when_first_choices_parse():
     cands = [[("2", 0.6), ("7", 0.4)], [("+", 0.9)], [("2", 0.9)]]
     a = assemble_candidates(cands)
