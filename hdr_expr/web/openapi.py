@@ -54,12 +54,15 @@ _LINE = {
 _PAGE = {
     "type": "object",
     "description": "One page: the same object `hdr-expr recognize --json` prints for it.",
-    "required": ["file", "page", "error", "size", "lines"],
+    "required": ["file", "page", "error", "size", "turned", "lines"],
     "properties": {
         "file": {"type": "string", "description": "the upload's file name (or ?name=, or 'upload')"},
         "page": {"type": "integer"},
         "error": {"type": "string", "nullable": True},
         "size": {"type": "array", "items": {"type": "integer"}, "nullable": True, "description": "width, height"},
+        "turned": {"type": "integer", "enum": [0, 90, 180, 270],
+                   "description": "degrees (counter-clockwise) the page was turned to be read: it came on its side or "
+                                  "upside down; boxes are in the page's pixels as given"},
         "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
     },
 }
