@@ -755,6 +755,11 @@ RULE_CLEAN_SHOWING = 0.9
 #: straight stroke of writing (a 1 in a short crop) is shorter. (30 read a small card's red margin, 40 strokes of
 #: the photo's height, as a rule, +1 line on ex20–23 — and erased the 1 of a 61 drawn on a phone's pad.)
 RULE_MIN_LENGTH = 40.0
+#: Four lines or more found at least this many peak reaches apart (5 rows each) make a grid: a line where its
+#: pitch puts one is taken on less evidence (GRID_SHOWING), and may come and go along its length (a faint grid in
+#: a JPEG) without being taken for a row of bars. Was 3: seed 44's image 303, a fine grid (12 rows) under faint
+#: pencil, kept a third of its lines and read as lines of hundreds of scraps. The saved sets read the same.
+GRID_MIN_PITCH = 2.0
 #: The steepest rule looked for (the searches reach 8.75°), with a margin: the profiles are padded for it.
 MAX_RULE_ANGLE = 10.0
 
@@ -822,7 +827,7 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
             return False
         at = np.sort([float(r.across[middle]) for r in found])
         pitch = median(np.diff(at))
-        if pitch < 3 * gap:
+        if pitch < GRID_MIN_PITCH * gap:
             return False
         steps = (place - at) / pitch
         near = np.abs(steps - np.rint(steps)) * pitch <= 0.15 * pitch
@@ -888,11 +893,12 @@ def _find_lines(d: np.ndarray, axis: int, stroke: float, ink_level: float, min_f
                     rejected.append(j)
                     continue
             if clean.sum() >= 3:
-                if above[clean, j].mean() < (GRID_SHOWING if on_grid(j - reach + shifts[middle]) else 0.75):
+                grid = on_grid(j - reach + shifts[middle])
+                if above[clean, j].mean() < (GRID_SHOWING if grid else 0.75):
                     rejected.append(j)
                     continue  # it does not show on blank paper: a row of writing (bars of - = +)
                 vals = pn[clean, j]
-                if vals.max() >= 0.5 * ink_level and np.mean(vals < 0.2 * np.percentile(vals, 75)) >= 0.2:
+                if not grid and vals.max() >= 0.5 * ink_level and np.mean(vals < 0.2 * np.percentile(vals, 75)) >= 0.2:
                     rejected.append(j)
                     continue  # as dark as the ink in some blank stretches, absent in others: bars in a row
             else:
