@@ -7,6 +7,8 @@ written in ASCII (``x``, ``/``, ``ok``, ``wrong``) rather than as empty boxes.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 from pathlib import Path
 
@@ -53,13 +55,24 @@ def _text(s: str, unicode_ok: bool) -> str:
 
 
 def annotate(image: np.ndarray, result: PageResult) -> np.ndarray:
-    """A copy of ``image`` (H×W×3 RGB, or grey) with ``result`` drawn on it, as an RGB uint8 array."""
+    """A copy of ``image`` (H×W×3 RGB, or grey) with ``result`` drawn on it, as an RGB uint8 array. A page read
+    turned (``result.turned``) is drawn turned the right way up, so that its lines run across as they are read."""
     from PIL import Image, ImageDraw
 
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     arr = arr[..., :3]
+    if result.turned:
+        from hdr_expr.pipeline.orientation import box_turned
+
+        quarters = result.turned // 90
+        size = (arr.shape[1], arr.shape[0])
+        arr = np.rot90(arr, quarters)
+        result = dataclasses.replace(result, lines=tuple(dataclasses.replace(
+            line, box=box_turned(line.box, quarters, size),
+            symbols=tuple(dataclasses.replace(s, box=box_turned(s.box, quarters, size)) for s in line.symbols))
+            for line in result.lines))
     if arr.dtype != np.uint8:
         arr = np.clip(arr * (255.0 if arr.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     canvas = Image.fromarray(np.ascontiguousarray(arr), "RGB")

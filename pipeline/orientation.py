@@ -128,3 +128,10 @@ def box_turned_back(box: Sequence[int], quarters: int, size: tuple[int, int]) ->
     if k == 3:
         return y, height - x - w, h, w
     return x, y, w, h
+
+
+def box_turned(box: Sequence[int], quarters: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box (x, y, w, h) on the page of ``size`` (width, height) where it lies on ``np.rot90(page, quarters)``."""
+    width, height = size
+    turned_size = (height, width) if quarters % 2 else (width, height)
+    return box_turned_back(box, -quarters, turned_size)

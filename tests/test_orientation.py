@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hdr_expr.pipeline.orientation import (ORIENT_GAIN, ORIENT_HALF_SYMBOLS, ORIENT_MAX_CROPS, ORIENT_MIN_SYMBOLS,
-                                           best_turn, box_turned_back, reading_score, turn_votes, turned_copies,
+                                           best_turn, box_turned, box_turned_back, reading_score, turn_votes, turned_copies,
                                            turns_to_test, vote_sample)
 from hdr_expr.pipeline.results import LineResult, SymbolResult
 
@@ -72,3 +72,23 @@ def test_a_reading_that_looks_like_arithmetic_scores_higher():
     assert reading_score(upright) > reading_score([_line("1"), _line("2"), _line("7+"), _line("19")])
     assert reading_score(upright) > reading_score([_line("12+7=19", conf=0.6), _line("36-5=31", conf=0.6)])
     assert reading_score([]) == -np.inf
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_a_box_turned_and_turned_back_is_the_box(quarters):
+    assert box_turned_back(box_turned((17, 4, 3, 7), quarters, (50, 30)), quarters, (50, 30)) == (17, 4, 3, 7)
+
+
+def test_a_page_read_turned_is_annotated_the_right_way_up():
+    from hdr_expr.pipeline.annotate import SYMBOL, annotate
+    from hdr_expr.pipeline.results import PageResult
+
+    page = np.full((120, 80, 3), 255, np.uint8)  # a page on its side: 80 wide, 120 tall
+    upright_boxes = [(30, 20, 8, 10), (40, 20, 8, 10)]  # where "12" lies on the page turned upright (120 × 80)
+    symbols = tuple(SymbolResult(ch, 0.99, box_turned_back(b, 1, (80, 120))) for ch, b in zip("12", upright_boxes))
+    line = LineResult(text="12", box=box_turned_back((30, 20, 18, 10), 1, (80, 120)), symbols=symbols,
+                      confidence=0.99)
+    drawn = annotate(page, PageResult(file="x", page=1, lines=(line,), size=(80, 120), turned=90))
+    assert drawn.shape == (80, 120, 3)  # drawn turned upright
+    x, y, w, h = upright_boxes[0]
+    assert tuple(drawn[y, x + w // 2]) == SYMBOL  # the top edge of the first symbol's box, where it is upright
