@@ -946,8 +946,14 @@ class Recognizer:
         turn = best_turn(turn_votes(raw[cut], turned_raw, turns)) if cut else 0
         if turn:
             turned = (turn, self._read(np.ascontiguousarray(np.rot90(rgb, turn)), file, page, orient=False))
+            if turn % 2 and reading_score(turned[1].lines) <= ORIENT_SURE_SCORE:
+                # On its side: the crops tell which way the lines run better than which end is up.
+                other = (turn + 2) % 4
+                flipped = (other, self._read(np.ascontiguousarray(np.rot90(rgb, other)), file, page, orient=False))
+                if reading_score(flipped[1].lines) > reading_score(turned[1].lines):
+                    turned = flipped
             if reading_score(turned[1].lines) > ORIENT_SURE_SCORE:
-                return _page_turned_back(turned[1], turn, (w, h), time.perf_counter() - t0)
+                return _page_turned_back(turned[1], turned[0], (w, h), time.perf_counter() - t0)
 
         read = []
         for plan in plans:

@@ -1296,6 +1296,25 @@ def test_faint_pencil_on_a_sheet_photographed_on_a_desk(symbols_dir, mnist_dir) 
     assert [line.text for line in page.lines] == ["4+2-5="]
 
 
+def test_a_sum_on_its_side_whose_crops_read_as_well_either_end_up(symbols_dir, mnist_dir) -> None:
+    # The benchmark's seed-39 image 10 (`88+73=`) turned a quarter clockwise: its crops read best turned 270°,
+    # where the sum reads '=82+88' (upside down). On its side, the other end up is read too and the likelier kept;
+    # the boxes still hold the symbols' ink on the page as given.
+    from hdr_expr.datasets.expressions import load_material, make_expression
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    sample = make_expression(load_material(symbols_dir.parents[1]), 39, 10)
+    assert sample.truth.text == "88+73="
+    turned = np.ascontiguousarray(np.rot90(sample.image, -1))
+    page = Recognizer().read_image(turned)
+    assert [line.text for line in page.lines] == ["88+73="] and page.turned == 90
+    ink = turned.min(axis=2) < 128
+    for sym in page.lines[0].symbols:
+        x, y, bw, bh = sym.box
+        assert bw > bh or not sym.label.isdigit(), sym  # the digits lie on their sides on the page as given
+        assert ink[y : y + bh, x : x + bw].any(), sym
+
+
 def test_a_fine_grid_under_faint_pencil_is_erased_line_by_line(symbols_dir, mnist_dir) -> None:
     # The benchmark's seed-44 image 303 (the project's generator): pencil on squared paper, the writing a tenth of
     # a 1600×960 photo, the grid as dark as the pencil and its squares 12 rows of the analysis copy. Lines beside
