@@ -942,18 +942,10 @@ class Recognizer:
         raw = self.classifier.predict(np.concatenate([batch, extra]) if len(extra) else batch)
         raw, turned_raw = raw[: len(batch)], raw[len(batch) :]
         probs = soften(raw, CLASSIFIER_TEMPERATURE)
-        turned = None
         turn = best_turn(turn_votes(raw[cut], turned_raw, turns)) if cut else 0
-        if turn:
-            turned = (turn, self._read(np.ascontiguousarray(np.rot90(rgb, turn)), file, page, orient=False))
-            if turn % 2 and reading_score(turned[1].lines) <= ORIENT_SURE_SCORE:
-                # On its side: the crops tell which way the lines run better than which end is up.
-                other = (turn + 2) % 4
-                flipped = (other, self._read(np.ascontiguousarray(np.rot90(rgb, other)), file, page, orient=False))
-                if reading_score(flipped[1].lines) > reading_score(turned[1].lines):
-                    turned = flipped
-            if reading_score(turned[1].lines) > ORIENT_SURE_SCORE:
-                return _page_turned_back(turned[1], turned[0], (w, h), time.perf_counter() - t0)
+        turned = self._read_turned(rgb, file, page, turn) if turn else None
+        if turned is not None and reading_score(turned[1].lines) > ORIENT_SURE_SCORE:
+            return _page_turned_back(turned[1], turned[0], (w, h), time.perf_counter() - t0)
 
         read = []
         for plan in plans:
@@ -986,6 +978,22 @@ class Recognizer:
         if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:
             return _page_turned_back(turned[1], turned[0], (w, h), given.seconds)
         return given
+
+    def _read_turned(self, rgb: np.ndarray, file: str, page: int, turn: int) -> tuple[int, PageResult]:
+        """The page read turned ``turn`` quarters counter-clockwise: (turn, reading), boxes on the turned page. On
+        its side, where that reading is no sure one, the other end up is read too and the likelier kept: the crops
+        tell which way the lines run better than which end is up."""
+        from hdr_expr.pipeline.orientation import ORIENT_SURE_SCORE, reading_score
+
+        def read(k: int) -> tuple[int, PageResult]:
+            return k, self._read(np.ascontiguousarray(np.rot90(rgb, k)), file, page, orient=False)
+
+        turned = read(turn)
+        if turn % 2 and reading_score(turned[1].lines) <= ORIENT_SURE_SCORE:
+            flipped = read((turn + 2) % 4)
+            if reading_score(flipped[1].lines) > reading_score(turned[1].lines):
+                return flipped
+        return turned
 
     def _read_part(self, line, paths, keep, pre):
         """The line read again with only the crops, and the parts of its paths, whose boxes ``keep`` holds true
