@@ -1,6 +1,7 @@
 """Which way up a page is: a worksheet scanned sideways or upside down, a photo without its EXIF turn.
 
-Two plain tests, both on what the reader makes anyway:
+Two plain tests, both on what the reader makes anyway (and a third case: a short sum on its side, cut across into
+lines of one or two symbols, is simply read on both sides, :func:`cut_across`):
 
 - :func:`turn_votes`: the page's symbol crops as segmented (normalized 28×28) are also classified turned a
   quarter, a half and three quarters (:func:`turned_copies`, in the page's one classifier call). Digits upright
@@ -25,8 +26,8 @@ from hdr_expr.pipeline.results import LineResult
 
 #: A page of at least ORIENT_MIN_SYMBOLS symbols is tested for every turn; one of ORIENT_HALF_SYMBOLS or more for
 #: the half turn only (upside down); one whose lines hold one or two symbols in ORIENT_SHORT_LINES of them or
-#: more (at least ORIENT_MIN_LINES lines, ORIENT_MIN_CROPS symbols: writing on its side, cut across) for every
-#: turn however few symbols it holds. Measured on expressions seeds 39 and 40 and worksheets 39 and 40, each
+#: more (at least ORIENT_MIN_LINES lines, ORIENT_MIN_CROPS symbols: writing on its side, cut across) is read on
+#: both sides however few symbols it holds (see cut_across). Measured on expressions seeds 39 and 40 and worksheets 39 and 40, each
 #: image read as drawn and turned 90°, 180° and 270° (figures in README): no upright image was turned; with the
 #: half turn tested from 3 symbols, 3 of the 1,000 upright sums were (`1+1=2` reads about as well either way up:
 #: `0 1 8 + - = ×` are the same turned, `6` and `9` swap).
@@ -60,14 +61,22 @@ _SUM = re.compile(r"[+\-×÷/].*=-?[\d.]*$")
 _REVERSED = re.compile(r"^-?[\d.]+=.*[+\-×÷/]")
 
 
-def turns_to_test(line_sizes: Sequence[int]) -> tuple[int, ...]:
-    """The quarter turns a page with lines of these many symbols is tested for (see ORIENT_MIN_SYMBOLS)."""
+def cut_across(line_sizes: Sequence[int]) -> bool:
+    """Whether a page of fewer than ORIENT_MIN_SYMBOLS symbols looks like writing on its side, cut across: at
+    least ORIENT_MIN_LINES lines and ORIENT_MIN_CROPS symbols, ORIENT_SHORT_LINES of its lines of one or two.
+    Its crops are no guide (a `0` or an `8` on its side reads as surely as upright), so both sides are read."""
     n = sum(line_sizes)
     short = sum(1 for s in line_sizes if s <= 2)
-    if n >= ORIENT_MIN_SYMBOLS or (len(line_sizes) >= ORIENT_MIN_LINES and n >= ORIENT_MIN_CROPS
-                                   and short >= ORIENT_SHORT_LINES * len(line_sizes)):
+    return (n < ORIENT_MIN_SYMBOLS and len(line_sizes) >= ORIENT_MIN_LINES and n >= ORIENT_MIN_CROPS
+            and short >= ORIENT_SHORT_LINES * len(line_sizes))
+
+
+def turns_to_test(line_sizes: Sequence[int]) -> tuple[int, ...]:
+    """The quarter turns the crops of a page with lines of these many symbols vote on (see ORIENT_MIN_SYMBOLS)."""
+    n = sum(line_sizes)
+    if n >= ORIENT_MIN_SYMBOLS:
         return (1, 2, 3)
-    return (2,) if n >= ORIENT_HALF_SYMBOLS else ()
+    return (2,) if n >= ORIENT_HALF_SYMBOLS and not cut_across(line_sizes) else ()
 
 
 def vote_sample(n: int) -> np.ndarray:

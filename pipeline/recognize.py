@@ -867,8 +867,9 @@ class Recognizer:
         return self._read(pg.image, file, page)
 
     def _read(self, rgb: np.ndarray, file: str, page: int, orient: bool = True) -> PageResult:
-        from hdr_expr.pipeline.orientation import (ORIENT_MARGIN, ORIENT_SURE_SCORE, best_turn, reading_score,
-                                                   turn_votes, turned_copies, turns_to_test, vote_sample)
+        from hdr_expr.pipeline.orientation import (ORIENT_MARGIN, ORIENT_SURE_SCORE, best_turn, cut_across,
+                                                   reading_score, turn_votes, turned_copies, turns_to_test,
+                                                   vote_sample)
         from hdr_expr.pipeline.preprocess import levelled, preprocess
         from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, answer_rings,
                                                line_readings, segment_page, underlines)
@@ -935,7 +936,8 @@ class Recognizer:
         # Which way up (see orientation): the crops as segmented are also classified turned, in the same call.
         # Where a turn reads them surer, the page is read that way up; that reading is taken where it reads as
         # sums with answers, else only where it scores higher than the page read as given (read on below).
-        turns = turns_to_test([len(line.symbols) for line in lines]) if orient and self.orient else ()
+        sizes = [len(line.symbols) for line in lines]
+        turns = turns_to_test(sizes) if orient and self.orient else ()
         cut = [batch_index[id(s)] for line in lines for s in line.symbols if id(s) in batch_index] if turns else []
         cut = [cut[i] for i in vote_sample(len(cut))]
         extra = turned_copies(batch[cut], turns) if cut else batch[:0]
@@ -944,6 +946,9 @@ class Recognizer:
         probs = soften(raw, CLASSIFIER_TEMPERATURE)
         turn = best_turn(turn_votes(raw[cut], turned_raw, turns)) if cut else 0
         turned = self._read_turned(rgb, file, page, turn) if turn else None
+        if orient and self.orient and cut_across(sizes):  # on its side, cut across: both sides are read
+            turned = max((self._read_turned(rgb, file, page, k, other_end=False) for k in (1, 3)),
+                         key=lambda t: reading_score(t[1].lines))
         if turned is not None and reading_score(turned[1].lines) > ORIENT_SURE_SCORE:
             return _page_turned_back(turned[1], turned[0], (w, h), time.perf_counter() - t0)
 
@@ -979,17 +984,18 @@ class Recognizer:
             return _page_turned_back(turned[1], turned[0], (w, h), given.seconds)
         return given
 
-    def _read_turned(self, rgb: np.ndarray, file: str, page: int, turn: int) -> tuple[int, PageResult]:
+    def _read_turned(self, rgb: np.ndarray, file: str, page: int, turn: int,
+                     other_end: bool = True) -> tuple[int, PageResult]:
         """The page read turned ``turn`` quarters counter-clockwise: (turn, reading), boxes on the turned page. On
-        its side, where that reading is no sure one, the other end up is read too and the likelier kept: the crops
-        tell which way the lines run better than which end is up."""
+        its side, where that reading is no sure one, the other end up is read too (``other_end``) and the likelier
+        kept: the crops tell which way the lines run better than which end is up."""
         from hdr_expr.pipeline.orientation import ORIENT_SURE_SCORE, reading_score
 
         def read(k: int) -> tuple[int, PageResult]:
             return k, self._read(np.ascontiguousarray(np.rot90(rgb, k)), file, page, orient=False)
 
         turned = read(turn)
-        if turn % 2 and reading_score(turned[1].lines) <= ORIENT_SURE_SCORE:
+        if other_end and turn % 2 and reading_score(turned[1].lines) <= ORIENT_SURE_SCORE:
             flipped = read((turn + 2) % 4)
             if reading_score(flipped[1].lines) > reading_score(turned[1].lines):
                 return flipped
