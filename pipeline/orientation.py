@@ -26,16 +26,19 @@ from hdr_expr.pipeline.results import LineResult
 
 #: A page of at least ORIENT_MIN_SYMBOLS symbols is tested for every turn; one of ORIENT_HALF_SYMBOLS or more for
 #: the half turn only (upside down); one whose lines hold one or two symbols in ORIENT_SHORT_LINES of them or
-#: more (at least ORIENT_MIN_LINES lines, ORIENT_MIN_CROPS symbols: writing on its side, cut across) is read on
-#: both sides however few symbols it holds (see cut_across). Measured on expressions seeds 39 and 40 and worksheets 39 and 40, each
-#: image read as drawn and turned 90°, 180° and 270° (figures in README): no upright image was turned; with the
-#: half turn tested from 3 symbols, 3 of the 1,000 upright sums were (`1+1=2` reads about as well either way up:
-#: `0 1 8 + - = ×` are the same turned, `6` and `9` swap).
+#: more (at least ORIENT_MIN_LINES lines, ORIENT_MIN_CROPS symbols: writing on its side, cut across) for every
+#: turn however few symbols it holds; one of at least ORIENT_CUT_LINES lines, ORIENT_CUT_SHARE of them that short,
+#: is read on both sides whatever the vote (see cut_across). Measured on expressions seeds 39 and 40 and
+#: worksheets 39 and 40, each image read as drawn and turned 90°, 180° and 270° (figures in README): no upright
+#: image was turned; with the half turn tested from 3 symbols, 3 of the 1,000 upright sums were (`1+1=2` reads
+#: about as well either way up: `0 1 8 + - = ×` are the same turned, `6` and `9` swap).
 ORIENT_MIN_SYMBOLS = 20
 ORIENT_HALF_SYMBOLS = 6
 ORIENT_SHORT_LINES = 0.5
 ORIENT_MIN_LINES = 2
 ORIENT_MIN_CROPS = 3
+ORIENT_CUT_LINES = 3
+ORIENT_CUT_SHARE = 0.75
 #: At most this many of a page's crops (evenly spread through it) vote: a dense page costs no more than a full one.
 ORIENT_MAX_CROPS = 120
 #: The mean log-confidence (natural log, over the crops) a turn must gain over the page as given. (At 0.02 a
@@ -61,22 +64,25 @@ _SUM = re.compile(r"[+\-×÷/].*=-?[\d.]*$")
 _REVERSED = re.compile(r"^-?[\d.]+=.*[+\-×÷/]")
 
 
+def _short_share(line_sizes: Sequence[int]) -> float:
+    return sum(1 for s in line_sizes if s <= 2) / len(line_sizes) if line_sizes else 0.0
+
+
 def cut_across(line_sizes: Sequence[int]) -> bool:
     """Whether a page of fewer than ORIENT_MIN_SYMBOLS symbols looks like writing on its side, cut across: at
-    least ORIENT_MIN_LINES lines and ORIENT_MIN_CROPS symbols, ORIENT_SHORT_LINES of its lines of one or two.
-    Its crops are no guide (a `0` or an `8` on its side reads as surely as upright), so both sides are read."""
-    n = sum(line_sizes)
-    short = sum(1 for s in line_sizes if s <= 2)
-    return (n < ORIENT_MIN_SYMBOLS and len(line_sizes) >= ORIENT_MIN_LINES and n >= ORIENT_MIN_CROPS
-            and short >= ORIENT_SHORT_LINES * len(line_sizes))
+    least ORIENT_CUT_LINES lines, ORIENT_CUT_SHARE of them of one or two symbols. Its crops are no sure guide (a
+    `0` or an `8` on its side reads as surely as upright), so both sides are read."""
+    return (sum(line_sizes) < ORIENT_MIN_SYMBOLS and len(line_sizes) >= ORIENT_CUT_LINES
+            and _short_share(line_sizes) >= ORIENT_CUT_SHARE)
 
 
 def turns_to_test(line_sizes: Sequence[int]) -> tuple[int, ...]:
     """The quarter turns the crops of a page with lines of these many symbols vote on (see ORIENT_MIN_SYMBOLS)."""
     n = sum(line_sizes)
-    if n >= ORIENT_MIN_SYMBOLS:
+    if n >= ORIENT_MIN_SYMBOLS or (len(line_sizes) >= ORIENT_MIN_LINES and n >= ORIENT_MIN_CROPS
+                                   and _short_share(line_sizes) >= ORIENT_SHORT_LINES):
         return (1, 2, 3)
-    return (2,) if n >= ORIENT_HALF_SYMBOLS and not cut_across(line_sizes) else ()
+    return (2,) if n >= ORIENT_HALF_SYMBOLS else ()
 
 
 def vote_sample(n: int) -> np.ndarray:

@@ -946,7 +946,8 @@ class Recognizer:
         probs = soften(raw, CLASSIFIER_TEMPERATURE)
         turn = best_turn(turn_votes(raw[cut], turned_raw, turns)) if cut else 0
         turned = self._read_turned(rgb, file, page, turn) if turn else None
-        if orient and self.orient and cut_across(sizes):  # on its side, cut across: both sides are read
+        if orient and self.orient and cut_across(sizes) and not (turned is not None and turned[0] % 2):
+            # On its side, cut across, and the vote chose neither side (one it chose had its other end read too).
             turned = max((self._read_turned(rgb, file, page, k, other_end=False) for k in (1, 3)),
                          key=lambda t: reading_score(t[1].lines))
         if turned is not None and reading_score(turned[1].lines) > ORIENT_SURE_SCORE:

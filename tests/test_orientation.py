@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hdr_expr.pipeline.orientation import (ORIENT_GAIN, ORIENT_HALF_SYMBOLS, ORIENT_MAX_CROPS, ORIENT_MIN_SYMBOLS,
-                                           best_turn, box_turned, box_turned_back, cut_across, reading_score, turn_votes, turned_copies,
-                                           turns_to_test, vote_sample)
+                                           best_turn, box_turned, box_turned_back, cut_across, reading_score,
+                                           turn_votes, turned_copies, turns_to_test, vote_sample)
 from hdr_expr.pipeline.results import LineResult, SymbolResult
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -30,12 +30,13 @@ def test_pages_with_enough_symbols_or_with_lines_of_one_or_two_are_tested():
     assert turns_to_test([10, ORIENT_MIN_SYMBOLS - 10]) == (1, 2, 3)
     assert turns_to_test([ORIENT_MIN_SYMBOLS - 1]) == (2,)  # one sum: only upside down
     assert turns_to_test([ORIENT_HALF_SYMBOLS - 1]) == ()
+    assert turns_to_test([1, 2, 1, 1]) == (1, 2, 3)  # a sum on its side: a column of one-symbol lines
     assert turns_to_test([2]) == ()
     assert turns_to_test([]) == ()
-    # A sum on its side, cut across into one- and two-symbol lines: no vote (a `0` or `8` on its side reads as
-    # surely as upright); both sides are read instead.
-    assert cut_across([1, 2, 1, 1]) and cut_across([3, 1, 1, 1]) and turns_to_test([1, 2, 1, 1]) == ()
-    assert not cut_across([1, 1]) and not cut_across([3, 3, 1]) and not cut_across([1] * ORIENT_MIN_SYMBOLS)
+    # Cut across into three or more such lines, both sides are read whatever the vote (a `0` or `8` on its side
+    # reads as surely as upright).
+    assert cut_across([1, 2, 1, 1]) and cut_across([3, 1, 1, 1]) and cut_across([1, 1, 1])
+    assert not cut_across([1, 2]) and not cut_across([3, 3, 1]) and not cut_across([1] * ORIENT_MIN_SYMBOLS)
 
 
 def test_a_turn_must_gain_confidence_to_be_taken():
