@@ -350,9 +350,9 @@ def run_worksheets(
     lines (from the last run's records). With ``turn`` (90, 180 or 270), every page is turned that many degrees,
     every other one the other way (sheets fed into the scanner sideways or upside down); the lines read are
     scored where they lie on the page upright."""
-    from hdr_expr.pipeline.orientation import box_turned_back
     from hdr_expr.datasets.expressions import load_material, match_worksheet_lines, worksheet_set
     from hdr_expr.pipeline.batch import find_inputs, list_tasks, pool_records
+    from hdr_expr.pipeline.orientation import box_turned_back
 
     material = load_material(shared)
     tmp, folder = _workdir(save)

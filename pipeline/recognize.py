@@ -640,12 +640,6 @@ def _page_box(box: Sequence[int], scale: float, size: tuple[int, int]) -> tuple[
     return x0, y0, max(x1 - x0, 1), max(y1 - y0, 1)
 
 
-def _in_page_pixels(line: LineResult, scale: float, size: tuple[int, int]) -> LineResult:
-    return dataclasses.replace(
-        line, box=_page_box(line.box, scale, size),
-        symbols=tuple(dataclasses.replace(sym, box=_page_box(sym.box, scale, size)) for sym in line.symbols))
-
-
 def _level_angle(pre, lines) -> float | None:
     """The angle to level the page by before it is cut into symbols, or None where it is near enough level.
     Symbols are classified as cut: a phone held 10° off turns every '1' towards a '/' and every '-' off the
@@ -671,22 +665,11 @@ def _turned_box(box: Sequence[int], matrix: np.ndarray, size: tuple[int, int]) -
     return x0, y0, max(x1 - x0, 1), max(y1 - y0, 1)
 
 
-def _boxes_turned(line: LineResult, matrix: np.ndarray, size: tuple[int, int]) -> LineResult:
-    """A line read on the levelled page with its boxes where they lie on the page as cut (see levelled)."""
-    return dataclasses.replace(
-        line, box=_turned_box(line.box, matrix, size),
-        symbols=tuple(dataclasses.replace(sym, box=_turned_box(sym.box, matrix, size)) for sym in line.symbols))
-
-
 def _page_turned_back(page: PageResult, quarters: int, size: tuple[int, int], seconds: float) -> PageResult:
     """A page read turned ``quarters`` counter-clockwise, its boxes back on the page as given (``size``)."""
     from hdr_expr.pipeline.orientation import box_turned_back
 
-    def back(box):
-        return box_turned_back(box, quarters, size)
-
-    lines = tuple(dataclasses.replace(line, box=back(line.box), symbols=tuple(
-        dataclasses.replace(s, box=back(s.box)) for s in line.symbols)) for line in page.lines)
+    lines = tuple(line.with_boxes(lambda box: box_turned_back(box, quarters, size)) for line in page.lines)
     return dataclasses.replace(page, lines=lines, size=size, seconds=seconds, turned=90 * (quarters % 4))
 
 
@@ -936,8 +919,9 @@ class Recognizer:
         # Which way up (see orientation): the crops as segmented are also classified turned, in the same call.
         # Where a turn reads them surer, the page is read that way up; that reading is taken where it reads as
         # sums with answers, else only where it scores higher than the page read as given (read on below).
+        orient = orient and self.orient
         sizes = [len(line.symbols) for line in lines]
-        turns = turns_to_test(sizes) if orient and self.orient else ()
+        turns = turns_to_test(sizes) if orient else ()
         cut = [batch_index[id(s)] for line in lines for s in line.symbols if id(s) in batch_index] if turns else []
         cut = [cut[i] for i in vote_sample(len(cut))]
         extra = turned_copies(batch[cut], turns) if cut else batch[:0]
@@ -946,7 +930,7 @@ class Recognizer:
         probs = soften(raw, CLASSIFIER_TEMPERATURE)
         turn = best_turn(turn_votes(raw[cut], turned_raw, turns)) if cut else 0
         turned = self._read_turned(rgb, file, page, turn) if turn else None
-        if orient and self.orient and cut_across(sizes) and not (turned is not None and turned[0] % 2):
+        if orient and cut_across(sizes) and not (turned is not None and turned[0] % 2):
             # On its side, cut across, and the vote chose neither side (one it chose had its other end read too).
             turned = max((self._read_turned(rgb, file, page, k, other_end=False) for k in (1, 3)),
                          key=lambda t: reading_score(t[1].lines))
@@ -976,9 +960,9 @@ class Recognizer:
                    and (result.correct is True or not printed_words([s.box for s in result.symbols]))]
         results = _without_scraps(_without_faint_strokes(results, pre), pre)
         if turned_back is not None:
-            results = [_boxes_turned(line, turned_back, cut_size) for line in results]
+            results = [line.with_boxes(lambda box: _turned_box(box, turned_back, cut_size)) for line in results]
         if pre.scale != 1.0:
-            results = [_in_page_pixels(line, pre.scale, (w, h)) for line in results]
+            results = [line.with_boxes(lambda box: _page_box(box, pre.scale, (w, h))) for line in results]
         given = PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                            seconds=time.perf_counter() - t0)
         if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:

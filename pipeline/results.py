@@ -6,8 +6,8 @@ text and ``--json``, batch JSONL/CSV/HTML, the web API) starts from :meth:`PageR
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
 Box = tuple[int, int, int, int]  # x, y, width, height in page pixels
 
@@ -52,6 +52,11 @@ class LineResult:
     correct: bool | None = None
     error: str | None = None
     label: str | None = None
+
+    def with_boxes(self, box_of: Callable[[Box], Box]) -> LineResult:
+        """The line with its box and every symbol's box mapped by ``box_of`` (into other pixels: the page as
+        given, from a working scale, a levelled mask or a turned page)."""
+        return replace(self, box=box_of(self.box), symbols=tuple(replace(s, box=box_of(s.box)) for s in self.symbols))
 
     def summary(self) -> str:
         """The line as a person reads it: ``12+7×3 = 33``, ``3) 12+7=19 ✓``, ``3+×4  (cannot read: ...)``."""
