@@ -244,20 +244,22 @@ def run_expressions(
     shared: Path | None = None,
     enlarge: float = 1.0,
     turn: float = 0.0,
+    columns: bool = False,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The expression benchmark: generate, read with a warm pool, score, time the cold start. With ``enlarge``,
     every image is read enlarged that many times (the same writing as a camera of higher resolution sees it);
-    with ``turn``, turned that many degrees, every other one the other way (a phone held askew)."""
-    from hdr_expr.datasets.expressions import expression_set, load_material, score_line
+    with ``turn``, turned that many degrees, every other one the other way (a phone held askew); with
+    ``columns``, the images are sums written in columns (:func:`~hdr_expr.datasets.expressions.make_column_sum`)."""
+    from hdr_expr.datasets.expressions import column_set, expression_set, load_material, score_line
 
     material = load_material(shared)
     tmp, folder = _workdir(save)
     try:
-        say(f"generating {n} expression images (seed {seed}) ...")
+        say(f"generating {n} {'column sums' if columns else 'expression images'} (seed {seed}) ...")
         t0 = time.perf_counter()
         samples, paths = [], []
-        for s in expression_set(material, n, seed):
+        for s in (column_set if columns else expression_set)(material, n, seed):
             name = folder / f"expr-{s.index:05d}"
             if enlarge == 1.0 and turn == 0.0:
                 paths.append(str(s.save(name)))
@@ -279,6 +281,7 @@ def run_expressions(
                 groups[key].append(i)
         result: dict[str, Any] = {
             "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge, "turn": turn,
+            "layout": "columns" if columns else "lines",
             "model": _model_info(model), "material": material.describe(),
             **summarize_scores(scores, groups),
             "speed": {"workers": workers, "seconds": read_s, "warm_images_per_s": n / read_s if read_s else None,
@@ -436,7 +439,7 @@ def _bar(ok: bool | None) -> str:
 
 def format_expressions(r: dict) -> str:
     lines = [
-        f"expression benchmark: {r['n']} images, seed {r['seed']}"
+        f"expression benchmark: {r['n']} {'column sums' if r.get('layout') == 'columns' else 'images'}, seed {r['seed']}"
         f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}"
         f"{'' if not r.get('turn') else ', turned ±' + format(r['turn'], 'g') + '°'}, model {r['model']['path']} "
         f"({r['model']['classes']} classes), {r['generator']}/{r['synth']}, commit {r['commit']}"
@@ -533,12 +536,15 @@ def bench_expressions(
                                help="Read every image turned this many degrees, every other one the other way "
                                     "(a phone held askew; the corners continue the image's edge, saved as PNG; "
                                     "90, 180, 270: turned a quarter, a half, three quarters, nothing added)."),
+    columns: bool = typer.Option(False, "--columns",
+                                 help="Sums written in columns instead: numbers stacked, the operator before the "
+                                      "last, a bar, the answer under it (scored as the line 738+53=791)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""
     r = run_expressions(n, seed, model=str(model) if model else None, workers=workers, save=save,
                         cold_runs=cold_runs, cold_image=cold_image, shared=shared, enlarge=enlarge,
-                        turn=turn, say=_say(quiet or as_json))
+                        turn=turn, columns=columns, say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_expressions(r))
 
 

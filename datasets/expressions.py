@@ -1240,6 +1240,110 @@ def expression_set(material: Material, n: int, seed: int = 0, start: int = 0) ->
         yield make_expression(material, seed, i)
 
 
+# ========================================================================================== column sums
+def _column_rows(rng: np.random.Generator) -> tuple[list[list[str]], list[list[str]], list[str] | None, tuple[str, ...]]:
+    """A column sum's rows: the operands (the operator before the last), the partial products of a
+    multiplication by a number of two digits, the answer (None: not written yet; sometimes wrong), and the
+    line a person would write for it."""
+    op = str(rng.choice(["+", "-", "×"], p=[0.5, 0.3, 0.2]))
+    k = 3 if op == "+" and rng.random() < 0.35 else 2
+    nums = [int(rng.integers(10, 10 ** int(rng.integers(2, 5)))) for _ in range(k)]
+    if op == "-":
+        nums = sorted(nums, reverse=True)
+    partials: list[int] = []
+    if op == "×":
+        nums[0] = int(rng.integers(12, 1000))
+        nums[1] = int(rng.integers(2, 10)) if rng.random() < 0.7 else int(rng.integers(12, 100))
+        if nums[1] >= 10 and nums[1] % 10:
+            partials = [nums[0] * (nums[1] % 10), nums[0] * (nums[1] // 10)]
+    value = nums[0]
+    for n in nums[1:]:
+        value = value + n if op == "+" else value - n if op == "-" else value * n
+    r = rng.random()
+    answer = None if r < 0.1 else value if r < 0.8 else max(0, value + int(rng.choice([-10, -1, 1, 10, 100])))
+    rows = [list(str(n)) for n in nums]
+    rows[-1] = [op] + rows[-1]
+    labels = tuple(op.join(str(n) for n in nums) + "=" + ("" if answer is None else str(answer)))
+    return rows, [list(str(p)) for p in partials], None if answer is None else list(str(answer)), labels
+
+
+def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSample:
+    """Column sum number ``index`` of the set ``seed``, as taught at school: numbers stacked with their last
+    digits aligned, the operator before the last, a bar under it, the answer under the bar (not written on one
+    in ten, wrong on one in five); a multiplication by a two-digit number shows its partial products and a
+    second bar. Odd indices photo-like, even ones clean. The truth is the line a person would write
+    (``738+53=791``)."""
+    rng = _rng(seed, index, 3)
+    photo = bool(index % 2)
+    style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
+        str(rng.choice(STYLES_CLEAN, p=[0.72, 0.16, 0.12]))
+    rows, partials, answer, labels = _column_rows(rng)
+    truth = truth_of(labels)
+    digit_px = float(np.exp(rng.uniform(np.log(28), np.log(64))))
+    pen = max(1.6, digit_px * rng.uniform(0.05, 0.1))
+    mix = _mix(material, rng)
+    comps = [compose_line(r, material, rng, digit_px=digit_px, pen=pen, mix=mix, slope_deg=rng.uniform(-1, 1))
+             for r in rows]
+    after = [compose_line(r, material, rng, digit_px=digit_px, pen=pen, mix=mix, slope_deg=rng.uniform(-1, 1))
+             for r in partials + ([answer] if answer is not None else [])]
+    digit_w = digit_px * 0.75
+    width = max(c.ink.shape[1] for c in comps + after)
+    gap = digit_px * rng.uniform(0.25, 0.6)  # between rows
+    margin = int(2 * digit_px)
+    height = int(sum(c.ink.shape[0] + gap for c in comps + after) + 2 * digit_px + 2 * margin)
+    ink = np.zeros((height, int(width + 2 * digit_w + 2 * margin)), np.float32)
+    right = ink.shape[1] - margin
+    y = float(margin)
+    sources: list[str] = []
+
+    def lay(comp: Composition, shift: float = 0.0) -> None:
+        nonlocal y
+        h, w = comp.ink.shape
+        x = int(round(right - shift - w + rng.uniform(-0.15, 0.15) * digit_px))
+        top = int(round(y))
+        region = ink[top : top + h, x : x + w]
+        np.maximum(region, comp.ink, out=region)
+        sources.extend(comp.sources)
+        y = top + h + gap
+
+    def bar() -> None:
+        nonlocal y
+        row = int(round(y - gap + rng.uniform(0.1, 0.3) * digit_px))
+        x0 = int(right - width - rng.uniform(0.1, 0.5) * digit_px)
+        x1 = int(right + rng.uniform(0.0, 0.3) * digit_px)
+        cv2.line(ink, (x0, row), (x1, row + int(round(rng.uniform(-0.06, 0.06) * digit_px))), 1.0,
+                 max(1, int(round(pen))), cv2.LINE_AA)
+        y = row + rng.uniform(0.3, 0.5) * digit_px
+
+    for c in comps:
+        lay(c)
+    bar()
+    for k, c in enumerate(after[: len(partials)]):
+        lay(c, shift=k * digit_w)  # each partial product a place further left
+    if partials:
+        bar()
+    if answer is not None:
+        lay(after[-1])
+    ink = ink[: int(min(ink.shape[0], y + margin))]
+    if photo:
+        h, w = ink.shape
+        fw = int(min(1600, w / rng.uniform(0.35, 0.8)))
+        fh = int(max(h + 2 * digit_px, fw * rng.uniform(0.5, 0.9)))
+        oy, ox = int(rng.uniform(0.2, 0.8) * (fh - h)), int(rng.uniform(0.2, 0.8) * (fw - w))
+        r = render(ink, rng, style, digit_px=digit_px, frame=(fh, fw), origin=(oy, ox))
+    else:
+        r = render(ink, rng, style, digit_px=digit_px)
+    cond = Condition(photo=photo, style=style, touching=False, digit_px=digit_px, sources=tuple(sources),
+                     tags=dict(r.tags, layout="column", partials=len(partials)))
+    return ExpressionSample(index, r.image, r.data, r.format, truth, cond)
+
+
+def column_set(material: Material, n: int, seed: int = 0, start: int = 0) -> Iterator[ExpressionSample]:
+    """``n`` column sums of the set ``seed`` (indices ``start`` …): half photo-like."""
+    for i in range(start, start + n):
+        yield make_column_sum(material, seed, i)
+
+
 # ============================================================================================ worksheets
 @dataclass(frozen=True)
 class WorksheetLine:

@@ -34,6 +34,7 @@ import numpy as np
 from hdr_expr.errors import HdrExprError, InputError
 from hdr_expr.pipeline.assemble import assemble_candidates, latex_of, normalize_label, unparsed
 from hdr_expr.pipeline.classify import Classifier, load_classifier
+from hdr_expr.pipeline.columns import join_columns
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
 from hdr_expr.pipeline.stats import median, percentile
@@ -956,7 +957,9 @@ class Recognizer:
                         or self._without_far_marks(line, paths, result, pre) or (line, paths, result))
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         # Stray marks and printed words are no expressions (unless a written answer holds).
-        results = [result for _, _, result in read if not _lone_mark(result)
+        # Sums written in columns (numbers stacked over an operator's row, the answer under a bar): one line.
+        results = [result for result in join_columns([result for _, _, result in read], latex=self.latex)
+                   if not _lone_mark(result)
                    and (result.correct is True or not printed_words([s.box for s in result.symbols]))]
         results = _without_scraps(_without_faint_strokes(results, pre), pre)
         if turned_back is not None:

@@ -236,3 +236,17 @@ def test_errors_counts_each_misread_line_under_its_edit(run_cli, tmp_path):
     assert sum(sum(c.values()) for c in after["by"].values()) == after["misread"]
     assert errors.edits("12+7=19", "12+7=1") == [("9", "")]
     assert errors.main([str(tmp_path / "nothing")]) == 2
+
+
+def test_bench_expressions_in_columns(run_cli, tmp_path):
+    r = run_cli("bench", "expressions", "--columns", "--n", "2", "--seed", "5", "--workers", "1", "--cold-runs", "0",
+                "--json", "--save", tmp_path)
+    assert r.exit_code == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["layout"] == "columns" and res["n"] == 2
+    truth = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(t["layout"] == "column" and "=" in t["text"] for t in truth)
+    # Each read as one line (see tests/test_columns.py); the scan exactly (the photo's answer reads 7058).
+    records = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [len(r["lines"]) for r in records] == [1, 1]
+    assert truth[0]["read"] == truth[0]["text"] == "92+32=124"

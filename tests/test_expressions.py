@@ -255,3 +255,26 @@ def test_match_worksheet_lines():
     speck = {"text": "1", "value": "1", "box": [x, y + 2, 5, 5]}
     scores = match_worksheet_lines(w, {"lines": lines[1:] + [speck]})
     assert not scores[0].exact and scores[0].read == "1" and all(s.exact for s in scores[1:])
+
+
+def test_column_sums_stack_their_numbers_and_are_scored_as_one_line():
+    from hdr_expr.datasets.expressions import column_set, make_column_sum
+
+    samples = list(column_set(SYNTH, 12, 4))
+    assert make_column_sum(SYNTH, 4, 3).data == samples[3].data  # seeded
+    ops = set()
+    for s in samples:
+        text = s.truth.text
+        lhs, _, answer = text.partition("=")
+        assert "=" in text and s.condition.tags["layout"] == "column" and not s.condition.touching
+        assert s.condition.photo == bool(s.index % 2) and s.format == ("jpeg" if s.index % 2 else "png")
+        op = next(c for c in lhs if not c.isdigit())
+        ops.add(op)
+        assert all(part.isdigit() for part in lhs.split(op)) and (answer == "" or answer.isdigit())
+        # The rows stand one under another: the ink spans several digit heights, not one line's.
+        grey = cv2.cvtColor(s.image, cv2.COLOR_RGB2GRAY).astype(float)
+        ground = np.median(grey)
+        ink = np.abs(grey - ground) > 60
+        rows = np.flatnonzero(ink.mean(axis=1) > 0.002)
+        assert rows[-1] - rows[0] > 2.5 * s.condition.digit_px
+    assert len(ops) >= 2

@@ -1,0 +1,304 @@
+"""Sums written in columns, as taught at school: numbers stacked with their last digits one above the other,
+the operator before the last of them, a bar under it and the answer under the bar::
+
+       738           344
+      + 53          9242
+      ----          +822
+       791         -----
+                   10408
+
+The segmenter cuts such a sum into one line per row (the bar is erased as an answer blank or a rule), and each
+row read alone says nothing (``+53`` does not even parse). :func:`join_columns` finds the rows that make one sum
+and reads them as the line a person would write: ``738+53=791``. A row is part of a column sum only where the
+layout says so: plain numbers stacked right above a row that starts with an operator (``+ - ×``), each within
+COLUMN_GAP row heights of the next, their right ends within COLUMN_ALIGN row heights of one another; the answer,
+a plain number under the operator's row, is optional (``a op b`` with nothing under it gives the answer). A
+column multiplication by a number of several digits writes a partial product per digit before the answer; the
+last of those rows is the answer.
+
+The operator written once serves every number above it (``344 / 9242 / +822`` is ``344+9242+822``): in the
+joined line it appears once per number, the copies boxed at the rows they join. The bar reads as ``=``, boxed
+where it lies between the operator's row and the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from statistics import median
+from typing import Sequence
+
+from hdr_expr.pipeline.assemble import assemble_candidates, unparsed
+from hdr_expr.pipeline.results import Box, LineResult, SymbolResult
+
+#: A row belongs to the one above or below it if the blank between them is at most this many row heights.
+COLUMN_GAP = 1.2
+#: The rows' right ends (their last digits) lie within this many row heights of one another.
+COLUMN_ALIGN = 0.9
+#: The rows are of one hand and size: a row's digit height within this factor of the operator row's.
+COLUMN_SIZE = 2.0
+#: A piece of the bar left in a row is at most this many digit heights high, and lies under the row's digits (or
+#: over the answer's).
+BAR_FLAT = 0.35
+#: ... or at least BAR_LONG times as wide as it is high.
+BAR_LONG = 4.0
+#: In a column of numbers, a symbol read as no digit is read as its likeliest digit if that has this probability.
+DIGIT_MIN_P = 0.1
+#: ... and a single stroke read as ``/ ( )`` is a ``1`` where the classifier gives that this much.
+STROKE_ONE_P = 0.01
+
+#: The first symbol of an operator's row is its operator where the classifier's likeliest reading of it is one, or
+#: where an operator is among its readings with at least OPERATOR_MIN_P and it is shorter than the row's digits
+#: (OPERATOR_SHORT of their height) or as wide as it is high: read as the start of a line, a '+' that cannot start
+#: a sum is read as a digit.
+OPERATOR_MIN_P = 0.1
+OPERATOR_SHORT = 0.8
+
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+_OPERATORS = ("+", "-", "×")
+Candidates = list[tuple[str, float]]
+
+
+def _candidates(symbol: SymbolResult) -> Candidates:
+    """A symbol's readings, likeliest first: its label and the classifier's alternatives."""
+    seen: dict[str, float] = {symbol.label: float(symbol.confidence)}
+    for label, p in symbol.alternatives:
+        seen.setdefault(label, float(p))
+    return sorted(seen.items(), key=lambda lp: -lp[1])
+
+
+def _digit_height(line: LineResult) -> float:
+    """The height of a row's digits (its operator is shorter; a bar left in it is flatter)."""
+    digits = [s.box[3] for s in line.symbols if s.label.isdigit()]
+    return float(median(digits)) if digits else float(line.box[3])
+
+
+def _right(line: LineResult) -> int:
+    return line.box[0] + line.box[2]
+
+
+def _extent(line: LineResult) -> tuple[float, float]:
+    """Top and bottom of a row's writing: of its full-height symbols (a bar or a descender run into it would
+    stretch its box)."""
+    height = _digit_height(line)
+    tall = [s for s in line.symbols if s.box[3] >= 0.6 * height] or list(line.symbols)
+    return float(median(s.box[1] for s in tall)), float(median(s.box[1] + s.box[3] for s in tall))
+
+
+def _stacked(upper: LineResult, lower: LineResult, height: float, aligned: bool = True) -> bool:
+    """Is ``lower`` the next row of a column under ``upper``: close below it, overlapping it across, of the
+    same size and (with ``aligned``) ending where it ends?"""
+    gap = _extent(lower)[0] - _extent(upper)[1]
+    across = min(_right(upper), _right(lower)) - max(upper.box[0], lower.box[0])
+    size = _digit_height(upper) / max(_digit_height(lower), 1.0)
+    return (-0.25 * height <= gap <= COLUMN_GAP * height and across > 0
+            and 1.0 / COLUMN_SIZE <= size <= COLUMN_SIZE
+            and (not aligned or abs(_right(upper) - _right(lower)) <= COLUMN_ALIGN * height))
+
+
+def _bar_row(line: LineResult, height: float) -> bool:
+    """A row that is nothing but the bar (flat pieces), read as a line of its own."""
+    return all(_flat(s, height) for s in line.symbols)
+
+
+def _flat(s: SymbolResult, height: float) -> bool:
+    """Flat as a piece of the bar is: BAR_FLAT of a digit's height, or BAR_LONG times as wide as high."""
+    return s.box[3] <= BAR_FLAT * height or s.box[2] >= BAR_LONG * s.box[3]
+
+
+def _as_number(symbols: Sequence[SymbolResult]) -> str | None:
+    """The number the symbols make, each read as its likeliest digit (or point) where that reading has at least
+    DIGIT_MIN_P, or None. In a column of numbers a stroke the line's layout read as ``/`` or ``)`` is a ``1``
+    (``6/4`` is ``614``) where the classifier allows it."""
+    text = ""
+    for s in symbols:
+        cands = _candidates(s)
+        top = cands[0][0]
+        if not (top.isdigit() or top == "."):
+            least = STROKE_ONE_P if top in "/()" else DIGIT_MIN_P
+            digits = [lab for lab, p in cands if lab.isdigit() and p >= least]
+            if not digits:
+                return None
+            top = digits[0]
+        text += top
+    return text if _NUMBER.fullmatch(text) else None
+
+
+def _plain_number(line: LineResult) -> bool:
+    """A row that is a number: as read, or as its symbols' likeliest readings (a ``1`` that its line's
+    layout made a ``/``, ``817`` read ``8/7``, is a ``1`` in a column of numbers)."""
+    if line.error is not None and not unparsed(line.error) or line.label is not None:
+        return False
+    return _NUMBER.fullmatch(line.text) is not None or _as_number(line.symbols) is not None
+
+
+def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, list[Box]]:
+    """The row without what of the bar the segmenter left in it (flat pieces under its digits, or over them
+    in the answer's row; ``anywhere`` in a row under the bar, where no '-' belongs), and those pieces' boxes."""
+    height = _digit_height(line)
+    tall = [s for s in line.symbols if s.box[3] >= 0.6 * height]
+    if not tall:
+        return line, []
+    top = median(s.box[1] for s in tall)
+    bottom = median(s.box[1] + s.box[3] for s in tall)
+    bar = [s for s in line.symbols if _flat(s, height)
+           and (anywhere or s.box[1] >= bottom - 0.1 * height or s.box[1] + s.box[3] <= top + 0.1 * height)]
+    if not bar or len(bar) == len(line.symbols):
+        return line, []
+    kept = tuple(s for s in line.symbols if s not in bar)
+    return replace(line, symbols=kept, box=_union([s.box for s in kept]),
+                   text="".join(s.label for s in kept)), [s.box for s in bar]
+
+
+def _operator_row(line: LineResult) -> tuple[str, str, LineResult, bool] | None:
+    """(operator, number, the row without pieces of its operator, whether the operator is a '-' joined to the
+    bar) where ``line`` is an operator's row of a column sum (``+53``), else None."""
+    if line.label is not None or len(line.symbols) < 2:
+        return None
+    first, rest = line.symbols[0], list(line.symbols[1:])
+    cands = _candidates(first)
+    height = _digit_height(replace(line, symbols=tuple(rest)))
+    while (len(rest) > 1 and _as_number(rest[:1]) is None and rest[0].box[3] <= 0.5 * height
+           and rest[0].box[0] <= first.box[0] + first.box[2] + 0.25 * height):
+        rest.pop(0)  # a piece of the operator (a '+' whose arm came apart), before the number
+    if not rest:
+        return None
+    number = _as_number(rest)
+    if number is None:
+        return None
+    flat = first.box[3] <= BAR_FLAT * height and first.box[2] >= 2 * first.box[3]
+    under = max(s.box[1] + s.box[3] for s in rest)
+    if first.box[0] + first.box[2] > min(s.box[0] + s.box[2] / 2 for s in rest):
+        # Not before the number but under it too: a minus and the bar under the number, grouped as one '='.
+        ends = first.box[0] + first.box[2] >= max(s.box[0] + s.box[2] / 2 for s in rest)
+        if ends and first.box[1] + first.box[3] >= under - 0.1 * height and {"-", "="} & {c for c, _ in cands[:2]}:
+            return "-", number, replace(line, symbols=(first, *rest)), True
+        return None
+    if cands[0][0] in _OPERATORS:
+        op = cands[0][0]
+    elif flat and cands[0][0] == "=":
+        op = "-"  # one stroke, no '=' (whose two bars would stand higher)
+    else:
+        ops = [lab for lab, p in cands if lab in _OPERATORS and p >= OPERATOR_MIN_P]
+        if not ops or (first.box[3] > OPERATOR_SHORT * height and first.box[2] < first.box[3]):
+            return None  # a digit as tall as the others, and not as wide as high as no '1' is
+        op = ops[0]
+    return op, number, replace(line, symbols=(first, *rest)), False
+
+
+def _union(boxes: Sequence[Box]) -> Box:
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: LineResult | None,
+            partials: Sequence[LineResult], bar: Sequence[Box], latex: bool) -> LineResult | None:
+    """The rows read as one line, or None where that line does not parse."""
+    written = op_row.symbols[0]
+    p_op = dict(_candidates(written)).get(op, 0.0)
+    symbols: list[SymbolResult] = []
+    cands: list[Candidates] = []
+
+    def add(symbol: SymbolResult, forced: str | None = None, p: float = 1.0) -> None:
+        symbols.append(symbol)
+        cands.append([(forced, p)] if forced is not None else _candidates(symbol))
+
+    for k, row in enumerate(numbers):
+        for s in row.symbols:
+            add(s)
+        if k + 1 < len(numbers):  # the written operator serves this row too, boxed between it and the next
+            y = (row.box[1] + row.box[3] + numbers[k + 1].box[1]) // 2
+            add(replace(written, box=(written.box[0], y - written.box[3] // 2, written.box[2], written.box[3])),
+                op, p_op)
+    add(written, op, p_op)
+    for s in op_row.symbols[1:]:
+        add(s)
+    # The bar: the sum's '=' (asking for the answer where none is written yet).
+    last = partials[-1] if partials else op_row
+    if not bar:  # erased as an answer blank or a rule: boxed where it was
+        top = last.box[1] + last.box[3]
+        left = min(last.box[0], answer.box[0]) if answer is not None else last.box[0]
+        right = max(_right(last), _right(answer)) if answer is not None else _right(last)
+        bottom = answer.box[1] if answer is not None else top + max(last.box[3] // 4, 1)
+        bar = [(left, top, right - left, max(bottom - top, 1))]
+    add(SymbolResult("=", 1.0, _union(bar)), "=")
+    for s in answer.symbols if answer is not None else ():
+        add(s)
+    a = assemble_candidates(cands, latex=latex)
+    if a.error is not None:
+        return None
+    read = []
+    for s, c, label in zip(symbols, cands, a.labels):
+        p = dict(c).get(label, 0.0)
+        read.append(replace(s, label=label, confidence=p,
+                            alternatives=tuple((lab, q) for lab, q in c if lab != label)[: len(s.alternatives)]))
+    rows = [*numbers, op_row, *partials, *([answer] if answer is not None else [])]
+    confidence = 1.0
+    for s in read:
+        confidence *= s.confidence
+    return LineResult(text=a.text, box=_union([r.box for r in rows]), symbols=tuple(read),
+                      confidence=confidence, expression=a.expression, latex=a.latex, value=a.value,
+                      answer=a.answer, correct=a.correct, error=a.error, label=numbers[0].label)
+
+
+def join_columns(lines: Sequence[LineResult], *, latex: bool = True) -> list[LineResult]:
+    """The page's lines (in reading order) with each column sum's rows read as one line; other lines as they
+    were. See the module's docstring for what makes rows a column sum."""
+    out = list(lines)
+    i = 1
+    while i < len(out):
+        row, bar = _without_bar(out[i])
+        found = _operator_row(row)
+        if found is None:
+            i += 1
+            continue
+        op, multiplier, row, fused = found
+        if fused:  # the minus is boxed with the bar it was grouped with; the bar is the '=' too
+            bar = bar + [row.symbols[0].box]
+        height = _digit_height(replace(row, symbols=row.symbols[1:]))
+        first = i
+        while first > 0 and _plain_number(replace(out[first - 1], label=None)) and _stacked(
+                out[first - 1], out[first], height):
+            first -= 1
+            if out[first].label is not None:
+                break  # the exercise's number, written before its first row
+        if first == i:
+            i += 1
+            continue
+        below: list[LineResult] = []
+        end = i + 1  # past the last row taken
+        k = i + 1
+        while k < len(out):
+            if not below and _bar_row(out[k], height):
+                bar = bar + [s.box for s in out[k].symbols]
+                k += 1
+                continue
+            # Under the bar no '-' and no exercise number belongs: what reads so is the bar's remains.
+            nxt, over = _without_bar(replace(out[k], label=None), anywhere=True)
+            if not (_plain_number(nxt) and _stacked(below[-1] if below else row, nxt, height,
+                                                     aligned=op != "×" or not below)):
+                break
+            below.append(nxt)
+            bar = bar + over if len(below) == 1 else bar
+            k += 1
+            end = k
+        if op == "×" and len(below) >= 2 and len(multiplier) >= 2:
+            # Partial products, one per digit, then the answer.
+            end -= len(below) - min(len(below), len(multiplier) + 1)
+            below = below[: len(multiplier) + 1]
+            partials, answer = below[:-1], below[-1]
+        else:
+            end -= len(below) - min(len(below), 1)
+            partials, answer = [], (below[0] if below else None)
+        if answer is not None and abs(_right(answer) - _right(row)) > COLUMN_ALIGN * height:
+            partials, answer, end = [], None, i + 1
+        joined = _joined(out[first:i], row, op, answer, partials, bar, latex)
+        if joined is None:
+            i += 1
+            continue
+        out[first:end] = [joined]
+        i = first + 1
+    return out
