@@ -44,8 +44,9 @@ BAR_FLAT = 0.35
 BAR_LONG = 4.0
 #: In a column of numbers, a symbol read as no digit is read as its likeliest digit if that has this probability.
 DIGIT_MIN_P = 0.1
-#: ... and a single stroke read as ``/ ( )`` is a ``1`` where the classifier gives that this much.
-STROKE_ONE_P = 0.01
+#: ... and a single stroke read as ``/ ( )`` is a ``1`` wherever the classifier gives that any probability (no
+#: fraction or bracket is written in a column of whole numbers).
+STROKE_ONE_P = 0.0
 
 #: The first symbol of an operator's row is its operator where the classifier's likeliest reading of it is one, or
 #: where an operator is among its readings with at least OPERATOR_MIN_P and it is shorter than the row's digits
@@ -53,6 +54,9 @@ STROKE_ONE_P = 0.01
 #: a sum is read as a digit.
 OPERATOR_MIN_P = 0.1
 OPERATOR_SHORT = 0.8
+#: Over a bar ruled under it, an operator's row starts with its operator unless the classifier reads that symbol as
+#: a digit with at least this confidence (a sum with the operator left out: ``12 / 34 / ___``).
+BARRED_SURE = 0.9
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 _OPERATORS = ("+", "-", "×")
@@ -115,8 +119,10 @@ def _as_number(symbols: Sequence[SymbolResult]) -> str | None:
         cands = _candidates(s)
         top = cands[0][0]
         if not (top.isdigit() or top == "."):
-            least = STROKE_ONE_P if top in "/()" else DIGIT_MIN_P
-            digits = [lab for lab, p in cands if lab.isdigit() and p >= least]
+            if top in "/()":
+                digits = [lab for lab, p in cands if lab == "1" and p > STROKE_ONE_P]
+            else:
+                digits = [lab for lab, p in cands if lab.isdigit() and p >= DIGIT_MIN_P]
             if not digits:
                 return None
             top = digits[0]
@@ -141,8 +147,16 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
         return line, []
     top = median(s.box[1] for s in tall)
     bottom = median(s.box[1] + s.box[3] for s in tall)
+    low = (top + bottom) / 2.0 + 0.25 * height
+    left = min(s.box[0] for s in tall)
+    right = max(s.box[0] + s.box[2] for s in tall)
+
+    def beside(s: SymbolResult) -> bool:  # low, and out past the row's first or last tall symbol
+        return s.box[1] + s.box[3] / 2.0 >= low and (s.box[0] + s.box[2] <= left or s.box[0] >= right)
+
     bar = [s for s in line.symbols if _flat(s, height)
-           and (anywhere or s.box[1] >= bottom - 0.1 * height or s.box[1] + s.box[3] <= top + 0.1 * height)]
+           and (anywhere or s.box[1] >= bottom - 0.1 * height or s.box[1] + s.box[3] <= top + 0.1 * height
+                or beside(s))]
     if not bar or len(bar) == len(line.symbols):
         return line, []
     kept = tuple(s for s in line.symbols if s not in bar)
@@ -150,14 +164,22 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
                    text="".join(s.label for s in kept)), [s.box for s in bar]
 
 
-def _operator_row(line: LineResult) -> tuple[str, str, LineResult, bool] | None:
+def _operator_row(line: LineResult, barred: bool = False) -> tuple[str, str, LineResult, bool] | None:
     """(operator, number, the row without pieces of its operator, whether the operator is a '-' joined to the
-    bar) where ``line`` is an operator's row of a column sum (``+53``), else None."""
-    if line.label is not None or len(line.symbols) < 2:
+    bar) where ``line`` is an operator's row of a column sum (``+53``), else None. ``barred``: a bar is ruled
+    under the row, so its first symbol is an operator if the classifier does not read it surely as a digit."""
+    if len(line.symbols) < 2:
         return None
-    first, rest = line.symbols[0], list(line.symbols[1:])
+    symbols = list(line.symbols)
+    height = _digit_height(replace(line, symbols=tuple(symbols[1:])))
+    if (len(symbols) > 2 and symbols[0].box[3] <= BAR_FLAT * height
+            and _candidates(symbols[1])[0][0] in _OPERATORS + ("÷",)):
+        symbols.pop(0)  # a piece of the operator before it (a '+' whose left arm came apart)
+    while len(symbols) > 2 and _candidates(symbols[-1])[0][0] in "-=." and (
+            symbols[-1].box[1] + symbols[-1].box[3] / 2.0 > _extent(line)[0] + 0.5 * height):
+        symbols.pop()  # low after the number: the end of the bar
+    first, rest = symbols[0], symbols[1:]
     cands = _candidates(first)
-    height = _digit_height(replace(line, symbols=tuple(rest)))
     while (len(rest) > 1 and _as_number(rest[:1]) is None and rest[0].box[3] <= 0.5 * height
            and rest[0].box[0] <= first.box[0] + first.box[2] + 0.25 * height):
         rest.pop(0)  # a piece of the operator (a '+' whose arm came apart), before the number
@@ -166,7 +188,6 @@ def _operator_row(line: LineResult) -> tuple[str, str, LineResult, bool] | None:
     number = _as_number(rest)
     if number is None:
         return None
-    flat = first.box[3] <= BAR_FLAT * height and first.box[2] >= 2 * first.box[3]
     under = max(s.box[1] + s.box[3] for s in rest)
     if first.box[0] + first.box[2] > min(s.box[0] + s.box[2] / 2 for s in rest):
         # Not before the number but under it too: a minus and the bar under the number, grouped as one '='.
@@ -176,13 +197,21 @@ def _operator_row(line: LineResult) -> tuple[str, str, LineResult, bool] | None:
         return None
     if cands[0][0] in _OPERATORS:
         op = cands[0][0]
-    elif flat and cands[0][0] == "=":
-        op = "-"  # one stroke, no '=' (whose two bars would stand higher)
+    elif cands[0][0] == "=":
+        op = "-"  # no sum's row starts with '=': a minus, grouped with a piece of the bar under it
     else:
         ops = [lab for lab, p in cands if lab in _OPERATORS and p >= OPERATOR_MIN_P]
-        if not ops or (first.box[3] > OPERATOR_SHORT * height and first.box[2] < first.box[3]):
+        digit_like = first.box[3] > OPERATOR_SHORT * height and first.box[2] < first.box[3]
+        if barred and cands[0][1] < BARRED_SURE:
+            # Under it the bar: its first symbol, read unsurely, is the operator it reads likeliest as (else,
+            # by its shape, a '-' if flat, a '+').
+            ops = [lab for lab, _ in cands if lab in _OPERATORS]
+            flat = first.box[3] <= BAR_FLAT * height and first.box[2] >= 2 * first.box[3]
+            op = ops[0] if ops else "-" if flat else "+"
+        elif not ops or digit_like:
             return None  # a digit as tall as the others, and not as wide as high as no '1' is
-        op = ops[0]
+        else:
+            op = ops[0]
     return op, number, replace(line, symbols=(first, *rest)), False
 
 
@@ -244,14 +273,49 @@ def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: 
                       answer=a.answer, correct=a.correct, error=a.error, label=numbers[0].label)
 
 
-def join_columns(lines: Sequence[LineResult], *, latex: bool = True) -> list[LineResult]:
+def _bars_under(line: LineResult, bars: Sequence[Box], height: float) -> list[Box]:
+    """The bars (ruled lines erased from the page as answer blanks) lying just under a row, across it."""
+    bottom = _extent(line)[1]
+    x0, x1 = line.box[0], _right(line)
+    return [b for b in bars if bottom - 0.3 * height <= b[1] <= bottom + COLUMN_GAP * height
+            and min(x1, b[0] + b[2]) - max(x0, b[0]) >= 0.5 * (x1 - x0)]
+
+
+def _split_rows(line: LineResult) -> list[LineResult]:
+    """A line that holds two rows of a column (the segmenter took a short operator's row into the number above
+    it: ``905`` over ``×2`` read as ``905×2``), cut where no symbol of one reaches the other; else the line
+    alone."""
+    if len(line.symbols) < 3:
+        return [line]
+    height = _digit_height(line)
+    order = sorted(line.symbols, key=lambda s: s.box[1] + s.box[3] / 2.0)
+    for k in range(1, len(order)):
+        upper, lower = order[:k], order[k:]
+        if max(s.box[1] + s.box[3] for s in upper) > min(s.box[1] for s in lower) + 0.1 * height:
+            continue
+        rows = [tuple(sorted(part, key=lambda s: s.box[0])) for part in (upper, lower)]
+        cut = [LineResult(text="".join(s.label for s in r), box=_union([s.box for s in r]), symbols=r,
+                          confidence=line.confidence, label=line.label if n == 0 else None)
+               for n, r in enumerate(rows)]
+        if _as_number(rows[0]) is None or _operator_row(cut[1]) is None:
+            return [line]
+        return cut
+    return [line]
+
+
+def join_columns(lines: Sequence[LineResult], *, bars: Sequence[Box] = (), latex: bool = True) -> list[LineResult]:
     """The page's lines (in reading order) with each column sum's rows read as one line; other lines as they
-    were. See the module's docstring for what makes rows a column sum."""
-    out = list(lines)
+    were. See the module's docstring for what makes rows a column sum. ``bars``: the boxes of straight bars
+    erased from the page before it was read (answer blanks: a column sum's bar is one)."""
+    parts = {id(line): _split_rows(line) for line in lines}
+    out = [row for line in lines for row in parts[id(line)]]
     i = 1
     while i < len(out):
-        row, bar = _without_bar(out[i])
-        found = _operator_row(row)
+        # An exercise number read before an operator's row is a piece of the bar (it reaches further left).
+        row, bar = _without_bar(replace(out[i], label=None))
+        ruled = _bars_under(row, bars, _digit_height(row)) if _plain_number(out[i - 1]) else []
+        found = _operator_row(row, barred=bool(ruled))
+        bar = bar + ruled
         if found is None:
             i += 1
             continue
@@ -301,4 +365,15 @@ def join_columns(lines: Sequence[LineResult], *, latex: bool = True) -> list[Lin
             continue
         out[first:end] = [joined]
         i = first + 1
+    # A line cut into rows that joined no sum is left whole.
+    left = {id(row) for row in out}
+    whole = []
+    for line in lines:
+        rows = parts[id(line)]
+        if len(rows) > 1 and all(id(r) in left for r in rows):
+            whole.append((id(rows[0]), line, {id(r) for r in rows[1:]}))
+    if whole:
+        first_of = {k: line for k, line, _ in whole}
+        drop = set().union(*(rest for _, _, rest in whole))
+        out = [first_of.get(id(row), row) for row in out if id(row) not in drop]
     return out

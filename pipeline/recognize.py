@@ -871,9 +871,12 @@ class Recognizer:
             pre, turned_back = levelled(pre, angle)
             lines = segment_page(pre.mask, edge=pre.edge)
         blanks = underlines(pre.mask, lines)
+        bars: list[tuple[int, int, int, int]] = []  # their boxes (a column sum's bar is one)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
             pre = dataclasses.replace(pre, mask=pre.mask & ~blanks)
             lines = segment_page(pre.mask, edge=pre.edge)
+            _, _, stats, _ = cv2.connectedComponentsWithStats(blanks.view(np.uint8), connectivity=8)
+            bars = [tuple(int(v) for v in row[:4]) for row in stats[1:]]
 
         # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
         # and classified in one batch; the verifier judges the same crops in one batch of its own.
@@ -958,7 +961,7 @@ class Recognizer:
         read = self._join_far_answers(self._split_sums(read, pre), pre)
         # Stray marks and printed words are no expressions (unless a written answer holds).
         # Sums written in columns (numbers stacked over an operator's row, the answer under a bar): one line.
-        results = [result for result in join_columns([result for _, _, result in read], latex=self.latex)
+        results = [result for result in join_columns([result for _, _, result in read], bars=bars, latex=self.latex)
                    if not _lone_mark(result)
                    and (result.correct is True or not printed_words([s.box for s in result.symbols]))]
         results = _without_scraps(_without_faint_strokes(results, pre), pre)

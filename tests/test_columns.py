@@ -120,3 +120,35 @@ def test_a_column_sum_image_is_read_as_one_line(shared_dir):
         page = recognizer.read_image(sample.image)
         assert [line.text for line in page.lines] == [sample.truth.text]
         assert page.lines[0].correct == sample.truth.correct
+
+
+def test_an_operator_the_classifier_doubts_is_taken_where_a_bar_is_ruled_under_its_row():
+    plus_as_three = row("3648", 170)
+    plus_as_three = LineResult(**{**plus_as_three.__dict__, "symbols": (
+        SymbolResult("3", 0.4, (400 - 3 * STEP - DIGIT_W, 170, DIGIT_W, DIGIT_H), (("÷", 0.33), ("+", 0.2))),
+        *plus_as_three.symbols[1:])})
+    lines = [row("5298", 100), plus_as_three, row("5946", 250)]
+    assert join_columns(lines) == lines  # no bar: a stack of three numbers
+    bar = (250, 170 + DIGIT_H + 8, 160, 4)  # erased as an answer blank
+    [joined] = join_columns(lines, bars=[bar])
+    assert joined.text == "5298+648=5946" and joined.correct is True
+    assert joined.symbols[8].label == "=" and joined.symbols[8].box == bar
+    sure_three = LineResult(**{**plus_as_three.__dict__, "symbols": (
+        SymbolResult("3", 0.97, plus_as_three.symbols[0].box, (("+", 0.02),)), *plus_as_three.symbols[1:])})
+    assert join_columns([lines[0], sure_three, lines[2]], bars=[bar])[1] is sure_three  # written without one
+
+
+def test_a_short_operator_row_taken_into_the_number_above_is_cut_out_again():
+    top, low = row("905", 100), row("×2", 150)
+    merged = LineResult(text="905×2", box=(top.box[0] - 40, 100, 190, 100), symbols=top.symbols + low.symbols,
+                        confidence=0.9, expression="905*2", value="1810")
+    [joined] = join_columns([merged, row("1810", 230)])
+    assert joined.text == "905×2=1810" and joined.correct is True
+    sum_line = row("12+7=19", 100)
+    assert join_columns([sum_line, row("1810", 230)])[0] is sum_line  # one row: nothing to cut
+
+
+def test_the_bars_ends_beside_an_operators_row_are_not_read():
+    op_row = row("+53", 170, extra=(SymbolResult("=", 0.8, (410, 170 + DIGIT_H - 10, 24, 16)),))
+    [joined] = join_columns([row("738", 100), op_row, row("791", 250)])
+    assert joined.text == "738+53=791"
