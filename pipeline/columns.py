@@ -28,7 +28,7 @@ from dataclasses import replace
 from statistics import median
 from typing import Sequence
 
-from hdr_expr.pipeline.assemble import assemble_candidates, unparsed
+from hdr_expr.pipeline.assemble import assemble_candidates
 from hdr_expr.pipeline.results import Box, LineResult, SymbolResult
 
 #: A row belongs to the one above or below it if the blank between them is at most this many row heights.
@@ -133,7 +133,7 @@ def _as_number(symbols: Sequence[SymbolResult]) -> str | None:
 def _plain_number(line: LineResult) -> bool:
     """A row that is a number: as read, or as its symbols' likeliest readings (a ``1`` that its line's
     layout made a ``/``, ``817`` read ``8/7``, is a ``1`` in a column of numbers)."""
-    if line.error is not None and not unparsed(line.error) or line.label is not None:
+    if line.label is not None:
         return False
     return _NUMBER.fullmatch(line.text) is not None or _as_number(line.symbols) is not None
 
@@ -151,8 +151,13 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
     left = min(s.box[0] for s in tall)
     right = max(s.box[0] + s.box[2] for s in tall)
 
-    def beside(s: SymbolResult) -> bool:  # low, and out past the row's first or last tall symbol
-        return s.box[1] + s.box[3] / 2.0 >= low and (s.box[0] + s.box[2] <= left or s.box[0] >= right)
+    def beside(s: SymbolResult) -> bool:
+        """Low, and out past the row's last tall symbol, or before its first and an operator (a minus drawn
+        low is the operator, where nothing stands between it and the number)."""
+        if s.box[1] + s.box[3] / 2.0 < low:
+            return False
+        ahead = [o for o in line.symbols if o is not s and not _flat(o, height) and s.box[0] + s.box[2] <= o.box[0] < left]
+        return s.box[0] >= right or (s.box[0] + s.box[2] <= left and bool(ahead))
 
     bar = [s for s in line.symbols if _flat(s, height)
            and (anywhere or s.box[1] >= bottom - 0.1 * height or s.box[1] + s.box[3] <= top + 0.1 * height
@@ -253,7 +258,11 @@ def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: 
         right = max(_right(last), _right(answer)) if answer is not None else _right(last)
         bottom = answer.box[1] if answer is not None else top + max(last.box[3] // 4, 1)
         bar = [(left, top, right - left, max(bottom - top, 1))]
-    add(SymbolResult("=", 1.0, _union(bar)), "=")
+    rows = [*numbers, op_row, *partials, *([answer] if answer is not None else [])]
+    bx, by, bw, bh = _union(bar)
+    x0 = max(bx, min(r.box[0] for r in rows))  # a rule erased across the page: where the sum is
+    x1 = min(bx + bw, max(_right(r) for r in rows))
+    add(SymbolResult("=", 1.0, (x0, by, max(x1 - x0, 1), bh)), "=")
     for s in answer.symbols if answer is not None else ():
         add(s)
     a = assemble_candidates(cands, latex=latex)
@@ -264,7 +273,6 @@ def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: 
         p = dict(c).get(label, 0.0)
         read.append(replace(s, label=label, confidence=p,
                             alternatives=tuple((lab, q) for lab, q in c if lab != label)[: len(s.alternatives)]))
-    rows = [*numbers, op_row, *partials, *([answer] if answer is not None else [])]
     confidence = 1.0
     for s in read:
         confidence *= s.confidence

@@ -147,6 +147,8 @@ class Preprocessed:
     scale: float = 1.0
     #: Where the image's own edge lies once the mask was turned level (see :func:`levelled`); None when not turned.
     edge: np.ndarray | None = None
+    #: The boxes (x, y, w, h, in mask pixels) of the horizontal rules erased: a column sum's bar is sometimes one.
+    rule_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -1592,7 +1594,15 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     if EDGE_STEP_ZONE > 0:
         mask &= ~edge_steps(mask, dark, stroke, level)
     angle = estimate_skew(mask)
-    return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale)
+    return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale,
+                        rule_boxes=tuple(_rule_box(r) for r in page_rules if r.axis == 0) if rules else ())
+
+
+def _rule_box(rule: Rule) -> tuple[int, int, int, int]:
+    """A horizontal rule's box: from its first to its last place, as thick as it is across its slant."""
+    x0, x1 = float(np.min(rule.along)), float(np.max(rule.along))
+    y0, y1 = float(np.min(rule.across)) - rule.half, float(np.max(rule.across)) + rule.half
+    return (int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1 - x0)) + 1, int(math.ceil(y1 - y0)) + 1)
 
 
 def ink_mask(image: np.ndarray) -> np.ndarray:

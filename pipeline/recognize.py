@@ -509,6 +509,10 @@ def _lone_mark(line: LineResult) -> bool:
     return not top.isdigit()
 
 
+#: At most this many rules erased from a page may be a column sum's bars (two: a multiplication's); more are
+#: the rules of ruled or squared paper.
+COLUMN_BAR_RULES = 2
+
 #: A line of printed words (a worksheet's title, "Show your work") is read as digits; what gives it away is its
 #: lowercase letters: at least PRINTED_LETTERS symbols, and PRINTED_SHARE of the line's, between
 #: PRINTED_X_HEIGHT of its tall symbols' height, at least half as wide as high, standing on the baseline the tall
@@ -877,6 +881,10 @@ class Recognizer:
             lines = segment_page(pre.mask, edge=pre.edge)
             _, _, stats, _ = cv2.connectedComponentsWithStats(blanks.view(np.uint8), connectivity=8)
             bars = [tuple(int(v) for v in row[:4]) for row in stats[1:]]
+        if turned_back is None and len(pre.rule_boxes) <= COLUMN_BAR_RULES:
+            # A bar across a tight crop is erased as a rule (not the rules of ruled paper: they are many). (A page
+            # turned level has them where they were before it was turned.)
+            bars += list(pre.rule_boxes)
 
         # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
         # and classified in one batch; the verifier judges the same crops in one batch of its own.

@@ -87,7 +87,8 @@ def test_what_is_left_of_the_bar_in_a_row_is_not_read():
     bar_line = LineResult(**{**bar_line.__dict__, "symbols": (SymbolResult("-", 0.9, (250, 238, 160, 4)),)})
     [joined] = join_columns([row("738", 100), row("+53", 170, extra=(bar_end,)), bar_line, row("791", 250)])
     assert joined.text == "738+53=791"
-    assert joined.symbols[6].box[2] >= 150  # the '=' is boxed where the bar is
+    eq = joined.symbols[6].box  # boxed where the bar is, across the sum's own width
+    assert 170 + DIGIT_H <= eq[1] and eq[1] + eq[3] <= 250 and eq[0] == joined.box[0] and eq[0] + eq[2] == 400
 
 
 @pytest.mark.parametrize("lines", [
@@ -132,7 +133,7 @@ def test_an_operator_the_classifier_doubts_is_taken_where_a_bar_is_ruled_under_i
     bar = (250, 170 + DIGIT_H + 8, 160, 4)  # erased as an answer blank
     [joined] = join_columns(lines, bars=[bar])
     assert joined.text == "5298+648=5946" and joined.correct is True
-    assert joined.symbols[8].label == "=" and joined.symbols[8].box == bar
+    assert joined.symbols[8].label == "=" and joined.symbols[8].box == (250, 228, 150, 4)  # the bar, clipped to the sum
     sure_three = LineResult(**{**plus_as_three.__dict__, "symbols": (
         SymbolResult("3", 0.97, plus_as_three.symbols[0].box, (("+", 0.02),)), *plus_as_three.symbols[1:])})
     assert join_columns([lines[0], sure_three, lines[2]], bars=[bar])[1] is sure_three  # written without one

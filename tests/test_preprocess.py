@@ -993,3 +993,16 @@ def test_a_sheet_edge_whose_desk_was_not_found_is_no_ink() -> None:
     digit[100:130, 16:19] = True
     digit[100:103, 16:30] = True
     assert not edge_steps(digit, dark2, stroke=3.0, level=180.0).any()
+
+
+def test_the_erased_rules_are_boxed_where_they_ran() -> None:
+    drawn = draw_tokens("4-2=2", height=56, stroke=4)
+    image = render(drawn, ink=(20, 40, 150), rule_colour=(140, 175, 225), ruled=40)
+    pre = preprocess(image)
+    assert len(pre.rule_boxes) == pre.rules_removed >= 3
+    h, w = image.shape[:2]
+    for x, y, bw, bh in pre.rule_boxes:
+        assert bw >= 0.8 * w and bh <= 12  # across the page, thin
+        row = image[y : y + bh, w // 20 : w // 10].reshape(-1, 3).astype(int)  # at the left, away from the writing
+        assert (np.abs(row - np.array([140, 175, 225])).sum(axis=1) < 60).any()
+    assert preprocess(render(drawn, ink=(20, 40, 150))).rule_boxes == ()
