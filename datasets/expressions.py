@@ -1267,11 +1267,27 @@ def _column_rows(rng: np.random.Generator) -> tuple[list[list[str]], list[list[s
     return rows, [list(str(p)) for p in partials], None if answer is None else list(str(answer)), labels
 
 
+#: The share of column additions written with their carries (small digits over the columns carried into).
+CARRY_SHARE = 0.35
+
+
+def _carries(rows: list[list[str]]) -> list[tuple[int, str]]:
+    """(column counted from the right, digit) for each digit an addition's rows carry into the next column."""
+    numbers = ["".join(c for c in r if c.isdigit()) for r in rows]
+    out, carry = [], 0
+    for column in range(max(len(n) for n in numbers)):
+        total = carry + sum(int(n[-1 - column]) for n in numbers if column < len(n))
+        carry = total // 10
+        if carry:
+            out.append((column + 1, str(carry)))
+    return out
+
+
 def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSample:
     """Column sum number ``index`` of the set ``seed``, as taught at school: numbers stacked with their last
     digits aligned, the operator before the last, a bar under it, the answer under the bar (not written on one
     in ten, wrong on one in five); a multiplication by a two-digit number shows its partial products and a
-    second bar. Odd indices photo-like, even ones clean. The truth is the line a person would write
+    second bar; CARRY_SHARE of the additions show their carries. Odd indices photo-like, even ones clean. The truth is the line a person would write
     (``738+53=791``)."""
     rng = _rng(seed, index, 3)
     photo = bool(index % 2)
@@ -1315,8 +1331,24 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
                  max(1, int(round(pen))), cv2.LINE_AA)
         y = row + rng.uniform(0.3, 0.5) * digit_px
 
+    top_row = (right, y)  # where the first row ends and starts
     for c in comps:
         lay(c)
+    carries = _carries(rows) if rows[-1][0] == "+" else []
+    extra = _rng(seed, index, 4)  # (its own stream: the rest of the image is as without carries)
+    shown = bool(carries) and extra.random() < CARRY_SHARE
+    if shown:
+        # Carried digits written small over the columns they are carried into, above the first row.
+        col_w = comps[0].ink.shape[1] / max(len(rows[0]), 1)
+        for column, digit in carries:
+            small = compose_line([digit], material, extra, digit_px=digit_px * extra.uniform(0.45, 0.6),
+                                 pen=pen * 0.8, mix=mix)
+            h, w = small.ink.shape
+            x = int(round(top_row[0] - (column + 0.5) * col_w - w / 2 + extra.uniform(-0.1, 0.1) * col_w))
+            top = int(round(top_row[1] - h - extra.uniform(0.05, 0.25) * digit_px))
+            if x >= 0 and top >= 0:
+                region = ink[top : top + h, x : x + w]
+                np.maximum(region, small.ink[: region.shape[0], : region.shape[1]], out=region)
     bar()
     for k, c in enumerate(after[: len(partials)]):
         lay(c, shift=k * digit_w)  # each partial product a place further left
@@ -1334,7 +1366,7 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
     else:
         r = render(ink, rng, style, digit_px=digit_px)
     cond = Condition(photo=photo, style=style, touching=False, digit_px=digit_px, sources=tuple(sources),
-                     tags=dict(r.tags, layout="column", partials=len(partials)))
+                     tags=dict(r.tags, layout="column", partials=len(partials), carries=shown))
     return ExpressionSample(index, r.image, r.data, r.format, truth, cond)
 
 

@@ -37,6 +37,8 @@ COLUMN_GAP = 1.2
 COLUMN_ALIGN = 0.9
 #: The rows are of one hand and size: a row's digit height within this factor of the operator row's.
 COLUMN_SIZE = 2.0
+#: Carried digits are written small: at most this share of the sum's digit height.
+CARRY_SIZE = 0.72
 #: A piece of the bar left in a row is at most this many digit heights high, and lies under the row's digits (or
 #: over the answer's).
 BAR_FLAT = 0.35
@@ -289,6 +291,28 @@ def _bars_under(line: LineResult, bars: Sequence[Box], height: float) -> list[Bo
             and min(x1, b[0] + b[2]) - max(x0, b[0]) >= 0.5 * (x1 - x0)]
 
 
+def _without_carries(line: LineResult, height: float) -> LineResult:
+    """A number's row without the carried digits written small over it that the segmenter took into it (at
+    most CARRY_SIZE of the sum's digit height, their feet above the middle of the row's tall digits)."""
+    tall = [s for s in line.symbols if s.box[3] > CARRY_SIZE * height]
+    if not tall or len(tall) == len(line.symbols):
+        return line
+    middle = median(s.box[1] + s.box[3] / 2.0 for s in tall)
+    kept = tuple(s for s in line.symbols if s.box[3] > CARRY_SIZE * height or s.box[1] + s.box[3] > middle)
+    if len(kept) == len(line.symbols):
+        return line
+    return replace(line, symbols=kept, box=_union([s.box for s in kept]), text="".join(s.label for s in kept))
+
+
+def _carry_row(line: LineResult, first: LineResult, height: float) -> bool:
+    """Is ``line`` a row of carried digits over the first number: small digits just above it, within its
+    width?"""
+    small = all(s.box[3] <= CARRY_SIZE * height for s in line.symbols)
+    gap = _extent(first)[0] - (line.box[1] + line.box[3])
+    return (small and _as_number(line.symbols) is not None and -0.25 * height <= gap <= 0.8 * height
+            and line.box[0] >= first.box[0] - 0.5 * height and _right(line) <= _right(first) + 0.5 * height)
+
+
 def _split_rows(line: LineResult) -> list[LineResult]:
     """A line that holds two rows of a column (the segmenter took a short operator's row into the number above
     it: ``905`` over ``×2`` read as ``905×2``), cut where no symbol of one reaches the other; else the line
@@ -332,14 +356,23 @@ def join_columns(lines: Sequence[LineResult], *, bars: Sequence[Box] = (), latex
             bar = bar + [row.symbols[0].box]
         height = _digit_height(replace(row, symbols=row.symbols[1:]))
         first = i
-        while first > 0 and _plain_number(replace(out[first - 1], label=None)) and _stacked(
-                out[first - 1], out[first], height):
+        numbers: list[LineResult] = []
+        while first > 0:
+            if numbers and _carry_row(out[first - 1], numbers[0], height):
+                break
+            above = _without_carries(out[first - 1], height)
+            if not (_plain_number(replace(above, label=None)) and _stacked(above, numbers[0] if numbers else row,
+                                                                            height)):
+                break
             first -= 1
-            if out[first].label is not None:
+            numbers.insert(0, above)
+            if above.label is not None:
                 break  # the exercise's number, written before its first row
         if first == i:
             i += 1
             continue
+        # Carried digits written small over the first row: part of the working, not of the sum.
+        carried = first > 0 and _carry_row(out[first - 1], numbers[0], height)
         below: list[LineResult] = []
         end = i + 1  # past the last row taken
         k = i + 1
@@ -367,10 +400,11 @@ def join_columns(lines: Sequence[LineResult], *, bars: Sequence[Box] = (), latex
             partials, answer = [], (below[0] if below else None)
         if answer is not None and abs(_right(answer) - _right(row)) > COLUMN_ALIGN * height:
             partials, answer, end = [], None, i + 1
-        joined = _joined(out[first:i], row, op, answer, partials, bar, latex)
+        joined = _joined(numbers, row, op, answer, partials, bar, latex)
         if joined is None:
             i += 1
             continue
+        first -= 1 if carried else 0
         out[first:end] = [joined]
         i = first + 1
     # A line cut into rows that joined no sum is left whole.

@@ -153,3 +153,17 @@ def test_the_bars_ends_beside_an_operators_row_are_not_read():
     op_row = row("+53", 170, extra=(SymbolResult("=", 0.8, (410, 170 + DIGIT_H - 10, 24, 16)),))
     [joined] = join_columns([row("738", 100), op_row, row("791", 250)])
     assert joined.text == "738+53=791"
+
+
+def test_carried_digits_written_small_over_the_first_row_are_no_part_of_the_sum():
+    carries = LineResult(text="11", box=(325, 72, 50, 22), symbols=(
+        SymbolResult("1", 0.9, (325, 72, 10, 22)), SymbolResult("1", 0.9, (365, 72, 10, 22))), confidence=0.8,
+        expression="11", value="11")
+    [joined] = join_columns([carries, row("785", 100), row("+2333", 170), row("3118", 250)])
+    assert joined.text == "785+2333=3118" and joined.correct is True
+    # Taken into the first row's line by the segmenter, they are left out of its number.
+    first = row("785", 100)
+    merged = LineResult(**{**first.__dict__, "text": "17815", "symbols": (
+        carries.symbols[0], first.symbols[0], first.symbols[1], carries.symbols[1], first.symbols[2])})
+    [joined] = join_columns([merged, row("+2333", 170), row("3118", 250)])
+    assert joined.text == "785+2333=3118"
