@@ -439,7 +439,8 @@ def _bar(ok: bool | None) -> str:
 
 def format_expressions(r: dict) -> str:
     lines = [
-        f"expression benchmark: {r['n']} {'column sums' if r.get('layout') == 'columns' else 'images'}, seed {r['seed']}"
+        f"expression benchmark: {r['n']} {'column sums' if r.get('layout') == 'columns' else 'images'}, "
+        f"seed {r['seed']}"
         f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}"
         f"{'' if not r.get('turn') else ', turned ±' + format(r['turn'], 'g') + '°'}, model {r['model']['path']} "
         f"({r['model']['classes']} classes), {r['generator']}/{r['synth']}, commit {r['commit']}"

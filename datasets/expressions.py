@@ -1241,7 +1241,10 @@ def expression_set(material: Material, n: int, seed: int = 0, start: int = 0) ->
 
 
 # ========================================================================================== column sums
-def _column_rows(rng: np.random.Generator) -> tuple[list[list[str]], list[list[str]], list[str] | None, tuple[str, ...]]:
+ColumnRows = tuple[list[list[str]], list[list[str]], list[str] | None, tuple[str, ...]]
+
+
+def _column_rows(rng: np.random.Generator) -> ColumnRows:
     """A column sum's rows: the operands (the operator before the last), the partial products of a
     multiplication by a number of two digits, the answer (None: not written yet; sometimes wrong), and the
     line a person would write for it."""
@@ -1287,8 +1290,8 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
     """Column sum number ``index`` of the set ``seed``, as taught at school: numbers stacked with their last
     digits aligned, the operator before the last, a bar under it, the answer under the bar (not written on one
     in ten, wrong on one in five); a multiplication by a two-digit number shows its partial products and a
-    second bar; CARRY_SHARE of the additions show their carries. Odd indices photo-like, even ones clean. The truth is the line a person would write
-    (``738+53=791``)."""
+    second bar; CARRY_SHARE of the additions show their carries. Odd indices photo-like, even ones clean. The
+    truth is the line a person would write (``738+53=791``)."""
     rng = _rng(seed, index, 3)
     photo = bool(index % 2)
     style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
@@ -1563,6 +1566,7 @@ SAMPLES: dict[str, tuple[str, str, int]] = {
     "scan.pdf": ("scan", "4(6-2)-1.5=14.5", 2),
 }
 SAMPLE_WORKSHEET = ("worksheet.png", 4)  # (file, seed): a scanned page
+SAMPLE_COLUMN = ("column-sum.png", 26)  # (file, seed): a column addition with its carries, scanned
 
 
 def write_samples(folder: str | Path, material: Material | None = None) -> dict:
@@ -1587,4 +1591,8 @@ def write_samples(folder: str | Path, material: Material | None = None) -> dict:
     w = make_worksheet(material, seed, 1000, photo=False)
     (folder / name).write_bytes(w.data)
     expected[name] = {"style": "worksheet scan", "lines": [ln.truth.to_dict() for ln in w.lines]}
+    name, seed = SAMPLE_COLUMN
+    c = make_column_sum(material, seed, 1000)
+    (folder / name).write_bytes(c.data)
+    expected[name] = {"style": "column sum scan", "lines": [c.truth.to_dict()]}
     return expected

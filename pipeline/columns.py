@@ -158,7 +158,8 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
         low is the operator, where nothing stands between it and the number)."""
         if s.box[1] + s.box[3] / 2.0 < low:
             return False
-        ahead = [o for o in line.symbols if o is not s and not _flat(o, height) and s.box[0] + s.box[2] <= o.box[0] < left]
+        ahead = [o for o in line.symbols
+                 if o is not s and not _flat(o, height) and s.box[0] + s.box[2] <= o.box[0] < left]
         return s.box[0] >= right or (s.box[0] + s.box[2] <= left and bool(ahead))
 
     bar = [s for s in line.symbols if _flat(s, height)
@@ -374,11 +375,11 @@ def join_columns(lines: Sequence[LineResult], *, bars: Sequence[Box] = (), latex
         # Carried digits written small over the first row: part of the working, not of the sum.
         carried = first > 0 and _carry_row(out[first - 1], numbers[0], height)
         below: list[LineResult] = []
-        end = i + 1  # past the last row taken
+        ends: list[int] = []  # past each row taken under the operator's (a bar read as a row of its own between)
         k = i + 1
         while k < len(out):
-            if not below and _bar_row(out[k], height):
-                bar = bar + [s.box for s in out[k].symbols]
+            if _bar_row(out[k], height):
+                bar = bar + [s.box for s in out[k].symbols] if not below else bar
                 k += 1
                 continue
             # Under the bar no '-' and no exercise number belongs: what reads so is the bar's remains.
@@ -389,15 +390,11 @@ def join_columns(lines: Sequence[LineResult], *, bars: Sequence[Box] = (), latex
             below.append(nxt)
             bar = bar + over if len(below) == 1 else bar
             k += 1
-            end = k
-        if op == "×" and len(below) >= 2 and len(multiplier) >= 2:
-            # Partial products, one per digit, then the answer.
-            end -= len(below) - min(len(below), len(multiplier) + 1)
-            below = below[: len(multiplier) + 1]
-            partials, answer = below[:-1], below[-1]
-        else:
-            end -= len(below) - min(len(below), 1)
-            partials, answer = [], (below[0] if below else None)
+            ends.append(k)
+        # A multiplication by a number of several digits: a partial product per digit, then the answer.
+        keep = min(len(below), len(multiplier) + 1 if op == "×" and len(multiplier) >= 2 and len(below) >= 2 else 1)
+        partials, answer = below[: keep - 1], (below[keep - 1] if keep else None)
+        end = ends[keep - 1] if keep else i + 1
         if answer is not None and abs(_right(answer) - _right(row)) > COLUMN_ALIGN * height:
             partials, answer, end = [], None, i + 1
         joined = _joined(numbers, row, op, answer, partials, bar, latex)
