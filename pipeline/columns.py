@@ -30,6 +30,7 @@ from typing import Sequence
 
 from hdr_expr.pipeline.assemble import assemble_candidates
 from hdr_expr.pipeline.results import Box, LineResult, SymbolResult
+from hdr_expr.pipeline.segment import union_box
 
 #: A row belongs to the one above or below it if the blank between them is at most this many row heights.
 COLUMN_GAP = 1.2
@@ -168,7 +169,7 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
     if not bar or len(bar) == len(line.symbols):
         return line, []
     kept = tuple(s for s in line.symbols if s not in bar)
-    return replace(line, symbols=kept, box=_union([s.box for s in kept]),
+    return replace(line, symbols=kept, box=union_box([s.box for s in kept]),
                    text="".join(s.label for s in kept)), [s.box for s in bar]
 
 
@@ -223,14 +224,6 @@ def _operator_row(line: LineResult, barred: bool = False) -> tuple[str, str, Lin
     return op, number, replace(line, symbols=(first, *rest)), False
 
 
-def _union(boxes: Sequence[Box]) -> Box:
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    x1 = max(b[0] + b[2] for b in boxes)
-    y1 = max(b[1] + b[3] for b in boxes)
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
 def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: LineResult | None,
             partials: Sequence[LineResult], bar: Sequence[Box], latex: bool) -> LineResult | None:
     """The rows read as one line, or None where that line does not parse."""
@@ -262,7 +255,7 @@ def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: 
         bottom = answer.box[1] if answer is not None else top + max(last.box[3] // 4, 1)
         bar = [(left, top, right - left, max(bottom - top, 1))]
     rows = [*numbers, op_row, *partials, *([answer] if answer is not None else [])]
-    bx, by, bw, bh = _union(bar)
+    bx, by, bw, bh = union_box(bar)
     x0 = max(bx, min(r.box[0] for r in rows))  # a rule erased across the page: where the sum is
     x1 = min(bx + bw, max(_right(r) for r in rows))
     add(SymbolResult("=", 1.0, (x0, by, max(x1 - x0, 1), bh)), "=")
@@ -279,7 +272,7 @@ def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: 
     confidence = 1.0
     for s in read:
         confidence *= s.confidence
-    return LineResult(text=a.text, box=_union([r.box for r in rows]), symbols=tuple(read),
+    return LineResult(text=a.text, box=union_box([r.box for r in rows]), symbols=tuple(read),
                       confidence=confidence, expression=a.expression, latex=a.latex, value=a.value,
                       answer=a.answer, correct=a.correct, error=a.error, label=numbers[0].label)
 
@@ -302,7 +295,7 @@ def _without_carries(line: LineResult, height: float) -> LineResult:
     kept = tuple(s for s in line.symbols if s.box[3] > CARRY_SIZE * height or s.box[1] + s.box[3] > middle)
     if len(kept) == len(line.symbols):
         return line
-    return replace(line, symbols=kept, box=_union([s.box for s in kept]), text="".join(s.label for s in kept))
+    return replace(line, symbols=kept, box=union_box([s.box for s in kept]), text="".join(s.label for s in kept))
 
 
 def _carry_row(line: LineResult, first: LineResult, height: float) -> bool:
@@ -327,7 +320,7 @@ def _split_rows(line: LineResult) -> list[LineResult]:
         if max(s.box[1] + s.box[3] for s in upper) > min(s.box[1] for s in lower) + 0.1 * height:
             continue
         rows = [tuple(sorted(part, key=lambda s: s.box[0])) for part in (upper, lower)]
-        cut = [LineResult(text="".join(s.label for s in r), box=_union([s.box for s in r]), symbols=r,
+        cut = [LineResult(text="".join(s.label for s in r), box=union_box([s.box for s in r]), symbols=r,
                           confidence=line.confidence, label=line.label if n == 0 else None)
                for n, r in enumerate(rows)]
         if _as_number(rows[0]) is None or _operator_row(cut[1]) is None:
