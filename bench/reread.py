@@ -57,9 +57,9 @@ def line_scores(truth: dict, record: dict) -> list[tuple[str, str, bool]]:
     """(truth, read, exact) per truth line of one saved image: one line for an expression image, each of a
     worksheet's (``lines`` in its truth) matched as the benchmark matches them."""
     if isinstance(truth.get("lines"), list):
-        lines = [SimpleNamespace(truth=_truth(t), centre_y=t.get("centre_y", t["box"][1] + t["box"][3] / 2.0))
-                 for t in truth["lines"]]
-        scores = match_worksheet_lines(SimpleNamespace(lines=lines), record)
+        lines = [SimpleNamespace(truth=_truth(t), box=t["box"],
+                                 centre_y=t.get("centre_y", t["box"][1] + t["box"][3] / 2.0)) for t in truth["lines"]]
+        scores = match_worksheet_lines(SimpleNamespace(lines=lines, tags={"layout": truth.get("layout")}), record)
     else:
         scores = [score_line(_truth(truth), record.get("lines") or [])]
     return [(s.truth, s.read, s.exact) for s in scores]

@@ -347,22 +347,24 @@ def run_worksheets(
     save: Path | None = None,
     shared: Path | None = None,
     turn: int = 0,
+    columns: bool = False,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The worksheet benchmark: generate pages, read them with the batch engine at each worker count, score
     lines (from the last run's records). With ``turn`` (90, 180 or 270), every page is turned that many degrees,
     every other one the other way (sheets fed into the scanner sideways or upside down); the lines read are
-    scored where they lie on the page upright."""
-    from hdr_expr.datasets.expressions import load_material, match_worksheet_lines, worksheet_set
+    scored where they lie on the page upright. With ``columns``, the pages are grids of column sums
+    (:func:`~hdr_expr.datasets.expressions.make_column_sheet`)."""
+    from hdr_expr.datasets.expressions import column_sheet_set, load_material, match_worksheet_lines, worksheet_set
     from hdr_expr.pipeline.batch import find_inputs, list_tasks, pool_records
     from hdr_expr.pipeline.orientation import box_turned_back
 
     material = load_material(shared)
     tmp, folder = _workdir(save)
     try:
-        say(f"generating {pages} worksheet pages (seed {seed}) ...")
+        say(f"generating {pages} {'pages of column sums' if columns else 'worksheet pages'} (seed {seed}) ...")
         samples, quarters = {}, {}
-        for s in worksheet_set(material, pages, seed):
+        for s in (column_sheet_set if columns else worksheet_set)(material, pages, seed):
             if turn:
                 degrees = turn if s.index % 2 else -turn
                 p = _save_as_seen(s.image, folder / f"page-{s.index:04d}", 1.0, degrees)
@@ -408,6 +410,7 @@ def run_worksheets(
             scaling = by_w[2]["pages_per_s"] / by_w[1]["pages_per_s"]
         result = {
             "benchmark": "worksheets", **_provenance(), "pages": pages, "seed": seed, "turn": turn,
+            "layout": "columns" if columns else "lines",
             "lines": len(scores), "model": _model_info(model), "engine": "hdr_expr.pipeline.batch.pool_records",
             "line_accuracy": acc["exact_match"], **{k: v for k, v in acc.items() if k != "exact_match"},
             "speed": speed, "scaling_2_vs_1": scaling,
@@ -563,11 +566,13 @@ def bench_worksheets(
     turn: int = typer.Option(0, "--turn", metavar="DEGREES",
                              help="Read every page turned 90, 180 or 270 degrees, every other one the other way "
                                   "(sheets scanned sideways or upside down; saved as PNG)."),
+    columns: bool = typer.Option(False, "--columns",
+                                 help="Pages of column sums in a grid instead (each sum scored as one line)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Line accuracy and pages/s (batch engine) on generated worksheet pages."""
     if turn % 90 or abs(turn) > 270:
         raise typer.BadParameter("--turn takes 0, 90, 180 or 270 for worksheets", param_hint="--turn")
     r = run_worksheets(pages, seed, workers=_parse_workers(workers), model=str(model) if model else None,
-                       save=save, shared=shared, turn=turn, say=_say(quiet or as_json))
+                       save=save, shared=shared, turn=turn, columns=columns, say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_worksheets(r))

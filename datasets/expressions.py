@@ -1286,21 +1286,18 @@ def _carries(rows: list[list[str]]) -> list[tuple[int, str]]:
     return out
 
 
-def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSample:
-    """Column sum number ``index`` of the set ``seed``, as taught at school: numbers stacked with their last
-    digits aligned, the operator before the last, a bar under it, the answer under the bar (not written on one
-    in ten, wrong on one in five); a multiplication by a two-digit number shows its partial products and a
-    second bar; CARRY_SHARE of the additions show their carries. Odd indices photo-like, even ones clean. The
-    truth is the line a person would write (``738+53=791``)."""
-    rng = _rng(seed, index, 3)
-    photo = bool(index % 2)
-    style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
-        str(rng.choice(STYLES_CLEAN, p=[0.72, 0.16, 0.12]))
-    rows, partials, answer, labels = _column_rows(rng)
-    truth = truth_of(labels)
-    digit_px = float(np.exp(rng.uniform(np.log(28), np.log(64))))
-    pen = max(1.6, digit_px * rng.uniform(0.05, 0.1))
-    mix = _mix(material, rng)
+@dataclass(frozen=True)
+class _ColumnInk:
+    ink: np.ndarray  # float32, ink bright, margins of two digit heights around the sum
+    sources: tuple[str, ...]
+    partials: int
+    carries: bool
+
+
+def _column_ink(material: Material, rng: np.random.Generator, extra: np.random.Generator, rows: list[list[str]],
+                partials: list[list[str]], answer: list[str] | None, *, digit_px: float, pen: float,
+                mix: dict[str, float]) -> _ColumnInk:
+    """A column sum's rows laid out in ink (see :func:`make_column_sum`); ``extra`` draws the carries."""
     comps = [compose_line(r, material, rng, digit_px=digit_px, pen=pen, mix=mix, slope_deg=rng.uniform(-1, 1))
              for r in rows]
     after = [compose_line(r, material, rng, digit_px=digit_px, pen=pen, mix=mix, slope_deg=rng.uniform(-1, 1))
@@ -1338,7 +1335,6 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
     for c in comps:
         lay(c)
     carries = _carries(rows) if rows[-1][0] == "+" else []
-    extra = _rng(seed, index, 4)  # (its own stream: the rest of the image is as without carries)
     shown = bool(carries) and extra.random() < CARRY_SHARE
     if shown:
         # Carried digits written small over the columns they are carried into, above the first row.
@@ -1360,6 +1356,28 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
     if answer is not None:
         lay(after[-1])
     ink = ink[: int(min(ink.shape[0], y + margin))]
+    return _ColumnInk(ink, tuple(sources), len(partials), shown)
+
+
+def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSample:
+    """Column sum number ``index`` of the set ``seed``, as taught at school: numbers stacked with their last
+    digits aligned, the operator before the last, a bar under it, the answer under the bar (not written on one
+    in ten, wrong on one in five); a multiplication by a two-digit number shows its partial products and a
+    second bar; CARRY_SHARE of the additions show their carries. Odd indices photo-like, even ones clean. The
+    truth is the line a person would write (``738+53=791``)."""
+    rng = _rng(seed, index, 3)
+    photo = bool(index % 2)
+    style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
+        str(rng.choice(STYLES_CLEAN, p=[0.72, 0.16, 0.12]))
+    rows, partials, answer, labels = _column_rows(rng)
+    truth = truth_of(labels)
+    digit_px = float(np.exp(rng.uniform(np.log(28), np.log(64))))
+    pen = max(1.6, digit_px * rng.uniform(0.05, 0.1))
+    mix = _mix(material, rng)
+    # (carries from a stream of their own: the rest of the image is as without them)
+    col = _column_ink(material, rng, _rng(seed, index, 4), rows, partials, answer, digit_px=digit_px, pen=pen,
+                      mix=mix)
+    ink = col.ink
     if photo:
         h, w = ink.shape
         fw = int(min(1600, w / rng.uniform(0.35, 0.8)))
@@ -1368,9 +1386,65 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
         r = render(ink, rng, style, digit_px=digit_px, frame=(fh, fw), origin=(oy, ox))
     else:
         r = render(ink, rng, style, digit_px=digit_px)
-    cond = Condition(photo=photo, style=style, touching=False, digit_px=digit_px, sources=tuple(sources),
-                     tags=dict(r.tags, layout="column", partials=len(partials), carries=shown))
+    cond = Condition(photo=photo, style=style, touching=False, digit_px=digit_px, sources=col.sources,
+                     tags=dict(r.tags, layout="column", partials=col.partials, carries=col.carries))
     return ExpressionSample(index, r.image, r.data, r.format, truth, cond)
+
+
+def make_column_sheet(material: Material, seed: int, index: int, *, photo: bool | None = None) -> WorksheetSample:
+    """Page ``index`` of the set ``seed`` of column sums written in a grid, as on a worksheet of them: two or
+    three across, three or four down, one writer (one pen, one size), on a 200-dpi US-letter page; odd indices
+    photographed, even ones scanned. Each sum is one truth line (the line a person would write), boxed where it
+    lies."""
+    rng = _rng(seed, index, 6)
+    photo = bool(index % 2) if photo is None else bool(photo)
+    pw, ph = PAGE_SIZE
+    cols, n_rows = int(rng.integers(2, 4)), int(rng.integers(3, 5))
+    digit_px = float(rng.uniform(34, 50))
+    pen = max(2.0, digit_px * rng.uniform(0.05, 0.1))
+    mix = _mix(material, rng)
+    top, left = rng.uniform(150, 250), rng.uniform(100, 200)
+    cell_w, cell_h = (pw - 2 * left) / cols, (ph - top - 150) / n_rows
+    ink = np.zeros((ph, pw), np.float32)
+    placed = []  # (truth, box)
+    for k in range(cols * n_rows):
+        cell = _rng(seed, index * 100 + k, 7)
+        rows, partials, answer, labels = _column_rows(cell)
+        col = _column_ink(material, cell, _rng(seed, index * 100 + k, 8), rows, partials, answer,
+                          digit_px=digit_px * cell.uniform(0.95, 1.05), pen=pen, mix=mix)
+        ys, xs = np.nonzero(col.ink > 0.2)
+        if not len(ys):
+            continue
+        crop = col.ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        h, w = crop.shape
+        gx, gy = k % cols, k // cols
+        x0 = int(left + gx * cell_w + cell.uniform(0.1, 0.9) * max(cell_w - w, 0))
+        y0 = int(top + gy * cell_h + cell.uniform(0.05, 0.5) * max(cell_h - h, 0))
+        if x0 + w > pw - 20 or y0 + h > ph - 20:
+            continue
+        region = ink[y0 : y0 + h, x0 : x0 + w]
+        np.maximum(region, crop, out=region)
+        placed.append((truth_of(labels), (x0, y0, w, h)))
+    if photo:
+        r = render(ink, rng, "photo", digit_px=digit_px, frame=(ph, pw), origin=(0, 0))
+    else:
+        r = render(ink, rng, "scan", digit_px=digit_px)
+    lines = []
+    for truth, (x, y, w, h) in placed:
+        pts = np.array([[x, y, 1], [x + w, y, 1], [x + w, y + h, 1], [x, y + h, 1]], float).T
+        q = r.matrix @ pts
+        q = q[:2] / q[2]
+        bx0, by0, bx1, by1 = q[0].min(), q[1].min(), q[0].max(), q[1].max()
+        lines.append(WorksheetLine(truth, (int(bx0), int(by0), int(bx1 - bx0), int(by1 - by0)),
+                                   float((by0 + by1) / 2)))
+    tags = dict(r.tags, lines=len(lines), digit_px=round(digit_px, 1), layout="column", grid=[n_rows, cols])
+    return WorksheetSample(index, r.image, r.data, r.format, tuple(lines), photo, tags)
+
+
+def column_sheet_set(material: Material, pages: int, seed: int = 0, start: int = 0) -> Iterator[WorksheetSample]:
+    """``pages`` pages of column sums of the set ``seed``: half photographed."""
+    for i in range(start, start + pages):
+        yield make_column_sheet(material, seed, i)
 
 
 def column_set(material: Material, n: int, seed: int = 0, start: int = 0) -> Iterator[ExpressionSample]:
@@ -1544,11 +1618,21 @@ def match_worksheet_lines(sample: WorksheetSample, record: dict) -> list[LineSco
     if not truths:
         return []
     centres = np.array([t.centre_y for t in truths])
+    # A page of sums side by side (a grid of column sums): to the truth whose box holds the line's centre, else
+    # the nearest by both coordinates.
+    grid = (getattr(sample, "tags", None) or {}).get("layout") == "column"
+    boxes = np.array([t.box for t in truths], float)
     assigned: list[list[dict]] = [[] for _ in truths]
     for ln in record.get("lines") or []:
         x, y, w, h = ln.get("box") or (0, 0, 0, 0)
-        cy = y + h / 2.0
-        assigned[int(np.argmin(np.abs(centres - cy)))].append(ln)
+        cx, cy = x + w / 2.0, y + h / 2.0
+        if grid:
+            inside = ((boxes[:, 0] <= cx) & (cx <= boxes[:, 0] + boxes[:, 2]) & (boxes[:, 1] <= cy)
+                      & (cy <= boxes[:, 1] + boxes[:, 3]))
+            far = np.hypot(boxes[:, 0] + boxes[:, 2] / 2.0 - cx, boxes[:, 1] + boxes[:, 3] / 2.0 - cy)
+            assigned[int(np.argmax(inside)) if inside.any() else int(np.argmin(far))].append(ln)
+        else:
+            assigned[int(np.argmin(np.abs(centres - cy)))].append(ln)
     out = []
     for t, lines in zip(truths, assigned):
         lines = sorted(lines, key=lambda ln: (ln.get("box") or (0,))[0])

@@ -38,6 +38,8 @@ COLUMN_GAP = 1.2
 COLUMN_ALIGN = 0.9
 #: The rows are of one hand and size: a row's digit height within this factor of the operator row's.
 COLUMN_SIZE = 2.0
+#: Sums written side by side: a line's symbols this many digit heights apart are in different sums' rows.
+CELL_GAP = 1.6
 #: Carried digits are written small: at most this share of the sum's digit height.
 CARRY_SIZE = 0.72
 #: A piece of the bar left in a row is at most this many digit heights high, and lies under the row's digits (or
@@ -308,104 +310,169 @@ def _carry_row(line: LineResult, first: LineResult, height: float) -> bool:
 
 
 def _split_rows(line: LineResult) -> list[LineResult]:
-    """A line that holds two rows of a column (the segmenter took a short operator's row into the number above
-    it: ``905`` over ``×2`` read as ``905×2``), cut where no symbol of one reaches the other; else the line
-    alone."""
+    """A line that holds rows of a column sum one over another (the segmenter took a short operator's row into
+    the number above it, ``905`` over ``×2`` read as ``905×2``, or the answer under it, the bar between erased),
+    cut where no symbol of one row reaches the next: where that gives an operator's row and numbers, else the
+    line alone."""
     if len(line.symbols) < 3:
         return [line]
     height = _digit_height(line)
     order = sorted(line.symbols, key=lambda s: s.box[1] + s.box[3] / 2.0)
-    for k in range(1, len(order)):
-        upper, lower = order[:k], order[k:]
-        if max(s.box[1] + s.box[3] for s in upper) > min(s.box[1] for s in lower) + 0.1 * height:
+    bands: list[list[SymbolResult]] = [[order[0]]]
+    for s in order[1:]:
+        if max(o.box[1] + o.box[3] for o in bands[-1]) <= s.box[1] + 0.1 * height:
+            bands.append([s])
+        else:
+            bands[-1].append(s)
+    if len(bands) == 1:
+        return [line]
+    rows = [tuple(sorted(band, key=lambda s: s.box[0])) for band in bands]
+    cut = [LineResult(text="".join(s.label for s in r), box=union_box([s.box for s in r]), symbols=r,
+                      confidence=line.confidence, label=line.label if n == 0 else None)
+           for n, r in enumerate(rows)]
+    operators = [k for k, r in enumerate(cut) if _as_number(r.symbols) is None and _operator_row(r) is not None]
+    numbers = [k for k, r in enumerate(cut) if _as_number(r.symbols) is not None]
+    return cut if len(operators) == 1 and len(numbers) == len(cut) - 1 else [line]
+
+
+def _cells(line: LineResult) -> list[LineResult]:
+    """A line cut where its symbols stand more than CELL_GAP digit heights apart: rows of column sums written
+    side by side (a worksheet's grid of them) that the segmenter took into one line. An operator alone before a
+    gap stays with the number after it (``+`` written far out to the left)."""
+    if len(line.symbols) < 2:
+        return [line]
+    height = _digit_height(line)
+    order = sorted(line.symbols, key=lambda s: s.box[0])
+    groups: list[list[SymbolResult]] = [[order[0]]]
+    for s in order[1:]:
+        prev = max(o.box[0] + o.box[2] for o in groups[-1])
+        lone_operator = len(groups[-1]) == 1 and _candidates(groups[-1][0])[0][0] in _OPERATORS
+        if s.box[0] - prev > CELL_GAP * height and not lone_operator:
+            groups.append([s])
+        else:
+            groups[-1].append(s)
+    if len(groups) == 1:
+        return [line]
+    return [LineResult(text="".join(s.label for s in g), box=union_box([s.box for s in g]), symbols=tuple(g),
+                       confidence=line.confidence, label=line.label if n == 0 else None)
+            for n, g in enumerate(groups)]
+
+
+def _neighbour(rows: Sequence[LineResult], k: int, free: set[int], height: float, up: bool) -> int | None:
+    """The free row nearest above (``up``) or below row ``k`` that overlaps it across, or None."""
+    best = None
+    top, bottom = _extent(rows[k])
+    for j in free:
+        if j == k:
             continue
-        rows = [tuple(sorted(part, key=lambda s: s.box[0])) for part in (upper, lower)]
-        cut = [LineResult(text="".join(s.label for s in r), box=union_box([s.box for s in r]), symbols=r,
-                          confidence=line.confidence, label=line.label if n == 0 else None)
-               for n, r in enumerate(rows)]
-        if _as_number(rows[0]) is None or _operator_row(cut[1]) is None:
-            return [line]
-        return cut
-    return [line]
+        r = rows[j]
+        across = min(_right(r), _right(rows[k])) - max(r.box[0], rows[k].box[0])
+        if across <= 0:
+            continue
+        t, b = _extent(r)
+        gap = top - b if up else t - bottom
+        if gap < -0.25 * height or gap > 2.0 * COLUMN_GAP * height:
+            continue
+        if best is None or gap < best[0]:
+            best = (gap, j)
+    return None if best is None else best[1]
 
 
 def join_columns(lines: Sequence[LineResult], *, bars: Sequence[Box] = (), latex: bool = True) -> list[LineResult]:
     """The page's lines (in reading order) with each column sum's rows read as one line; other lines as they
     were. See the module's docstring for what makes rows a column sum. ``bars``: the boxes of straight bars
-    erased from the page before it was read (answer blanks: a column sum's bar is one)."""
-    parts = {id(line): _split_rows(line) for line in lines}
-    out = [row for line in lines for row in parts[id(line)]]
-    i = 1
-    while i < len(out):
-        # An exercise number read before an operator's row is a piece of the bar (it reaches further left).
-        row, bar = _without_bar(replace(out[i], label=None))
-        ruled = _bars_under(row, bars, _digit_height(row)) if _plain_number(out[i - 1]) else []
-        found = _operator_row(row, barred=bool(ruled))
-        bar = bar + ruled
-        if found is None:
-            i += 1
+    erased from the page before it was read (answer blanks: a column sum's bar is one).
+
+    Rows are found by where they lie, not by the order of the lines: a line is first cut into cells where its
+    symbols stand far apart (sums written side by side) and into rows where it holds two (see _split_rows); a
+    line none of whose pieces joins a sum is left whole."""
+    parts = {id(line): [row for cell in _cells(line) for row in _split_rows(cell)] for line in lines}
+    rows = [row for line in lines for row in parts[id(line)]]
+    free = set(range(len(rows)))
+    joined_at: dict[int, LineResult] = {}  # the first row's index (in reading order) → the sum it starts
+    for i in range(len(rows)):
+        if i not in free:
             continue
+        # An exercise number read before an operator's row is a piece of the bar (it reaches further left).
+        row, bar = _without_bar(replace(rows[i], label=None))
+        up = _neighbour(rows, i, free, _digit_height(row), up=True)
+        ruled = _bars_under(row, bars, _digit_height(row)) if up is not None and _plain_number(rows[up]) else []
+        found = _operator_row(row, barred=bool(ruled))
+        if found is None:
+            continue
+        bar = bar + ruled
         op, multiplier, row, fused = found
         if fused:  # the minus is boxed with the bar it was grouped with; the bar is the '=' too
             bar = bar + [row.symbols[0].box]
         height = _digit_height(replace(row, symbols=row.symbols[1:]))
-        first = i
+        taken = [i]
         numbers: list[LineResult] = []
-        while first > 0:
-            if numbers and _carry_row(out[first - 1], numbers[0], height):
+        k = i
+        while True:
+            j = _neighbour(rows, k, free - set(taken), height, up=True)
+            if j is None or (numbers and _carry_row(rows[j], numbers[0], height)):
                 break
-            above = _without_carries(out[first - 1], height)
+            above = _without_bar(_without_carries(rows[j], height))[0]
             if not (_plain_number(replace(above, label=None)) and _stacked(above, numbers[0] if numbers else row,
                                                                             height)):
                 break
-            first -= 1
             numbers.insert(0, above)
+            taken.append(j)
+            k = j
             if above.label is not None:
                 break  # the exercise's number, written before its first row
-        if first == i:
-            i += 1
+        if not numbers:
             continue
         # Carried digits written small over the first row: part of the working, not of the sum.
-        carried = first > 0 and _carry_row(out[first - 1], numbers[0], height)
+        j = _neighbour(rows, k, free - set(taken), height, up=True)
+        carries = [j] if j is not None and _carry_row(rows[j], numbers[0], height) else []
         below: list[LineResult] = []
-        ends: list[int] = []  # past each row taken under the operator's (a bar read as a row of its own between)
-        k = i + 1
-        while k < len(out):
-            if _bar_row(out[k], height):
-                bar = bar + [s.box for s in out[k].symbols] if not below else bar
-                k += 1
+        under: list[list[int]] = []  # the rows each one under the operator's row took (a bar's row before it)
+        skipped: list[int] = []
+        k = i
+        while True:
+            j = _neighbour(rows, k, free - set(taken) - set(skipped) - {x for u in under for x in u}, height,
+                           up=False)
+            if j is None:
+                break
+            if _bar_row(rows[j], height):
+                bar = bar + [s.box for s in rows[j].symbols] if not below else bar
+                skipped.append(j)
+                k = j
                 continue
             # Under the bar no '-' and no exercise number belongs: what reads so is the bar's remains.
-            nxt, over = _without_bar(replace(out[k], label=None), anywhere=True)
+            nxt, over = _without_bar(replace(rows[j], label=None), anywhere=True)
             if not (_plain_number(nxt) and _stacked(below[-1] if below else row, nxt, height,
                                                      aligned=op != "×" or not below)):
                 break
             below.append(nxt)
+            under.append(skipped + [j])
+            skipped = []
             bar = bar + over if len(below) == 1 else bar
-            k += 1
-            ends.append(k)
+            k = j
         # A multiplication by a number of several digits: a partial product per digit, then the answer.
         keep = min(len(below), len(multiplier) + 1 if op == "×" and len(multiplier) >= 2 and len(below) >= 2 else 1)
         partials, answer = below[: keep - 1], (below[keep - 1] if keep else None)
-        end = ends[keep - 1] if keep else i + 1
         if answer is not None and abs(_right(answer) - _right(row)) > COLUMN_ALIGN * height:
-            partials, answer, end = [], None, i + 1
+            partials, answer, keep = [], None, 0
         joined = _joined(numbers, row, op, answer, partials, bar, latex)
         if joined is None:
-            i += 1
             continue
-        first -= 1 if carried else 0
-        out[first:end] = [joined]
-        i = first + 1
-    # A line cut into rows that joined no sum is left whole.
-    left = {id(row) for row in out}
-    whole = []
+        used = taken + carries + [x for u in under[:keep] for x in u]
+        free -= set(used)
+        joined_at[min(taken)] = joined  # (carries over it may come first in reading order)
+    # In reading order: each sum where its first row was; a line none of whose pieces joined one, whole.
+    out: list[LineResult] = []
+    n = 0
     for line in lines:
-        rows = parts[id(line)]
-        if len(rows) > 1 and all(id(r) in left for r in rows):
-            whole.append((id(rows[0]), line, {id(r) for r in rows[1:]}))
-    if whole:
-        first_of = {k: line for k, line, _ in whole}
-        drop = set().union(*(rest for _, _, rest in whole))
-        out = [first_of.get(id(row), row) for row in out if id(row) not in drop]
+        pieces = range(n, n + len(parts[id(line)]))
+        n += len(pieces)
+        if all(k in free for k in pieces):
+            out.append(line)
+            continue
+        for k in pieces:  # (a line of carries only, taken by a sum below it, gives nothing)
+            if k in joined_at:
+                out.append(joined_at[k])
+            elif k in free:
+                out.append(rows[k])
     return out

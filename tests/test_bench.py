@@ -250,3 +250,14 @@ def test_bench_expressions_in_columns(run_cli, tmp_path):
     records = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [len(r["lines"]) for r in records] == [1, 1]
     assert truth[0]["read"] == truth[0]["text"] == "92+32=124"
+
+
+def test_bench_worksheets_of_column_sums(run_cli, tmp_path):
+    r = run_cli("bench", "worksheets", "--columns", "--pages", "1", "--seed", "1", "--workers", "1", "--json",
+                "--save", tmp_path)
+    assert r.exit_code == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["layout"] == "columns" and res["lines"] == 6  # seed 1's first page: a grid of 3 × 2 sums
+    (truth,) = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert truth["layout"] == "column" and truth["grid"] == [3, 2]
+    assert res["line_accuracy"] == 1.0  # each sum scored where it lies (see tests/test_columns.py)

@@ -167,3 +167,33 @@ def test_carried_digits_written_small_over_the_first_row_are_no_part_of_the_sum(
         carries.symbols[0], first.symbols[0], first.symbols[1], carries.symbols[1], first.symbols[2])})
     [joined] = join_columns([merged, row("+2333", 170), row("3118", 250)])
     assert joined.text == "785+2333=3118"
+
+
+def test_sums_written_side_by_side_are_read_each_on_its_own():
+    # Two sums, their rows at one height: the segmenter reads each row pair as one line.
+    def side_by_side(a: str, b: str, top: int) -> LineResult:
+        left, right = row(a, top, right=300), row(b, top, right=900)
+        return LineResult(text=a + b, box=(left.box[0], top, 900 - left.box[0], DIGIT_H),
+                          symbols=left.symbols + right.symbols, confidence=0.9)
+    lines = [side_by_side("738", "4049", 100), side_by_side("+53", "-84", 170), side_by_side("791", "3965", 250)]
+    joined = join_columns(lines)
+    assert [j.text for j in joined] == ["738+53=791", "4049-84=3965"]
+    assert all(j.correct is True for j in joined)
+    assert joined[0].box[0] + joined[0].box[2] <= 300 < joined[1].box[0]
+
+
+def test_a_line_with_wide_gaps_that_joins_no_sum_is_left_whole():
+    spaced = LineResult(text="12+7=19", box=(100, 100, 900, DIGIT_H), symbols=tuple(
+        SymbolResult(ch, 0.99, (100 + 130 * k, 100, DIGIT_W, DIGIT_H)) for k, ch in enumerate("12+7=19")),
+        confidence=0.9, expression="12+7", value="19", answer="19", correct=True)
+    assert join_columns([row("738", 20), spaced, row("791", 250)]) == [row("738", 20), spaced, row("791", 250)]
+
+
+def test_a_page_of_column_sums_in_a_grid_is_read_sum_by_sum(shared_dir):
+    from hdr_expr.datasets.expressions import load_material, make_column_sheet
+    from hdr_expr.pipeline.recognize import Recognizer
+
+    sheet = make_column_sheet(load_material(shared_dir), 1, 0)  # scanned: 3 down, 2 across
+    assert sheet.tags["grid"] == [3, 2] and len(sheet.lines) == 6
+    page = Recognizer().read_image(sheet.image)
+    assert sorted(line.text for line in page.lines) == sorted(t.truth.text for t in sheet.lines)
