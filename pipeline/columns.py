@@ -16,6 +16,9 @@ a plain number under the operator's row, is optional (``a op b`` with nothing un
 column multiplication by a number of several digits writes a partial product per digit before the answer; the
 last of those rows is the answer.
 
+Rows are found by where they lie, so that a worksheet's grid of sums side by side, whose rows the segmenter
+takes into lines across the page, is read sum by sum (see :func:`join_columns`).
+
 The operator written once serves every number above it (``344 / 9242 / +822`` is ``344+9242+822``): in the
 joined line it appears once per number, the copies boxed at the rows they join. The bar reads as ``=``, boxed
 where it lies between the operator's row and the answer.
