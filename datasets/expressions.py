@@ -1272,6 +1272,45 @@ def _column_rows(rng: np.random.Generator) -> ColumnRows:
 
 #: The share of column additions written with their carries (small digits over the columns carried into).
 CARRY_SHARE = 0.35
+#: The share of column additions and subtractions written in decimals (money: one or two places, points aligned).
+DECIMAL_SHARE = 0.2
+
+
+def _in_decimals(rows: list[list[str]], answer: list[str] | None, labels: tuple[str, ...],
+                 rng: np.random.Generator) -> tuple[list[list[str]], list[str] | None, tuple[str, ...]]:
+    """An addition's or subtraction's rows with the same digits read as decimals of one or two places each (a
+    subtraction's of one length), ``738`` as ``7.38``; a written answer is right or wrong as it was (a wrong one
+    off by as many units of its last place)."""
+    op = rows[-1][0]
+    places = [int(rng.integers(1, 3)) for _ in rows]
+    if op == "-":  # (of one length: the larger number stays the larger)
+        places = [places[0]] * len(rows)
+    nums = [Fraction(int("".join(c for c in r if c.isdigit())), 10 ** p) for r, p in zip(rows, places)]
+    width = max(places)
+
+    def text(v: Fraction, p: int) -> str:
+        digits = str(abs(int(v * 10 ** p))).rjust(p + 1, "0")
+        return ("-" if v < 0 else "") + digits[:-p] + "." + digits[-p:]
+
+    value = nums[0]
+    for n in nums[1:]:
+        value = value + n if op == "+" else value - n
+    whole = "".join(labels).split("=")
+    new_answer = None
+    if answer is not None:
+        written, right = Fraction(int("".join(answer))), Fraction(_tree_free_value(whole[0]))
+        new_answer = list(text(value + (written - right) / 10 ** width, width))
+    out = [list(text(n, p)) for n, p in zip(nums, places)]
+    out[-1] = [op] + out[-1]
+    line = op.join(text(n, p) for n, p in zip(nums, places)) + "=" + ("".join(new_answer) if new_answer else "")
+    return out, new_answer, tuple(line)
+
+
+def _tree_free_value(expression: str) -> int:
+    """The value of ``a+b+c`` or ``a-b`` (whole numbers, one operator)."""
+    op = "+" if "+" in expression else "-"
+    parts = [int(p) for p in expression.split(op)]
+    return sum(parts) if op == "+" else parts[0] - sum(parts[1:])
 
 
 def _carries(rows: list[list[str]]) -> list[tuple[int, str]]:
@@ -1370,6 +1409,9 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
     style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
         str(rng.choice(STYLES_CLEAN, p=[0.72, 0.16, 0.12]))
     rows, partials, answer, labels = _column_rows(rng)
+    decimals = _rng(seed, index, 9)  # (a stream of its own: a sum in whole numbers is drawn as it was)
+    if rows[-1][0] in "+-" and decimals.random() < DECIMAL_SHARE:
+        rows, answer, labels = _in_decimals(rows, answer, labels, decimals)
     truth = truth_of(labels)
     digit_px = float(np.exp(rng.uniform(np.log(28), np.log(64))))
     pen = max(1.6, digit_px * rng.uniform(0.05, 0.1))

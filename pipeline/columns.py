@@ -97,15 +97,45 @@ def _extent(line: LineResult) -> tuple[float, float]:
     return float(median(s.box[1] for s in tall)), float(median(s.box[1] + s.box[3] for s in tall))
 
 
+def _point(line: LineResult) -> float | None:
+    """Where a row's decimal point is (its centre), or None for a whole number."""
+    points = [s for s in line.symbols if _candidates(s)[0][0] == "."]
+    return points[-1].box[0] + points[-1].box[2] / 2.0 if len(points) == 1 else None
+
+
+def _without_point(numbers: list[LineResult], row: LineResult, partials: list[LineResult],
+                   answer: LineResult | None, pointed: LineResult):
+    """The rows with ``pointed``'s point left out."""
+    def drop(r: LineResult) -> LineResult:
+        if r is not pointed:
+            return r
+        kept = tuple(s for s in r.symbols if _candidates(s)[0][0] != ".")
+        return replace(r, symbols=kept, text="".join(s.label for s in kept))
+    return [drop(r) for r in numbers], drop(row), [drop(r) for r in partials], None if answer is None else drop(answer)
+
+
+def _aligned(upper: LineResult, lower: LineResult, height: float) -> bool:
+    """Do two rows line up as a column's numbers do: their last digits one over the other, or (decimals of
+    different lengths, ``12.5`` over ``3.75``) their points; a whole number's point is just past its end."""
+    if abs(_right(upper) - _right(lower)) <= COLUMN_ALIGN * height:
+        return True
+    a, b = _point(upper), _point(lower)
+    if a is None and b is None:
+        return False
+    a = _right(upper) + 0.2 * height if a is None else a
+    b = _right(lower) + 0.2 * height if b is None else b
+    return abs(a - b) <= COLUMN_ALIGN * height
+
+
 def _stacked(upper: LineResult, lower: LineResult, height: float, aligned: bool = True) -> bool:
     """Is ``lower`` the next row of a column under ``upper``: close below it, overlapping it across, of the
-    same size and (with ``aligned``) ending where it ends?"""
+    same size and (with ``aligned``) lined up with it (see _aligned)?"""
     gap = _extent(lower)[0] - _extent(upper)[1]
     across = min(_right(upper), _right(lower)) - max(upper.box[0], lower.box[0])
     size = _digit_height(upper) / max(_digit_height(lower), 1.0)
     return (-0.25 * height <= gap <= COLUMN_GAP * height and across > 0
             and 1.0 / COLUMN_SIZE <= size <= COLUMN_SIZE
-            and (not aligned or abs(_right(upper) - _right(lower)) <= COLUMN_ALIGN * height))
+            and (not aligned or _aligned(upper, lower, height)))
 
 
 def _bar_row(line: LineResult, height: float) -> bool:
@@ -168,7 +198,16 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
                  if o is not s and not _flat(o, height) and s.box[0] + s.box[2] <= o.box[0] < left]
         return s.box[0] >= right or (s.box[0] + s.box[2] <= left and bool(ahead))
 
-    bar = [s for s in line.symbols if _flat(s, height)
+    def point(s: SymbolResult) -> bool:
+        """A decimal point: read as one, no wider than high twice, on the digits' feet, between two of them."""
+        centre = s.box[0] + s.box[2] / 2.0
+        return (_candidates(s)[0][0] == "." and s.box[2] <= 2 * s.box[3] + 2
+                and abs(s.box[1] + s.box[3] - bottom) <= 0.3 * height
+                and any(o.box[0] + o.box[2] <= centre for o in tall) and any(o.box[0] >= centre for o in tall))
+
+    points = [s for s in line.symbols if point(s)]
+    points = points if len(points) == 1 else []  # (a number has one: specks in a row are the bar's)
+    bar = [s for s in line.symbols if _flat(s, height) and s not in points
            and (anywhere or s.box[1] >= bottom - 0.1 * height or s.box[1] + s.box[3] <= top + 0.1 * height
                 or beside(s))]
     if not bar or len(bar) == len(line.symbols):
@@ -456,8 +495,12 @@ def join_columns(lines: Sequence[LineResult], *, bars: Sequence[Box] = (), latex
         # A multiplication by a number of several digits: a partial product per digit, then the answer.
         keep = min(len(below), len(multiplier) + 1 if op == "×" and len(multiplier) >= 2 and len(below) >= 2 else 1)
         partials, answer = below[: keep - 1], (below[keep - 1] if keep else None)
-        if answer is not None and abs(_right(answer) - _right(row)) > COLUMN_ALIGN * height:
+        if answer is not None and not _aligned(row, answer, height):
             partials, answer, keep = [], None, 0
+        pointed = [r for r in [*numbers, row, *partials, *([answer] if answer is not None else [])]
+                   if _point(r) is not None]
+        if len(pointed) == 1:  # one row alone with a point: a speck (decimals have it in two rows at least)
+            numbers, row, partials, answer = _without_point(numbers, row, partials, answer, pointed[0])
         joined = _joined(numbers, row, op, answer, partials, bar, latex)
         if joined is None:
             continue

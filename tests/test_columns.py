@@ -8,6 +8,7 @@ import pytest
 from hdr_expr.pipeline.assemble import assemble
 from hdr_expr.pipeline.columns import join_columns
 from hdr_expr.pipeline.results import LineResult, SymbolResult
+from hdr_expr.pipeline.segment import union_box
 
 DIGIT_W, DIGIT_H, STEP = 30, 50, 40  # a digit's box, and the step from one digit's left edge to the next
 
@@ -197,3 +198,42 @@ def test_a_page_of_column_sums_in_a_grid_is_read_sum_by_sum(shared_dir):
     assert sheet.tags["grid"] == [3, 2] and len(sheet.lines) == 6
     page = Recognizer().read_image(sheet.image)
     assert sorted(line.text for line in page.lines) == sorted(t.truth.text for t in sheet.lines)
+
+
+def decimal_row(text: str, top: int, point_x: int) -> LineResult:
+    """A row of a decimal: its digits boxed so that its point lies at ``point_x``."""
+    whole, _, frac = text.lstrip("+-").partition(".")
+    symbols = []
+    x = point_x - 5 - STEP * len(whole) + (STEP - DIGIT_W)
+    if text[0] in "+-":
+        symbols.append(SymbolResult(text[0], 0.99, (x - STEP, top + 15, DIGIT_W - 6, 20)))
+    for ch in whole:
+        symbols.append(SymbolResult(ch, 0.99, (x, top, DIGIT_W, DIGIT_H)))
+        x += STEP
+    if "." in text:
+        symbols.append(SymbolResult(".", 0.99, (point_x - 3, top + DIGIT_H - 6, 6, 6)))
+    x = point_x + 8
+    for ch in frac:
+        symbols.append(SymbolResult(ch, 0.99, (x, top, DIGIT_W, DIGIT_H)))
+        x += STEP
+    a = assemble(text, latex=False)
+    return LineResult(text=text, box=union_box([s.box for s in symbols]), symbols=tuple(symbols), confidence=0.9,
+                      expression=a.expression, value=a.value, error=a.error)
+
+
+def test_decimals_in_a_column_line_up_on_their_points():
+    lines = [decimal_row("12", 100, 300), decimal_row("+3.75", 170, 300), decimal_row("15.75", 250, 300)]
+    assert abs(lines[0].box[0] + lines[0].box[2] - (lines[1].box[0] + lines[1].box[2])) > DIGIT_H  # ends apart
+    [joined] = join_columns(lines)
+    assert joined.text == "12+3.75=15.75" and joined.correct is True
+    lines = [decimal_row("12", 100, 300), decimal_row("+3.75", 170, 380), decimal_row("15.75", 250, 380)]
+    assert join_columns(lines) == lines  # 12 over 375: no sum lines up so
+
+
+def test_a_speck_at_the_feet_of_one_row_is_no_decimal_point():
+    speck = SymbolResult(".", 0.9, (400 - STEP - 7, 250 + DIGIT_H - 5, 5, 5))  # between the 9 and the 1
+    answer = row("791", 250)
+    answer = LineResult(**{**answer.__dict__, "symbols": (*answer.symbols[:2], speck, answer.symbols[2]),
+                           "text": "79.1"})
+    [joined] = join_columns([row("738", 100), row("+53", 170), answer])
+    assert joined.text == "738+53=791"

@@ -4,6 +4,7 @@ worksheet pages and the scoring helpers."""
 from __future__ import annotations
 
 import hashlib
+import re
 from fractions import Fraction
 
 import cv2
@@ -270,7 +271,8 @@ def test_column_sums_stack_their_numbers_and_are_scored_as_one_line():
         assert s.condition.photo == bool(s.index % 2) and s.format == ("jpeg" if s.index % 2 else "png")
         op = next(c for c in lhs if not c.isdigit())
         ops.add(op)
-        assert all(part.isdigit() for part in lhs.split(op)) and (answer == "" or answer.isdigit())
+        number = re.compile(r"\d+(\.\d+)?")  # (a sum in decimals on some)
+        assert all(number.fullmatch(part) for part in lhs.split(op)) and (answer == "" or number.fullmatch(answer))
         # The rows stand one under another: the ink spans several digit heights, not one line's.
         grey = cv2.cvtColor(s.image, cv2.COLOR_RGB2GRAY).astype(float)
         ground = np.median(grey)
