@@ -860,7 +860,7 @@ class Recognizer:
                                                    vote_sample)
         from hdr_expr.pipeline.preprocess import levelled, preprocess
         from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, answer_rings,
-                                               line_readings, segment_page, underlines)
+                                               line_readings, long_bars, segment_page, underlines)
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
@@ -874,7 +874,7 @@ class Recognizer:
         if angle is not None:
             pre, turned_back = levelled(pre, angle)
             lines = segment_page(pre.mask, edge=pre.edge)
-        blanks = underlines(pre.mask, lines)
+        blanks = underlines(pre.mask, lines) | long_bars(pre.mask, lines)
         bars: list[tuple[int, int, int, int]] = []  # their boxes (a column sum's bar is one)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
             pre = dataclasses.replace(pre, mask=pre.mask & ~blanks)

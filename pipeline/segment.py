@@ -941,6 +941,37 @@ def underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
     return out
 
 
+#: A straight thin bar at least this many (median) line heights long, inside a line at least TALL_LINE median line
+#: heights high, is no symbol: a column sum's bar that, touching the digits over and under it, joined their rows
+#: into one line (see pipeline/columns.py).
+LONG_BAR = 2.5
+TALL_LINE = 1.6
+
+
+def long_bars(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
+    """The pixels of straight thin bars far longer than any symbol (LONG_BAR of the page's median line height)
+    inside lines too tall for one row (TALL_LINE): found as :func:`underlines` finds blanks."""
+    out = np.zeros(mask.shape, bool)
+    heights = [float(line.height) for line in lines if line.height > 0]
+    if not heights:
+        return out
+    h = float(np.median(heights))
+    stroke = max(float(np.median([float(line.stroke) for line in lines])), 1.0)
+    length = int(round(LONG_BAR * h))
+    for line in lines:
+        x, y, w, hh = (int(v) for v in line.box)
+        if hh < TALL_LINE * h or w < length or length < 3:
+            continue
+        region = np.ascontiguousarray(mask[y : y + hh, x : x + w]).view(np.uint8)
+        thick = cv2.dilate(region, np.ones((3, 1), np.uint8))
+        runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & region
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        for i in range(1, n):
+            if stats[i, 2] >= length and stats[i, 3] <= max(3.0, UNDERLINE_THICK * stroke):
+                out[y : y + hh, x : x + w] |= labels == i
+    return out
+
+
 def usual_width(line: LineCrops) -> float:
     """A line's usual symbol width: the median width of its tall (digit-like) symbols, kept between 0.45 and
     0.9 line heights (a line of 1s must not make every 0 look like two symbols, nor a line of touching pairs

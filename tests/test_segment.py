@@ -686,3 +686,21 @@ def test_a_crop_held_whole_is_not_offered_for_splitting() -> None:
     assert [r for r in held if (r.start, r.end) == (1, 2) and len(r.parts) == 1]  # read whole, as before
     assert {(r.start, r.end) for r in held if len(r.parts) == 1} == {(r.start, r.end) for r in line_readings(line)
                                                                        if len(r.parts) == 1}  # merges kept
+
+
+def test_a_long_bar_joining_two_rows_into_one_line_is_found_and_nothing_else():
+    from hdr_expr.pipeline.segment import long_bars, segment_page
+
+    mask = np.zeros((260, 420), np.uint8)
+    for text, y in (("7385", 80), ("6529", 150), ("1234", 230)):  # three rows; the bar touches the 2nd and 3rd
+        cv2.putText(mask, text, (150, y), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 4)
+    cv2.line(mask, (110, 165), (340, 165), 255, 4)
+    cv2.line(mask, (200, 150), (200, 185), 255, 4)  # a stroke running down through the bar joins the rows
+    lines = segment_page(mask > 0)
+    bars = long_bars(mask > 0, lines)
+    ys, xs = np.nonzero(bars)
+    assert len(ys) and ys.min() >= 158 and ys.max() <= 172 and xs.max() - xs.min() >= 200
+    assert not long_bars(mask > 0, segment_page((mask > 0) & ~bars)).any()  # what is left holds none
+    sum_line = np.zeros((120, 700), np.uint8)
+    cv2.putText(sum_line, "12-7=5", (40, 80), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 255, 5)
+    assert not long_bars(sum_line > 0, segment_page(sum_line > 0)).any()  # a minus, an '=': no bars
