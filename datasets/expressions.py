@@ -1276,7 +1276,7 @@ CARRY_SHARE = 0.35
 DECIMAL_SHARE = 0.2
 
 
-def _in_decimals(rows: list[list[str]], answer: list[str] | None, labels: tuple[str, ...],
+def _in_decimals(rows: list[list[str]], answer: list[str] | None,
                  rng: np.random.Generator) -> tuple[list[list[str]], list[str] | None, tuple[str, ...]]:
     """An addition's or subtraction's rows with the same digits read as decimals of one or two places each (a
     subtraction's of one length), ``738`` as ``7.38``; a written answer is right or wrong as it was (a wrong one
@@ -1285,7 +1285,8 @@ def _in_decimals(rows: list[list[str]], answer: list[str] | None, labels: tuple[
     places = [int(rng.integers(1, 3)) for _ in rows]
     if op == "-":  # (of one length: the larger number stays the larger)
         places = [places[0]] * len(rows)
-    nums = [Fraction(int("".join(c for c in r if c.isdigit())), 10 ** p) for r, p in zip(rows, places)]
+    ints = [int("".join(c for c in r if c.isdigit())) for r in rows]
+    nums = [Fraction(n, 10 ** p) for n, p in zip(ints, places)]
     width = max(places)
 
     def text(v: Fraction, p: int) -> str:
@@ -1295,22 +1296,14 @@ def _in_decimals(rows: list[list[str]], answer: list[str] | None, labels: tuple[
     value = nums[0]
     for n in nums[1:]:
         value = value + n if op == "+" else value - n
-    whole = "".join(labels).split("=")
+    right = sum(ints) if op == "+" else ints[0] - sum(ints[1:])  # the sum as drawn in whole numbers
     new_answer = None
     if answer is not None:
-        written, right = Fraction(int("".join(answer))), Fraction(_tree_free_value(whole[0]))
-        new_answer = list(text(value + (written - right) / 10 ** width, width))
+        new_answer = list(text(value + Fraction(int("".join(answer)) - right) / 10 ** width, width))
     out = [list(text(n, p)) for n, p in zip(nums, places)]
     out[-1] = [op] + out[-1]
     line = op.join(text(n, p) for n, p in zip(nums, places)) + "=" + ("".join(new_answer) if new_answer else "")
     return out, new_answer, tuple(line)
-
-
-def _tree_free_value(expression: str) -> int:
-    """The value of ``a+b+c`` or ``a-b`` (whole numbers, one operator)."""
-    op = "+" if "+" in expression else "-"
-    parts = [int(p) for p in expression.split(op)]
-    return sum(parts) if op == "+" else parts[0] - sum(parts[1:])
 
 
 def _carries(rows: list[list[str]]) -> list[tuple[int, str]]:
@@ -1411,7 +1404,7 @@ def make_column_sum(material: Material, seed: int, index: int) -> ExpressionSamp
     rows, partials, answer, labels = _column_rows(rng)
     decimals = _rng(seed, index, 9)  # (a stream of its own: a sum in whole numbers is drawn as it was)
     if rows[-1][0] in "+-" and decimals.random() < DECIMAL_SHARE:
-        rows, answer, labels = _in_decimals(rows, answer, labels, decimals)
+        rows, answer, labels = _in_decimals(rows, answer, decimals)
     truth = truth_of(labels)
     digit_px = float(np.exp(rng.uniform(np.log(28), np.log(64))))
     pen = max(1.6, digit_px * rng.uniform(0.05, 0.1))
@@ -1473,12 +1466,7 @@ def make_column_sheet(material: Material, seed: int, index: int, *, photo: bool 
         r = render(ink, rng, "scan", digit_px=digit_px)
     lines = []
     for truth, (x, y, w, h) in placed:
-        pts = np.array([[x, y, 1], [x + w, y, 1], [x + w, y + h, 1], [x, y + h, 1]], float).T
-        q = r.matrix @ pts
-        q = q[:2] / q[2]
-        bx0, by0, bx1, by1 = q[0].min(), q[1].min(), q[0].max(), q[1].max()
-        lines.append(WorksheetLine(truth, (int(bx0), int(by0), int(bx1 - bx0), int(by1 - by0)),
-                                   float((by0 + by1) / 2)))
+        lines.append(_line_in_image(truth, (x, y, w, h), r.matrix))
     tags = dict(r.tags, lines=len(lines), digit_px=round(digit_px, 1), layout="column", grid=[n_rows, cols])
     return WorksheetSample(index, r.image, r.data, r.format, tuple(lines), photo, tags)
 
@@ -1512,6 +1500,16 @@ class WorksheetSample(_Encoded):
     lines: tuple[WorksheetLine, ...]
     photo: bool
     tags: dict
+
+
+def _line_in_image(truth: Truth, box: tuple[int, int, int, int], matrix: np.ndarray) -> WorksheetLine:
+    """A line laid out at ``box`` on the page, boxed where the rendering's ``matrix`` puts it in the image."""
+    x, y, w, h = box
+    pts = np.array([[x, y, 1], [x + w, y, 1], [x + w, y + h, 1], [x, y + h, 1]], float).T
+    q = matrix @ pts
+    q = q[:2] / q[2]
+    bx0, by0, bx1, by1 = q[0].min(), q[1].min(), q[0].max(), q[1].max()
+    return WorksheetLine(truth, (int(bx0), int(by0), int(bx1 - bx0), int(by1 - by0)), float((by0 + by1) / 2))
 
 
 def make_worksheet(material: Material, seed: int, index: int, *, photo: bool | None = None) -> WorksheetSample:
@@ -1558,12 +1556,7 @@ def make_worksheet(material: Material, seed: int, index: int, *, photo: bool | N
         r = _render_page_scan(ink, rng, digit_px, [p[2] for p in placed], pitch)
     lines = []
     for truth, (x, y, w, h), _ in placed:
-        pts = np.array([[x, y, 1], [x + w, y, 1], [x + w, y + h, 1], [x, y + h, 1]], float).T
-        q = r.matrix @ pts
-        q = q[:2] / q[2]
-        bx0, by0, bx1, by1 = q[0].min(), q[1].min(), q[0].max(), q[1].max()
-        box = (int(bx0), int(by0), int(bx1 - bx0), int(by1 - by0))
-        lines.append(WorksheetLine(truth, box, float((by0 + by1) / 2)))
+        lines.append(_line_in_image(truth, (x, y, w, h), r.matrix))
     tags = dict(r.tags, lines=len(lines), digit_px=round(digit_px, 1))
     return WorksheetSample(index, r.image, r.data, r.format, tuple(lines), photo, tags)
 

@@ -138,6 +138,18 @@ def _stacked(upper: LineResult, lower: LineResult, height: float, aligned: bool 
             and (not aligned or _aligned(upper, lower, height)))
 
 
+def _keeping(line: LineResult, kept: tuple[SymbolResult, ...]) -> LineResult:
+    """The row with only the symbols ``kept`` (its text and box theirs)."""
+    return replace(line, symbols=kept, box=union_box([s.box for s in kept]), text="".join(s.label for s in kept))
+
+
+def _pieces(line: LineResult, groups: Sequence[tuple[SymbolResult, ...]]) -> list[LineResult]:
+    """A line cut into rows, one per group of its symbols (in order); an exercise number stays with the first."""
+    return [LineResult(text="".join(s.label for s in g), box=union_box([s.box for s in g]), symbols=g,
+                       confidence=line.confidence, label=line.label if n == 0 else None)
+            for n, g in enumerate(groups)]
+
+
 def _bar_row(line: LineResult, height: float) -> bool:
     """A row that is nothing but the bar (flat pieces), read as a line of its own."""
     return all(_flat(s, height) for s in line.symbols)
@@ -213,8 +225,7 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
     if not bar or len(bar) == len(line.symbols):
         return line, []
     kept = tuple(s for s in line.symbols if s not in bar)
-    return replace(line, symbols=kept, box=union_box([s.box for s in kept]),
-                   text="".join(s.label for s in kept)), [s.box for s in bar]
+    return _keeping(line, kept), [s.box for s in bar]
 
 
 def _operator_row(line: LineResult, barred: bool = False) -> tuple[str, str, LineResult, bool] | None:
@@ -339,7 +350,7 @@ def _without_carries(line: LineResult, height: float) -> LineResult:
     kept = tuple(s for s in line.symbols if s.box[3] > CARRY_SIZE * height or s.box[1] + s.box[3] > middle)
     if len(kept) == len(line.symbols):
         return line
-    return replace(line, symbols=kept, box=union_box([s.box for s in kept]), text="".join(s.label for s in kept))
+    return _keeping(line, kept)
 
 
 def _carry_row(line: LineResult, first: LineResult, height: float) -> bool:
@@ -369,9 +380,7 @@ def _split_rows(line: LineResult) -> list[LineResult]:
     if len(bands) == 1:
         return [line]
     rows = [tuple(sorted(band, key=lambda s: s.box[0])) for band in bands]
-    cut = [LineResult(text="".join(s.label for s in r), box=union_box([s.box for s in r]), symbols=r,
-                      confidence=line.confidence, label=line.label if n == 0 else None)
-           for n, r in enumerate(rows)]
+    cut = _pieces(line, rows)
     operators = [k for k, r in enumerate(cut) if _as_number(r.symbols) is None and _operator_row(r) is not None]
     numbers = [k for k, r in enumerate(cut) if _as_number(r.symbols) is not None]
     return cut if len(operators) == 1 and len(numbers) == len(cut) - 1 else [line]
@@ -395,9 +404,7 @@ def _cells(line: LineResult) -> list[LineResult]:
             groups[-1].append(s)
     if len(groups) == 1:
         return [line]
-    return [LineResult(text="".join(s.label for s in g), box=union_box([s.box for s in g]), symbols=tuple(g),
-                       confidence=line.confidence, label=line.label if n == 0 else None)
-            for n, g in enumerate(groups)]
+    return _pieces(line, [tuple(g) for g in groups])
 
 
 def _neighbour(rows: Sequence[LineResult], k: int, free: set[int], height: float, up: bool) -> int | None:

@@ -925,14 +925,9 @@ def underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
         # The line's rows across the whole page: a blank may run on past the line's box (or have been left out
         # of it: a long bar is no symbol).
         y0, y1 = max(0, y), min(H, y + hh + int(round(UNDERLINE_LOW * h)))
-        region = np.ascontiguousarray(mask[y0:y1]).view(np.uint8)
-        thick = cv2.dilate(region, np.ones((3, 1), np.uint8))
-        runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & region
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
-        for i in range(1, n):
-            bx, by, bw, bh = (int(v) for v in stats[i, :4])
-            if bw < length or bh > max(3.0, UNDERLINE_THICK * stroke):
-                continue
+        labels, found = _straight_bars(mask[y0:y1], length, stroke)
+        for i in found:
+            bx, by, bw, bh = found[i]
             if bx > x + w + h or bx + bw < x - h:
                 continue  # not under this line
             if y0 + by + bh / 2.0 < line.middle_at(bx + bw / 2.0) + UNDERLINE_LOW * h:
@@ -962,14 +957,23 @@ def long_bars(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
         x, y, w, hh = (int(v) for v in line.box)
         if hh < TALL_LINE * h or w < length or length < 3:
             continue
-        region = np.ascontiguousarray(mask[y : y + hh, x : x + w]).view(np.uint8)
-        thick = cv2.dilate(region, np.ones((3, 1), np.uint8))
-        runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & region
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
-        for i in range(1, n):
-            if stats[i, 2] >= length and stats[i, 3] <= max(3.0, UNDERLINE_THICK * stroke):
-                out[y : y + hh, x : x + w] |= labels == i
+        labels, found = _straight_bars(mask[y : y + hh, x : x + w], length, stroke)
+        for i in found:
+            out[y : y + hh, x : x + w] |= labels == i
     return out
+
+
+def _straight_bars(region: np.ndarray, length: int, stroke: float) -> tuple[np.ndarray, dict[int, Box]]:
+    """Straight thin bars in a boolean region: runs of ink at least ``length`` long found by an opening with a
+    horizontal kernel (a pixel of drift allowed either way), at most UNDERLINE_THICK strokes (or 3 px) thick.
+    Returns the runs' label image and, per bar's label, its box in the region."""
+    ink = np.ascontiguousarray(region).view(np.uint8)
+    thick = cv2.dilate(ink, np.ones((3, 1), np.uint8))
+    runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & ink
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    found = {i: tuple(int(v) for v in stats[i, :4]) for i in range(1, n)
+             if stats[i, 2] >= length and stats[i, 3] <= max(3.0, UNDERLINE_THICK * stroke)}
+    return labels, found
 
 
 def usual_width(line: LineCrops) -> float:
