@@ -31,7 +31,7 @@ from dataclasses import replace
 from statistics import median
 from typing import Sequence
 
-from hdr_expr.pipeline.assemble import assemble_candidates
+from hdr_expr.pipeline.joined import Candidates, joined_line, symbol_candidates
 from hdr_expr.pipeline.results import Box, LineResult, SymbolResult
 from hdr_expr.pipeline.segment import union_box
 
@@ -68,15 +68,6 @@ BARRED_SURE = 0.9
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 _OPERATORS = ("+", "-", "×")
-Candidates = list[tuple[str, float]]
-
-
-def _candidates(symbol: SymbolResult) -> Candidates:
-    """A symbol's readings, likeliest first: its label and the classifier's alternatives."""
-    seen: dict[str, float] = {symbol.label: float(symbol.confidence)}
-    for label, p in symbol.alternatives:
-        seen.setdefault(label, float(p))
-    return sorted(seen.items(), key=lambda lp: -lp[1])
 
 
 def _digit_height(line: LineResult) -> float:
@@ -99,7 +90,7 @@ def _extent(line: LineResult) -> tuple[float, float]:
 
 def _point(line: LineResult) -> float | None:
     """Where a row's decimal point is (its centre), or None for a whole number."""
-    points = [s for s in line.symbols if _candidates(s)[0][0] == "."]
+    points = [s for s in line.symbols if symbol_candidates(s)[0][0] == "."]
     return points[-1].box[0] + points[-1].box[2] / 2.0 if len(points) == 1 else None
 
 
@@ -109,7 +100,7 @@ def _without_point(numbers: list[LineResult], row: LineResult, partials: list[Li
     def drop(r: LineResult) -> LineResult:
         if r is not pointed:
             return r
-        kept = tuple(s for s in r.symbols if _candidates(s)[0][0] != ".")
+        kept = tuple(s for s in r.symbols if symbol_candidates(s)[0][0] != ".")
         return replace(r, symbols=kept, text="".join(s.label for s in kept))
     return [drop(r) for r in numbers], drop(row), [drop(r) for r in partials], None if answer is None else drop(answer)
 
@@ -166,7 +157,7 @@ def _as_number(symbols: Sequence[SymbolResult]) -> str | None:
     (``6/4`` is ``614``) where the classifier allows it."""
     text = ""
     for s in symbols:
-        cands = _candidates(s)
+        cands = symbol_candidates(s)
         top = cands[0][0]
         if not (top.isdigit() or top == "."):
             if top in "/()":
@@ -213,7 +204,7 @@ def _without_bar(line: LineResult, anywhere: bool = False) -> tuple[LineResult, 
     def point(s: SymbolResult) -> bool:
         """A decimal point: read as one, no wider than high twice, on the digits' feet, between two of them."""
         centre = s.box[0] + s.box[2] / 2.0
-        return (_candidates(s)[0][0] == "." and s.box[2] <= 2 * s.box[3] + 2
+        return (symbol_candidates(s)[0][0] == "." and s.box[2] <= 2 * s.box[3] + 2
                 and abs(s.box[1] + s.box[3] - bottom) <= 0.3 * height
                 and any(o.box[0] + o.box[2] <= centre for o in tall) and any(o.box[0] >= centre for o in tall))
 
@@ -237,13 +228,13 @@ def _operator_row(line: LineResult, barred: bool = False) -> tuple[str, str, Lin
     symbols = list(line.symbols)
     height = _digit_height(replace(line, symbols=tuple(symbols[1:])))
     if (len(symbols) > 2 and symbols[0].box[3] <= BAR_FLAT * height
-            and _candidates(symbols[1])[0][0] in _OPERATORS + ("÷",)):
+            and symbol_candidates(symbols[1])[0][0] in _OPERATORS + ("÷",)):
         symbols.pop(0)  # a piece of the operator before it (a '+' whose left arm came apart)
-    while len(symbols) > 2 and _candidates(symbols[-1])[0][0] in "-=." and (
+    while len(symbols) > 2 and symbol_candidates(symbols[-1])[0][0] in "-=." and (
             symbols[-1].box[1] + symbols[-1].box[3] / 2.0 > _extent(line)[0] + 0.5 * height):
         symbols.pop()  # low after the number: the end of the bar
     first, rest = symbols[0], symbols[1:]
-    cands = _candidates(first)
+    cands = symbol_candidates(first)
     while (len(rest) > 1 and _as_number(rest[:1]) is None and rest[0].box[3] <= 0.5 * height
            and rest[0].box[0] <= first.box[0] + first.box[2] + 0.25 * height):
         rest.pop(0)  # a piece of the operator (a '+' whose arm came apart), before the number
@@ -283,13 +274,13 @@ def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: 
             partials: Sequence[LineResult], bar: Sequence[Box], latex: bool) -> LineResult | None:
     """The rows read as one line, or None where that line does not parse."""
     written = op_row.symbols[0]
-    p_op = dict(_candidates(written)).get(op, 0.0)
+    p_op = dict(symbol_candidates(written)).get(op, 0.0)
     symbols: list[SymbolResult] = []
     cands: list[Candidates] = []
 
     def add(symbol: SymbolResult, forced: str | None = None, p: float = 1.0) -> None:
         symbols.append(symbol)
-        cands.append([(forced, p)] if forced is not None else _candidates(symbol))
+        cands.append([(forced, p)] if forced is not None else symbol_candidates(symbol))
 
     for k, row in enumerate(numbers):
         for s in row.symbols:
@@ -316,20 +307,8 @@ def _joined(numbers: Sequence[LineResult], op_row: LineResult, op: str, answer: 
     add(SymbolResult("=", 1.0, (x0, by, max(x1 - x0, 1), bh)), "=")
     for s in answer.symbols if answer is not None else ():
         add(s)
-    a = assemble_candidates(cands, latex=latex)
-    if a.error is not None:
-        return None
-    read = []
-    for s, c, label in zip(symbols, cands, a.labels):
-        p = dict(c).get(label, 0.0)
-        read.append(replace(s, label=label, confidence=p,
-                            alternatives=tuple((lab, q) for lab, q in c if lab != label)[: len(s.alternatives)]))
-    confidence = 1.0
-    for s in read:
-        confidence *= s.confidence
-    return LineResult(text=a.text, box=union_box([r.box for r in rows]), symbols=tuple(read),
-                      confidence=confidence, expression=a.expression, latex=a.latex, value=a.value,
-                      answer=a.answer, correct=a.correct, error=a.error, label=numbers[0].label)
+    line = joined_line(symbols, cands, union_box([r.box for r in rows]), latex=latex, label=numbers[0].label)
+    return line if line is not None and line.error is None else None
 
 
 def _bars_under(line: LineResult, bars: Sequence[Box], height: float) -> list[Box]:
@@ -397,7 +376,7 @@ def _cells(line: LineResult) -> list[LineResult]:
     groups: list[list[SymbolResult]] = [[order[0]]]
     for s in order[1:]:
         prev = max(o.box[0] + o.box[2] for o in groups[-1])
-        lone_operator = len(groups[-1]) == 1 and _candidates(groups[-1][0])[0][0] in _OPERATORS
+        lone_operator = len(groups[-1]) == 1 and symbol_candidates(groups[-1][0])[0][0] in _OPERATORS
         if s.box[0] - prev > CELL_GAP * height and not lone_operator:
             groups.append([s])
         else:
