@@ -245,21 +245,28 @@ def run_expressions(
     enlarge: float = 1.0,
     turn: float = 0.0,
     columns: bool = False,
+    fractions: bool = False,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The expression benchmark: generate, read with a warm pool, score, time the cold start. With ``enlarge``,
     every image is read enlarged that many times (the same writing as a camera of higher resolution sees it);
     with ``turn``, turned that many degrees, every other one the other way (a phone held askew); with
-    ``columns``, the images are sums written in columns (:func:`~hdr_expr.datasets.expressions.make_column_sum`)."""
+    ``columns``, the images are sums written in columns (:func:`~hdr_expr.datasets.expressions.make_column_sum`);
+    with ``fractions``, lines with stacked fractions (:func:`~hdr_expr.datasets.fractions.make_fraction_line`)."""
     from hdr_expr.datasets.expressions import column_set, expression_set, load_material, score_line
+    from hdr_expr.datasets.fractions import fraction_set
+
+    layout = "columns" if columns else "fractions" if fractions else "lines"
+    make_set = {"columns": column_set, "fractions": fraction_set, "lines": expression_set}[layout]
+    what = {"columns": "column sums", "fractions": "fraction lines", "lines": "expression images"}[layout]
 
     material = load_material(shared)
     tmp, folder = _workdir(save)
     try:
-        say(f"generating {n} {'column sums' if columns else 'expression images'} (seed {seed}) ...")
+        say(f"generating {n} {what} (seed {seed}) ...")
         t0 = time.perf_counter()
         samples, paths = [], []
-        for s in (column_set if columns else expression_set)(material, n, seed):
+        for s in make_set(material, n, seed):
             name = folder / f"expr-{s.index:05d}"
             if enlarge == 1.0 and turn == 0.0:
                 paths.append(str(s.save(name)))
@@ -281,7 +288,7 @@ def run_expressions(
                 groups[key].append(i)
         result: dict[str, Any] = {
             "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge, "turn": turn,
-            "layout": "columns" if columns else "lines",
+            "layout": layout,
             "model": _model_info(model), "material": material.describe(),
             **summarize_scores(scores, groups),
             "speed": {"workers": workers, "seconds": read_s, "warm_images_per_s": n / read_s if read_s else None,
@@ -442,7 +449,8 @@ def _bar(ok: bool | None) -> str:
 
 def format_expressions(r: dict) -> str:
     lines = [
-        f"expression benchmark: {r['n']} {'column sums' if r.get('layout') == 'columns' else 'images'}, "
+        f"expression benchmark: {r['n']} "
+        f"{ {'columns': 'column sums', 'fractions': 'fraction lines'}.get(r.get('layout'), 'images')}, "
         f"seed {r['seed']}"
         f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}"
         f"{'' if not r.get('turn') else ', turned ±' + format(r['turn'], 'g') + '°'}, model {r['model']['path']} "
@@ -543,12 +551,17 @@ def bench_expressions(
     columns: bool = typer.Option(False, "--columns",
                                  help="Sums written in columns instead: numbers stacked, the operator before the "
                                       "last, a bar, the answer under it (scored as the line 738+53=791)."),
+    fractions: bool = typer.Option(False, "--fractions",
+                                   help="Lines with stacked fractions instead: numerators over bars over "
+                                        "denominators (scored as the line 1/2+1/4=3/4)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""
+    if columns and fractions:
+        raise typer.BadParameter("--columns and --fractions are two benchmarks: choose one")
     r = run_expressions(n, seed, model=str(model) if model else None, workers=workers, save=save,
                         cold_runs=cold_runs, cold_image=cold_image, shared=shared, enlarge=enlarge,
-                        turn=turn, columns=columns, say=_say(quiet or as_json))
+                        turn=turn, columns=columns, fractions=fractions, say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_expressions(r))
 
 

@@ -1686,6 +1686,7 @@ SAMPLES: dict[str, tuple[str, str, int]] = {
 }
 SAMPLE_WORKSHEET = ("worksheet.png", 4)  # (file, seed): a scanned page
 SAMPLE_COLUMN = ("column-sum.png", 26)  # (file, seed): a column addition with its carries, scanned
+SAMPLE_FRACTIONS = ("fractions.png", 4)  # (file, seed): 3/4+1/8=7/8 with stacked fractions, scanned
 
 
 def write_samples(folder: str | Path, material: Material | None = None) -> dict:
@@ -1714,4 +1715,12 @@ def write_samples(folder: str | Path, material: Material | None = None) -> dict:
     c = make_column_sum(material, seed, 1000)
     (folder / name).write_bytes(c.data)
     expected[name] = {"style": "column sum scan", "lines": [c.truth.to_dict()]}
+    from hdr_expr.datasets.fractions import make_fraction_line
+    from hdr_expr.pipeline.fractions import WrittenFraction
+
+    name, seed = SAMPLE_FRACTIONS
+    items = [WrittenFraction(("3",), ("4",)), "+", WrittenFraction(("1",), ("8",)), "=", WrittenFraction(("7",), ("8",))]
+    f = make_fraction_line(material, seed, 1000, items=items)
+    (folder / name).write_bytes(f.data)
+    expected[name] = {"style": "stacked fractions scan", "lines": [f.truth.to_dict()]}
     return expected

@@ -1571,6 +1571,10 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     if remove_rules:
         found = find_rules(dark_s, stroke=stroke_s, ink_level=level, off_sheet=None if desk is None else desk_s)
         page_rules = [r.scaled(1.0 / f) for r in found]
+        bars = _fraction_bar_rules(page_rules, seeds, weak, stroke)
+        if bars:
+            found = [r for k, r in enumerate(found) if k not in bars]
+            page_rules = [r for k, r in enumerate(page_rules) if k not in bars]
         if found:
             weak = remove_ruled_lines(weak, dark, page_rules, level, rgb=colour, solid=seeds,
                                       off_sheet=desk, stroke=stroke)
@@ -1596,6 +1600,32 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale,
                         rule_boxes=tuple(_rule_box(r) for r in page_rules if r.axis == 0) if rules else ())
+
+
+#: At most this many horizontal rules found on a page may be the bars of stacked fractions in a row (see
+#: _fraction_bar_rules): ruled paper has more.
+FRACTION_BAR_RULES = 2
+
+
+def _fraction_bar_rules(rules: list[Rule], seeds: np.ndarray, weak: np.ndarray, stroke: float) -> set[int]:
+    """Which of the horizontal ``rules`` (where at most FRACTION_BAR_RULES were found) are the bars of stacked
+    fractions written in a row: across a tight crop of ``½ + ¼ = ¾`` the bars line up, as long as a rule, and
+    the writing ends where they do. A rule on which the bar of a fraction lies is kept (see
+    :func:`hdr_expr.pipeline.fractions.find_fractions`, on the mask as it is with the rules)."""
+    horizontal = [k for k, r in enumerate(rules) if r.axis == 0]
+    if not horizontal or len(horizontal) > FRACTION_BAR_RULES:
+        return set()
+    from hdr_expr.pipeline.fractions import find_fractions
+
+    bars = [f.bar for f in find_fractions(_hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke))),
+                                          stroke)]
+    out = set()
+    for k in horizontal:
+        rule = rules[k]
+        for x, y, w, h in bars:
+            if abs(float(rule.at(np.array([x + w / 2.0]))[0]) - (y + h / 2.0)) <= rule.half + h / 2.0 + stroke:
+                out.add(k)
+    return out
 
 
 def _rule_box(rule: Rule) -> tuple[int, int, int, int]:

@@ -11,7 +11,10 @@ its own. The Python API is :func:`recognize`::
 Per page, every symbol crop (and every way of splitting a blob that may be touching symbols) is normalized
 MNIST-style and classified in ONE interpreter call. Splits are then chosen by the classifier's confidence,
 size and position rules add what a 28×28 crop cannot show (see :func:`apply_layout_rules`), and the parser
-reads the line, falling back on the classifier's alternatives where the first choices do not parse.
+reads the line, falling back on the classifier's alternatives where the first choices do not parse. Stacked
+fractions are found on the mask before the lines are, their parts read apart and put back into their lines
+(:mod:`~hdr_expr.pipeline.fractions`); sums written in columns are joined from their rows after
+(:mod:`~hdr_expr.pipeline.columns`).
 
 A line's ``confidence`` is the product of its symbols' confidences (the chance that every symbol is right, if
 their errors were independent), so long lines score lower than short ones with equally sure symbols.
@@ -35,6 +38,7 @@ from hdr_expr.errors import HdrExprError, InputError
 from hdr_expr.pipeline.assemble import assemble_candidates, latex_of, normalize_label, unparsed
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.columns import join_columns
+from hdr_expr.pipeline.fractions import ReadFraction, find_fractions, on_fraction_row, place_fractions
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
 from hdr_expr.pipeline.stats import median, percentile
@@ -498,15 +502,21 @@ def whole_prior(width_ratio: float, whole_fit: float = 0.0) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- predictor
+def _likeliest(s: SymbolResult) -> str:
+    """A symbol's likeliest reading (it may have been read otherwise to make its line parse)."""
+    return max([(s.confidence, s.label), *((p, label) for label, p in s.alternatives)])[1]
+
+
+def _operator_first(line: LineResult) -> bool:
+    """Whether a line's first symbol is likeliest an operator (``+ - × ÷``)."""
+    return _likeliest(line.symbols[0]) in "+-×÷*·x:"
+
+
 def _lone_mark(line: LineResult) -> bool:
     """A line of one symbol whose likeliest reading is not a digit (it may have been repaired into one: a
     lone '×' does not parse): no expression but a stray dash, a speck, a piece of a ruled line at a sheet's edge,
     a scrap of a board's frame. It is left out of the page's lines."""
-    if len(line.symbols) != 1:
-        return False
-    s = line.symbols[0]
-    top = max([(s.confidence, s.label), *((p, label) for label, p in s.alternatives)])[1]
-    return not top.isdigit()
+    return len(line.symbols) == 1 and not _likeliest(line.symbols[0]).isdigit()
 
 
 #: At most this many rules erased from a page may be a column sum's bars (two: a multiplication's); more are
@@ -855,12 +865,9 @@ class Recognizer:
         return self._read(pg.image, file, page)
 
     def _read(self, rgb: np.ndarray, file: str, page: int, orient: bool = True) -> PageResult:
-        from hdr_expr.pipeline.orientation import (ORIENT_MARGIN, ORIENT_SURE_SCORE, best_turn, cut_across,
-                                                   reading_score, turn_votes, turned_copies, turns_to_test,
-                                                   vote_sample)
+        from hdr_expr.pipeline.orientation import ORIENT_MARGIN, reading_score
         from hdr_expr.pipeline.preprocess import levelled, preprocess
-        from hdr_expr.pipeline.segment import (VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, answer_rings,
-                                               line_readings, long_bars, segment_page, underlines)
+        from hdr_expr.pipeline.segment import answer_rings, long_bars, segment_page, underlines
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
@@ -874,17 +881,75 @@ class Recognizer:
         if angle is not None:
             pre, turned_back = levelled(pre, angle)
             lines = segment_page(pre.mask, edge=pre.edge)
+        fractions = self._stacked_fractions(pre)
+        digit_height = None
+        if fractions:  # read apart: the page is read without their ink, and each put back in its line
+            pre = dataclasses.replace(pre, mask=pre.mask & ~np.logical_or.reduce([f.fraction.ink for f in fractions]))
+            digit_height = min(f.fraction.height for f in fractions)
+            lines = segment_page(pre.mask, edge=pre.edge, height=digit_height)
         blanks = underlines(pre.mask, lines) | long_bars(pre.mask, lines)
         bars: list[tuple[int, int, int, int]] = []  # their boxes (a column sum's bar is one)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
             pre = dataclasses.replace(pre, mask=pre.mask & ~blanks)
-            lines = segment_page(pre.mask, edge=pre.edge)
+            lines = segment_page(pre.mask, edge=pre.edge, height=digit_height)
             _, _, stats, _ = cv2.connectedComponentsWithStats(blanks.view(np.uint8), connectivity=8)
             bars = [tuple(int(v) for v in row[:4]) for row in stats[1:]]
         if turned_back is None and len(pre.rule_boxes) <= COLUMN_BAR_RULES:
             # A bar across a tight crop is erased as a rule (not the rules of ruled paper: they are many). (A page
             # turned level has them where they were before it was turned.)
             bars += list(pre.rule_boxes)
+        read, turned = self._read_lines(pre, lines, rgb, file, page, orient, fractions)
+        if read is None:  # sure it is turned
+            return _page_turned_back(turned[1], turned[0], (w, h), time.perf_counter() - t0)
+        # Sums written in columns (numbers stacked over an operator's row, the answer under a bar): one line.
+        # Stray marks and printed words are no expressions (unless a written answer holds).
+        results = [result for result in join_columns(place_fractions([result for _, _, result in read], fractions,
+                                                                     latex=self.latex), bars=bars, latex=self.latex)
+                   if not _lone_mark(result)
+                   and (result.correct is True or not printed_words([s.box for s in result.symbols]))]
+        if fractions:  # (the fractions' ink back, for how dark their lines are)
+            pre = dataclasses.replace(pre, mask=pre.mask | np.logical_or.reduce([f.fraction.ink for f in fractions]))
+        results = _without_scraps(_without_faint_strokes(results, pre), pre)
+        if turned_back is not None:
+            results = [line.with_boxes(lambda box: _turned_box(box, turned_back, cut_size)) for line in results]
+        if pre.scale != 1.0:
+            results = [line.with_boxes(lambda box: _page_box(box, pre.scale, (w, h))) for line in results]
+        given = PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
+                           seconds=time.perf_counter() - t0)
+        if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:
+            return _page_turned_back(turned[1], turned[0], (w, h), given.seconds)
+        return given
+
+    def _stacked_fractions(self, pre) -> list[ReadFraction]:
+        """The page's stacked fractions (see :mod:`fractions`), each part read as a line of its own. A fraction
+        whose numerator or denominator reads as anything but one line with no '=', or whose numerator starts with
+        an operator (a column sum's last row over its bar), is left to the page."""
+        from hdr_expr.pipeline.segment import segment_page
+
+        out = []
+        for f in find_fractions(pre.mask, pre.stroke):
+            parts = []
+            for ink in (f.numerator, f.denominator):
+                read, _ = self._read_lines(dataclasses.replace(pre, mask=ink), segment_page(ink, edge=pre.edge),
+                                           None, "", 0, orient=False)
+                results = [result for _, _, result in read]
+                if len(results) == 1 and results[0].symbols and "=" not in results[0].text:
+                    parts.append(results[0])
+            if len(parts) == 2 and _operator_first(parts[0]):
+                continue  # a column sum's operator row over its bar (``+53``), not a numerator
+            if len(parts) == 2:
+                out.append(ReadFraction(f, *parts))
+        return out
+
+    def _read_lines(self, pre, lines, rgb: np.ndarray | None, file: str, page: int, orient: bool,
+                    fractions: Sequence[ReadFraction] = ()) -> tuple:
+        """Read a page's lines: ``(read, turned)``, ``read`` a list of (line, paths, result) and ``turned`` the page
+        read another way up where the crops vote for one (else None); ``read`` is None where that reading is sure
+        (the page is turned). Without ``orient`` no turn is tried (``rgb`` is then not needed). A line on the row
+        of one of ``fractions`` (taken out of the page) is read as it is: no mark set apart is left out."""
+        from hdr_expr.pipeline.orientation import (ORIENT_SURE_SCORE, best_turn, cut_across, reading_score,
+                                                   turn_votes, turned_copies, turns_to_test, vote_sample)
+        from hdr_expr.pipeline.segment import VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings
 
         # Every crop the page's readings propose (whole symbols, the pieces of splits, merged runs), normalized
         # and classified in one batch; the verifier judges the same crops in one batch of its own.
@@ -947,7 +1012,7 @@ class Recognizer:
             turned = max((self._read_turned(rgb, file, page, k, other_end=False) for k in (1, 3)),
                          key=lambda t: reading_score(t[1].lines))
         if turned is not None and reading_score(turned[1].lines) > ORIENT_SURE_SCORE:
-            return _page_turned_back(turned[1], turned[0], (w, h), time.perf_counter() - t0)
+            return None, turned
 
         read = []
         for plan in plans:
@@ -962,26 +1027,14 @@ class Recognizer:
                 if retried is not None and (_not_as_first_read(retried[1]) < far
                                             or (retried[1].correct is True and result.correct is not True)):
                     paths, result = retried
+            if any(on_fraction_row(line.box, f.fraction) for f in fractions):
+                read.append((line, paths, result))  # its parts stand apart where fractions were taken out
+                continue
             read.append(self._without_tick(line, paths, result, pre)
                         or self._without_question_mark(line, paths, result, pre)
                         or self._without_stray_points(line, paths, result, pre)
                         or self._without_far_marks(line, paths, result, pre) or (line, paths, result))
-        read = self._join_far_answers(self._split_sums(read, pre), pre)
-        # Stray marks and printed words are no expressions (unless a written answer holds).
-        # Sums written in columns (numbers stacked over an operator's row, the answer under a bar): one line.
-        results = [result for result in join_columns([result for _, _, result in read], bars=bars, latex=self.latex)
-                   if not _lone_mark(result)
-                   and (result.correct is True or not printed_words([s.box for s in result.symbols]))]
-        results = _without_scraps(_without_faint_strokes(results, pre), pre)
-        if turned_back is not None:
-            results = [line.with_boxes(lambda box: _turned_box(box, turned_back, cut_size)) for line in results]
-        if pre.scale != 1.0:
-            results = [line.with_boxes(lambda box: _page_box(box, pre.scale, (w, h))) for line in results]
-        given = PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
-                           seconds=time.perf_counter() - t0)
-        if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:
-            return _page_turned_back(turned[1], turned[0], (w, h), given.seconds)
-        return given
+        return self._join_far_answers(self._split_sums(read, pre), pre), turned
 
     def _read_turned(self, rgb: np.ndarray, file: str, page: int, turn: int,
                      other_end: bool = True) -> tuple[int, PageResult]:

@@ -252,6 +252,18 @@ def test_bench_expressions_in_columns(run_cli, tmp_path):
     assert truth[0]["read"] == truth[0]["text"] == "92+32=124"
 
 
+def test_bench_expressions_with_fractions(run_cli, tmp_path):
+    r = run_cli("bench", "expressions", "--fractions", "--n", "2", "--seed", "2", "--workers", "1", "--cold-runs",
+                "0", "--json", "--save", tmp_path)
+    assert r.exit_code == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["layout"] == "fractions" and res["n"] == 2
+    truth = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(t["layout"] == "fraction" and "/" in t["text"] for t in truth)
+    assert [t["read"] for t in truth] == [t["text"] for t in truth]  # (see tests/test_fractions.py)
+    assert run_cli("bench", "expressions", "--fractions", "--columns", "--n", "1").exit_code != 0
+
+
 def test_bench_worksheets_of_column_sums(run_cli, tmp_path):
     r = run_cli("bench", "worksheets", "--columns", "--pages", "1", "--seed", "1", "--workers", "1", "--json",
                 "--save", tmp_path)
