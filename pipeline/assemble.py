@@ -398,7 +398,9 @@ def _latex_printer() -> Any:
         def _operand(self, e: Any) -> str:
             inner = e.args[0] if isinstance(e, UnevaluatedExpr) else e
             tex = self._print(inner)
-            if isinstance(inner, Add) or negation(inner) is not None or (inner.is_number and inner.is_negative):
+            # (is_Number, not is_number: asking an unevaluated 0/0 whether it is negative can raise sympy's
+            # InconsistentAssumptions, depending on what its cache holds — seen reading a line as ``1-0/000``.)
+            if isinstance(inner, Add) or negation(inner) is not None or (inner.is_Number and inner.is_negative):
                 tex = r"\left(%s\right)" % tex
             return tex
 

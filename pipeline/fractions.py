@@ -46,10 +46,15 @@ FRACTION_OVERHANG = 0.2
 #: Nothing is written over a numerator or under a denominator within this many of its heights (a column sum's
 #: rows are stacked: a digit broken in two over the digit under it would make a fraction of three rows).
 FRACTION_CLEAR = 0.5
-#: A bar touching the part under or over it: its rows have ink across this share of the part's width.
-TOUCHING_SPAN = 0.85
+#: A bar touching the part under or over it shows alone (thin) in at least this share of the part's columns, at
+#: both ends (where the part touches, bar and part make one run: a 7's top stroke under a bar is as wide as it).
+TOUCHING_SPAN = 0.4
 #: The numerator's and the denominator's heights are within this factor of each other.
 FRACTION_SIZES = 2.2
+#: A fraction's stand-in (see stand_in_mask): digits this many of its digit heights wide, one per STAND_IN_STEP
+#: digit heights of its bar.
+STAND_IN_WIDTH = 0.6
+STAND_IN_STEP = 0.75
 #: A fraction belongs to the line whose box holds its bar's middle, within this many of the fraction's digit
 #: heights of it (else it makes a line of its own).
 HOST_GAP = 2.5
@@ -118,9 +123,10 @@ def _part(boxes: np.ndarray, tall: np.ndarray, b: int, above: bool, used: np.nda
 def _bars_touching(labels: np.ndarray, stats: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
     """A bar drawn touching the numerator under it or the denominator over it makes one part of the two: such a
     part is cut in two along the bar (the labels image relabelled, a stats row added). The bar is what a part
-    shows first from the top (or the bottom) across TOUCHING_SPAN of its columns, a run at most BAR_THICKNESS
-    strokes thick, lying along a straight line; nothing lies beyond it, and it reaches at least a stroke past the
-    rest on both sides (a 7's or a 5's top stroke ends where its stem or its side begins)."""
+    shows first from the top (or the bottom), a run at most BAR_THICKNESS strokes thick in TOUCHING_SPAN of its
+    columns, both ends among them, lying along a line (a bow allowed); nothing lies beyond it, and it reaches at
+    least a stroke past the rest on both sides (a 7's or a 5's top stroke ends where its stem or its side
+    begins)."""
     x, y, w, h, area = stats[1:].T
     cands = np.flatnonzero((w >= BAR_LENGTH * s) & (h > BAR_SLOPE * w + 1.5 * s) & (h >= PART_MIN_STROKES * s))
     added = []
@@ -135,7 +141,8 @@ def _bars_touching(labels: np.ndarray, stats: np.ndarray, s: float) -> tuple[np.
             after = (rows >= first) & ~o
             run = np.where(after.any(axis=0), np.argmax(after, axis=0), bh) - first
             thin = o.any(axis=0) & (run <= thick)
-            if thin.sum() < TOUCHING_SPAN * bw:
+            end = max(1, int(0.15 * bw))
+            if thin.sum() < TOUCHING_SPAN * bw or not (thin[:end].any() and thin[-end:].any()):
                 continue
             cols = np.flatnonzero(thin)
             # (A pen's bar bows: its middle line as a parabola.)
@@ -224,7 +231,7 @@ def written_labels(items: Sequence) -> list[str]:
 def _brackets(numerator: Sequence[str], denominator: Sequence[str], before: str | None) -> tuple[bool, bool, bool]:
     """Whether the numerator, the denominator and the whole fraction need brackets on one line."""
     return (any(lab in "+-" for lab in numerator[1:]), any(lab in "+-×÷/" for lab in denominator),
-            before is not None and (before in "÷/." or before.isdigit()))
+            before is not None and (before in "÷/" or _digit(before)))
 
 
 def fraction_labels(numerator: Sequence[str], denominator: Sequence[str], before: str | None) -> list[str]:
@@ -265,6 +272,10 @@ def _fraction_tokens(f: ReadFraction, before: str | None) -> list[Token]:
     return out
 
 
+def _digit(label: str) -> bool:
+    return label.isdigit() or label == "."
+
+
 def spell(items: Sequence, *, label_of: Callable, fraction: Callable, virtual: Callable) -> list:
     """A line's symbols and stacked fractions (``items``, in reading order) written as one sequence of tokens: a
     symbol as itself, a fraction as ``fraction(item, before)`` (``before``: the label written right before it)
@@ -278,9 +289,9 @@ def spell(items: Sequence, *, label_of: Callable, fraction: Callable, virtual: C
             out.append(item)
             continue
         before = label_of(out[-1]) if len(out) > after_fraction else None
-        if before is not None and (before.isdigit() or before == "."):
+        if before is not None and _digit(before):
             start = len(out)
-            while start > after_fraction and (label_of(out[start - 1]).isdigit() or label_of(out[start - 1]) == "."):
+            while start > after_fraction and _digit(label_of(out[start - 1])):
                 start -= 1
             whole = out[start:]
             body = fraction(item, "+")
@@ -294,10 +305,20 @@ def spell(items: Sequence, *, label_of: Callable, fraction: Callable, virtual: C
 
 def _with_fractions(bases: Sequence[LineResult], fractions: Sequence[ReadFraction], latex: bool) -> LineResult:
     """Lines' symbols and the fractions placed among them read as one line, in the order they are written."""
-    blocks: list[tuple[float, object]] = [(s.box[0] + s.box[2] / 2.0, s) for base in bases for s in base.symbols]
+    stands = [box for f in fractions for box in _stand_in_boxes(f.fraction)]
+    blocks: list[tuple[float, object]] = [(s.box[0] + s.box[2] / 2.0, s) for base in bases for s in base.symbols
+                                          if not any(_within(s.box, box) for box in stands)]
     blocks += [(f.fraction.bar[0] + f.fraction.bar[2] / 2.0, f) for f in fractions]
     items = [(block, symbol_candidates(block)) if isinstance(block, SymbolResult) else block
              for _, block in sorted(blocks, key=lambda b: b[0])]
+    # An operator beside a fraction stays one: read as a digit (to make a line parse) it would join the number
+    # in the fraction beside it (``9+5/2`` read ``9-45/2``), and the brackets were set for an operator.
+    for k, item in enumerate(items):
+        beside = [items[j] for j in (k - 1, k + 1) if 0 <= j < len(items)]
+        if isinstance(item, tuple) and any(isinstance(b, ReadFraction) for b in beside):
+            cands = item[1]
+            if not _digit(cands[0][0]):
+                items[k] = (item[0], [c for c in cands if not _digit(c[0])])
     # (Each symbol by its likeliest reading: a line of operators alone read as a line of its own was repaired.)
     tokens = spell(items, label_of=lambda t: t[1][0][0], fraction=_fraction_tokens,
                    virtual=lambda label, tokens, right: _virtual(label, union_box([s.box for s, _ in tokens]), right))
@@ -307,9 +328,32 @@ def _with_fractions(bases: Sequence[LineResult], fractions: Sequence[ReadFractio
     return joined_line(symbols, cands, box, latex=latex, label=label, unparsed_ok=True)
 
 
-def on_fraction_row(box: Box, f: StackedFraction) -> bool:
-    """Whether a line (its box) lies on the fraction's row, near enough to hold it."""
-    return _beside(box, box[1] + box[3] / 2.0, f)
+def _stand_in_boxes(f: StackedFraction) -> list[Box]:
+    """Where a fraction's stand-in lies: digits of the fraction's digit height side by side across its bar."""
+    bx, by, bw, bh = f.bar
+    h = max(int(round(f.height)), 3)
+    w = max(int(round(STAND_IN_WIDTH * f.height)), 3)
+    k = max(1, int(bw // (STAND_IN_STEP * f.height)))
+    step = bw / k
+    return [(int(bx + step * (i + 0.5) - w / 2.0), int(by + bh / 2.0 - h / 2.0), w, h) for i in range(k)]
+
+
+def stand_in_mask(shape: tuple[int, int], fractions: Sequence[StackedFraction], stroke: float) -> np.ndarray:
+    """Rings the size of digits (0s) drawn across each fraction's bar: with the fractions' ink taken out, the page
+    is read with these in their places, so that a line keeps the digits that set its height and its spacing
+    (``+ =`` alone would be measured by their own small size, and read apart)."""
+    mask = np.zeros(shape, np.uint8)
+    t = max(int(round(stroke)), 1)
+    for f in fractions:
+        for x, y, w, h in _stand_in_boxes(f):
+            cv2.ellipse(mask, (x + w // 2, y + h // 2), (max(w // 2 - t, 1), max(h // 2 - t, 1)), 0, 0, 360, 1, t)
+    return mask > 0
+
+
+def _within(box: Box, stand: Box) -> bool:
+    """Whether a symbol read is (part of) a fraction's stand-in: its centre inside a stand-in's box."""
+    cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+    return stand[0] <= cx <= stand[0] + stand[2] and stand[1] <= cy <= stand[1] + stand[3]
 
 
 def _beside(box: Box, middle: float, f: StackedFraction) -> bool:

@@ -149,6 +149,9 @@ class Preprocessed:
     edge: np.ndarray | None = None
     #: The boxes (x, y, w, h, in mask pixels) of the horizontal rules erased: a column sum's bar is sometimes one.
     rule_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    #: The boxes of lines found as rules but left on the page because a stacked fraction's bar lies on them (a row
+    #: of fractions across a tight crop lines its bars up); the recognizer erases those no fraction it reads has.
+    fraction_rules: tuple[tuple[int, int, int, int], ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -1568,11 +1571,13 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
     if img.shape[2] == 3:
         colour = cv2.bitwise_not(img) if inverted else img
     seeds = (dark >= high) & (diff > abs_high)
+    fraction_rules: tuple[tuple[int, int, int, int], ...] = ()
     if remove_rules:
         found = find_rules(dark_s, stroke=stroke_s, ink_level=level, off_sheet=None if desk is None else desk_s)
         page_rules = [r.scaled(1.0 / f) for r in found]
         bars = _fraction_bar_rules(page_rules, seeds, weak, stroke)
         if bars:
+            fraction_rules = tuple(_rule_box(r) for k, r in enumerate(page_rules) if k in bars)
             found = [r for k, r in enumerate(found) if k not in bars]
             page_rules = [r for k, r in enumerate(page_rules) if k not in bars]
         if found:
@@ -1599,7 +1604,8 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         mask &= ~edge_steps(mask, dark, stroke, level)
     angle = estimate_skew(mask)
     return Preprocessed(mask, inverted, angle, stroke, level / 255.0, rules, dark, work_scale,
-                        rule_boxes=tuple(_rule_box(r) for r in page_rules if r.axis == 0) if rules else ())
+                        rule_boxes=tuple(_rule_box(r) for r in page_rules if r.axis == 0) if rules else (),
+                        fraction_rules=fraction_rules)
 
 
 #: At most this many horizontal rules found on a page may be the bars of stacked fractions in a row (see

@@ -38,7 +38,7 @@ from hdr_expr.errors import HdrExprError, InputError
 from hdr_expr.pipeline.assemble import assemble_candidates, latex_of, normalize_label, unparsed
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.columns import join_columns
-from hdr_expr.pipeline.fractions import ReadFraction, find_fractions, on_fraction_row, place_fractions
+from hdr_expr.pipeline.fractions import ReadFraction, find_fractions, place_fractions, stand_in_mask
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
 from hdr_expr.pipeline.stats import median, percentile
@@ -882,23 +882,34 @@ class Recognizer:
             pre, turned_back = levelled(pre, angle)
             lines = segment_page(pre.mask, edge=pre.edge)
         fractions = self._stacked_fractions(pre)
-        digit_height = None
-        if fractions:  # read apart: the page is read without their ink, and each put back in its line
-            pre = dataclasses.replace(pre, mask=pre.mask & ~np.logical_or.reduce([f.fraction.ink for f in fractions]))
-            digit_height = min(f.fraction.height for f in fractions)
-            lines = segment_page(pre.mask, edge=pre.edge, height=digit_height)
+        unread = [box for box in pre.fraction_rules if not any(_overlaps(f.fraction.bar, box) for f in fractions)]
+        if unread and turned_back is None:
+            # A line left on the page for a fraction's bar that no fraction read has (a column sum's bar under its
+            # operator's row) is a rule after all: erased, and its box kept with the rules'.
+            band = np.zeros_like(pre.mask)
+            for x, y, bw, bh in unread:
+                pad = int(math.ceil(pre.stroke))
+                band[max(y - pad, 0) : y + bh + pad, max(x, 0) : x + bw] = True
+            pre = dataclasses.replace(pre, mask=pre.mask & ~band, rule_boxes=pre.rule_boxes + tuple(unread))
+            if not fractions:
+                lines = segment_page(pre.mask, edge=pre.edge)
+        if fractions:  # read apart; the page is read with a stand-in for each, then each is put back in its line
+            ink = np.logical_or.reduce([f.fraction.ink for f in fractions])
+            stand_ins = stand_in_mask(pre.mask.shape, [f.fraction for f in fractions], pre.stroke)
+            pre = dataclasses.replace(pre, mask=(pre.mask & ~ink) | stand_ins)
+            lines = segment_page(pre.mask, edge=pre.edge)
         blanks = underlines(pre.mask, lines) | long_bars(pre.mask, lines)
         bars: list[tuple[int, int, int, int]] = []  # their boxes (a column sum's bar is one)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
             pre = dataclasses.replace(pre, mask=pre.mask & ~blanks)
-            lines = segment_page(pre.mask, edge=pre.edge, height=digit_height)
+            lines = segment_page(pre.mask, edge=pre.edge)
             _, _, stats, _ = cv2.connectedComponentsWithStats(blanks.view(np.uint8), connectivity=8)
             bars = [tuple(int(v) for v in row[:4]) for row in stats[1:]]
         if turned_back is None and len(pre.rule_boxes) <= COLUMN_BAR_RULES:
             # A bar across a tight crop is erased as a rule (not the rules of ruled paper: they are many). (A page
             # turned level has them where they were before it was turned.)
             bars += list(pre.rule_boxes)
-        read, turned = self._read_lines(pre, lines, rgb, file, page, orient, fractions)
+        read, turned = self._read_lines(pre, lines, rgb, file, page, orient)
         if read is None:  # sure it is turned
             return _page_turned_back(turned[1], turned[0], (w, h), time.perf_counter() - t0)
         # Sums written in columns (numbers stacked over an operator's row, the answer under a bar): one line.
@@ -908,7 +919,7 @@ class Recognizer:
                    if not _lone_mark(result)
                    and (result.correct is True or not printed_words([s.box for s in result.symbols]))]
         if fractions:  # (the fractions' ink back, for how dark their lines are)
-            pre = dataclasses.replace(pre, mask=pre.mask | np.logical_or.reduce([f.fraction.ink for f in fractions]))
+            pre = dataclasses.replace(pre, mask=(pre.mask & ~stand_ins) | ink)
         results = _without_scraps(_without_faint_strokes(results, pre), pre)
         if turned_back is not None:
             results = [line.with_boxes(lambda box: _turned_box(box, turned_back, cut_size)) for line in results]
@@ -941,12 +952,10 @@ class Recognizer:
                 out.append(ReadFraction(f, *parts))
         return out
 
-    def _read_lines(self, pre, lines, rgb: np.ndarray | None, file: str, page: int, orient: bool,
-                    fractions: Sequence[ReadFraction] = ()) -> tuple:
+    def _read_lines(self, pre, lines, rgb: np.ndarray | None, file: str, page: int, orient: bool) -> tuple:
         """Read a page's lines: ``(read, turned)``, ``read`` a list of (line, paths, result) and ``turned`` the page
         read another way up where the crops vote for one (else None); ``read`` is None where that reading is sure
-        (the page is turned). Without ``orient`` no turn is tried (``rgb`` is then not needed). A line on the row
-        of one of ``fractions`` (taken out of the page) is read as it is: no mark set apart is left out."""
+        (the page is turned). Without ``orient`` no turn is tried (``rgb`` is then not needed)."""
         from hdr_expr.pipeline.orientation import (ORIENT_SURE_SCORE, best_turn, cut_across, reading_score,
                                                    turn_votes, turned_copies, turns_to_test, vote_sample)
         from hdr_expr.pipeline.segment import VERIFIED_SPLIT_HEIGHT, VERIFIED_SPLIT_USUAL, line_readings
@@ -1027,9 +1036,6 @@ class Recognizer:
                 if retried is not None and (_not_as_first_read(retried[1]) < far
                                             or (retried[1].correct is True and result.correct is not True)):
                     paths, result = retried
-            if any(on_fraction_row(line.box, f.fraction) for f in fractions):
-                read.append((line, paths, result))  # its parts stand apart where fractions were taken out
-                continue
             read.append(self._without_tick(line, paths, result, pre)
                         or self._without_question_mark(line, paths, result, pre)
                         or self._without_stray_points(line, paths, result, pre)

@@ -678,16 +678,13 @@ def answer_rings(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def segment_page(mask: np.ndarray, *, angle: float | None = None, edge: np.ndarray | None = None,
-                 height: float | None = None) -> list[LineCrops]:
+def segment_page(mask: np.ndarray, *, angle: float | None = None, edge: np.ndarray | None = None) -> list[LineCrops]:
     """Ink mask (bool, page pixels) → lines of symbol crops, top to bottom, each read left to right.
 
     ``angle`` is the writing's skew in degrees (counter-clockwise, as :func:`preprocess` reports it); by
     default it is estimated from the components. Boxes stay in page pixels: nothing is rotated. ``edge`` marks
     where the photo's own edge lies in a mask that was turned (see preprocess.levelled): parts touching it are
-    at the border, as parts touching the mask's sides are. ``height``, where given, is the least height of the
-    writing's digits (known from elsewhere: a page whose stacked fractions were taken out may hold lines of
-    operators alone, which would otherwise be measured by their own small size).
+    at the border, as parts touching the mask's sides are.
     """
     mask = np.asarray(mask)
     if mask.dtype != bool:
@@ -706,7 +703,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None, edge: np.ndarr
     def at_border(c: _Comp) -> bool:
         return _at_border(c, H, W) or c.label in on_edge
 
-    height0 = max(_writing_height(comps, stroke, H, W, on_edge), height or 0.0)
+    height0 = _writing_height(comps, stroke, H, W, on_edge)
     if len(comps) > 1:
         # Frame-sized parts (a sheet's edge, a table's border, a shadow's edge at the border) and long
         # thin strokes across the page (an underline, a rule's remnant) are no symbol of any line.
@@ -731,10 +728,10 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None, edge: np.ndarr
         ):
             continue
         tall_h = [c.h for c in members if c.h >= 0.5 * height0] or [max(c.h for c in members)]
-        line_h = max(median(tall_h), height or 0.0)
+        line_h = median(tall_h)
         line_stroke = _median_stroke(members) or stroke
         crops = _group_symbols(labels, members, line_h, line_stroke)
-        line_h = max(_line_height(crops) or line_h, height or 0.0)
+        line_h = _line_height(crops) or line_h
         # The line's band (in levelled coordinates) for placing dots.
         tall = [s for s in crops if s.box[3] >= 0.6 * line_h] or crops
         tops = [s.box[1] + s.center[0] * t for s in tall]
@@ -752,7 +749,7 @@ def segment_page(mask: np.ndarray, *, angle: float | None = None, edge: np.ndarr
             continue
         for part in _split_row(kept, line_h):
             result.append(
-                LineCrops(union_box([s.box for s in part]), tuple(part), max(_line_height(part) or line_h, height or 0.0),
+                LineCrops(union_box([s.box for s in part]), tuple(part), _line_height(part) or line_h,
                           line_stroke, float(angle))
             )
     result = _drop_corner_marks(result, H, W)

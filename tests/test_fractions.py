@@ -9,7 +9,7 @@ import pytest
 
 from hdr_expr.pipeline.assemble import assemble
 from hdr_expr.pipeline.fractions import (ReadFraction, StackedFraction, WrittenFraction, find_fractions,
-                                         fraction_labels, place_fractions, written_labels)
+                                         fraction_labels, place_fractions, stand_in_mask, written_labels)
 from hdr_expr.pipeline.results import LineResult, SymbolResult
 from hdr_expr.pipeline.segment import union_box
 
@@ -131,6 +131,13 @@ def test_fractions_are_put_back_into_the_line_whose_middle_their_bar_lies_on():
     doubted = symbol("4", (100, 88, 24, 24), 0.08, (("+", 0.82),))
     [joined] = place_fractions([line_of([doubted]), line_of([equals])], [half, quarter, three_quarters],
                                latex=False)
+    assert joined.text == "1/2+1/4=3/4"
+    # The page is read with digit-sized rings standing in for the fractions: what is read there is dropped.
+    ring = stand_in_mask((220, 480), [half.fraction], PEN)
+    rows, cols = np.nonzero(ring)
+    assert rows.min() >= 100 - 21 and rows.max() <= 100 + 21 and cols.min() >= 40 and cols.max() <= 40 + 46
+    stand_in = symbol("0", (cols.min(), rows.min(), cols.max() - cols.min() + 1, rows.max() - rows.min() + 1))
+    [joined] = place_fractions([line_of([stand_in, plus, equals])], [half, quarter, three_quarters], latex=False)
     assert joined.text == "1/2+1/4=3/4"
     # A fraction alone on its row is a line of its own, placed among the others by where it lies.
     upper = line_of([symbol(c, (40 + 30 * i, 0, 24, 40)) for i, c in enumerate("5-2")])
