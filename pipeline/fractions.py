@@ -128,14 +128,24 @@ def _bars_touching(labels: np.ndarray, stats: np.ndarray, s: float) -> tuple[np.
     least a stroke past the rest on both sides (a 7's or a 5's top stroke ends where its stem or its side
     begins)."""
     x, y, w, h, area = stats[1:].T
-    cands = np.flatnonzero((w >= BAR_LENGTH * s) & (h > BAR_SLOPE * w + 1.5 * s) & (h >= PART_MIN_STROKES * s))
+    tall = h >= PART_MIN_STROKES * s
+    cands = np.flatnonzero((w >= BAR_LENGTH * s) & (h > BAR_SLOPE * w + 1.5 * s) & tall)
     added = []
     thick = BAR_THICKNESS * s
+    cx = x + w / 2.0
     for i in cands:
         x0, y0, bw, bh = (int(v) for v in stats[i + 1, :4])
+        # (First the other part: tall writing right over the part's top or under its bottom, within its width.)
+        over = tall & (cx >= x0) & (cx <= x0 + bw) & (y + h <= y0 + thick) & (y + h >= y0 - FRACTION_GAP * h)
+        under = tall & (cx >= x0) & (cx <= x0 + bw) & (y >= y0 + bh - thick) & (y <= y0 + bh + FRACTION_GAP * h)
+        over[i] = under[i] = False
+        if not (over.any() or under.any()):
+            continue
         own = labels[y0 : y0 + bh, x0 : x0 + bw] == i + 1
         rows = np.arange(bh)[:, None]
         for at_top in (True, False):
+            if not (over if at_top else under).any():
+                continue
             o = own if at_top else own[::-1]
             first = np.argmax(o, axis=0)
             after = (rows >= first) & ~o
