@@ -27,6 +27,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from hdr_expr.pipeline.assemble import unparsed
 from hdr_expr.pipeline.joined import Candidates, joined_line, symbol_candidates
 from hdr_expr.pipeline.results import Box, LineResult, SymbolResult
 from hdr_expr.pipeline.segment import union_box
@@ -264,17 +265,19 @@ def _virtual(label: str, box: Box, right: bool = False) -> Token:
     return SymbolResult(label, 1.0, (int(x + w - 1 if right else x), int(y), 1, max(int(h), 1))), [(label, 1.0)]
 
 
-def _fraction_tokens(f: ReadFraction, before: str | None) -> list[Token]:
-    """The fraction as symbols with their readings, in the order :func:`fraction_labels` writes them."""
-    num_br, den_br, whole_br = _brackets([s.label for s in f.numerator.symbols],
-                                         [s.label for s in f.denominator.symbols], before)
+def _fraction_tokens(f: ReadFraction, before: str | None, label_of: Callable[[Token], str]) -> list[Token]:
+    """The fraction as symbols with their readings, in the order :func:`fraction_labels` writes them (the
+    brackets set by each symbol's reading as ``label_of`` gives it)."""
+    num = [(s, symbol_candidates(s)) for s in f.numerator.symbols]
+    den = [(s, symbol_candidates(s)) for s in f.denominator.symbols]
+    num_br, den_br, whole_br = _brackets([label_of(t) for t in num], [label_of(t) for t in den], before)
     out: list[Token] = []
-    for k, (part, bracket) in enumerate(((f.numerator, num_br), (f.denominator, den_br))):
+    for k, (part, tokens, bracket) in enumerate(((f.numerator, num, num_br), (f.denominator, den, den_br))):
         if k:
             out.append((SymbolResult("/", 1.0, f.fraction.bar), [("/", 1.0)]))
         if bracket:
             out.append(_virtual("(", part.box))
-        out += [(s, symbol_candidates(s)) for s in part.symbols]
+        out += tokens
         if bracket:
             out.append(_virtual(")", part.box, right=True))
     if whole_br:
@@ -329,13 +332,33 @@ def _with_fractions(bases: Sequence[LineResult], fractions: Sequence[ReadFractio
             cands = item[1]
             if not _digit(cands[0][0]):
                 items[k] = (item[0], [c for c in cands if not _digit(c[0])])
-    # (Each symbol by its likeliest reading: a line of operators alone read as a line of its own was repaired.)
-    tokens = spell(items, label_of=lambda t: t[1][0][0], fraction=_fraction_tokens,
-                   virtual=lambda label, tokens, right: _virtual(label, union_box([s.box for s, _ in tokens]), right))
     box = union_box([*(base.box for base in bases), *(f.fraction.box for f in fractions)])
-    symbols, cands = [s for s, _ in tokens], [c for _, c in tokens]
-    label = next((base.label for base in bases if base.label), None)
-    return joined_line(symbols, cands, box, latex=latex, label=label, unparsed_ok=True)
+    number = next((base.label for base in bases if base.label), None)
+    # The brackets are set by each symbol's likeliest reading (a line of operators alone, read as a line of its
+    # own, was repaired); where the line's repair reads a symbol otherwise (a denominator's '1' read '/', then
+    # mended), they are set again by the line's reading, and that reading is kept.
+    chosen: dict[int, str] = {}
+
+    def label_of(t: Token) -> str:
+        return chosen.get(id(t[0]), t[1][0][0])
+
+    line: LineResult | None = None
+    for _ in range(2):
+        tokens = spell(items, label_of=label_of, fraction=lambda f, before: _fraction_tokens(f, before, label_of),
+                       virtual=lambda lab, toks, right: _virtual(lab, union_box([s.box for s, _ in toks]), right))
+        if chosen:
+            tokens = [(s, [(chosen[id(s)], dict(c).get(chosen[id(s)], 0.0))]) if id(s) in chosen else (s, c)
+                      for s, c in tokens]
+        symbols, cands = [s for s, _ in tokens], [c for _, c in tokens]
+        read = joined_line(symbols, cands, box, latex=latex, label=number, unparsed_ok=True)
+        if line is not None and unparsed(read.error):
+            break
+        line = read
+        now = {id(s): r.label for s, r in zip(symbols, read.symbols)}
+        if all(label_of(t) == now[id(t[0])] for t in tokens):
+            break
+        chosen = now
+    return line
 
 
 def _stand_in_boxes(f: StackedFraction) -> list[Box]:

@@ -132,6 +132,14 @@ def test_fractions_are_put_back_into_the_line_whose_middle_their_bar_lies_on():
     [joined] = place_fractions([line_of([doubted]), line_of([equals])], [half, quarter, three_quarters],
                                latex=False)
     assert joined.text == "1/2+1/4=3/4"
+    # Brackets follow the line's reading: a denominator's 1 read likelier as '/', mended by the repair, gets none.
+    doubted_one = read_fraction(130, "3", "157")
+    den = doubted_one.denominator
+    den = LineResult(**{**den.__dict__, "symbols": (symbol("/", den.symbols[0].box, 0.6, (("1", 0.4),)),
+                                                     *den.symbols[1:])})
+    [joined] = place_fractions([line_of([plus])], [half, ReadFraction(doubted_one.fraction, doubted_one.numerator,
+                                                                      den)], latex=False)
+    assert joined.text == "1/2+3/157"
     # The page is read with digit-sized rings standing in for the fractions: what is read there is dropped.
     ring = stand_in_mask((220, 480), [half.fraction], PEN)
     rows, cols = np.nonzero(ring)
