@@ -1719,7 +1719,8 @@ def write_samples(folder: str | Path, material: Material | None = None) -> dict:
     from hdr_expr.pipeline.fractions import WrittenFraction
 
     name, seed = SAMPLE_FRACTIONS
-    items = [WrittenFraction(("3",), ("4",)), "+", WrittenFraction(("1",), ("8",)), "=", WrittenFraction(("7",), ("8",))]
+    items = [WrittenFraction(("3",), ("4",)), "+", WrittenFraction(("1",), ("8",)), "=",
+             WrittenFraction(("7",), ("8",))]
     f = make_fraction_line(material, seed, 1000, items=items)
     (folder / name).write_bytes(f.data)
     expected[name] = {"style": "stacked fractions scan", "lines": [f.truth.to_dict()]}

@@ -153,7 +153,8 @@ def test_fractions_are_put_back_into_the_line_whose_middle_their_bar_lies_on():
     assert (first, last) == (upper, other) and alone.text == "7/8" and alone.value == "7/8"
 
 
-@pytest.mark.parametrize("index", [0, 1])  # a scan and a photo, as `hdr-expr bench expressions --fractions --seed 2` makes them
+# A scan and a photo, as `hdr-expr bench expressions --fractions --seed 2` makes them.
+@pytest.mark.parametrize("index", [0, 1])
 def test_a_generated_fraction_line_is_read_as_written(shared_dir, index):
     from hdr_expr.datasets.expressions import load_material
     from hdr_expr.datasets.fractions import make_fraction_line
