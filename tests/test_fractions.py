@@ -164,3 +164,19 @@ def test_a_generated_fraction_line_is_read_as_written(shared_dir, index):
     page = Recognizer().read_image(sample.image)
     assert [line.text for line in page.lines] == [sample.truth.text]
     assert page.lines[0].value == sample.truth.value
+
+
+def test_a_row_of_fraction_bars_across_a_tight_crop_is_no_rule(shared_dir, monkeypatch):
+    from hdr_expr.datasets.expressions import load_material
+    from hdr_expr.datasets.fractions import make_fraction_line
+    from hdr_expr.pipeline import preprocess as pre_module
+    from hdr_expr.pipeline.recognize import MIN_STROKE, WORK_STROKE, Recognizer
+
+    # Seed 2's image 34: `3/70=3/70` scanned tight; its two bars and the `=`'s upper bar line up across the crop.
+    sample = make_fraction_line(load_material(shared_dir), 2, 34)
+    pre = pre_module.preprocess(sample.image, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
+    assert pre.rule_boxes == () and len(pre.fraction_rules) == 1
+    assert [line.text for line in Recognizer().read_image(sample.image).lines] == [sample.truth.text]
+    monkeypatch.setattr(pre_module, "FRACTION_BAR_RULES", 0)  # as before: found as a rule and erased
+    pre = pre_module.preprocess(sample.image, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
+    assert len(pre.rule_boxes) == 1 and pre.fraction_rules == ()
