@@ -92,10 +92,10 @@ def _part(boxes: np.ndarray, tall: np.ndarray, b: int, above: bool, used: np.nda
     cx = x + w / 2.0
     gap = (by - (y + h)) if above else (y - (by + bh))
     anchors = np.flatnonzero(tall & ~used & (cx >= bx) & (cx <= bx + bw) & (gap >= -0.5 * bh)
-                             & (gap <= FRACTION_GAP * h))
+                             & (gap <= FRACTION_GAP * np.maximum(h, height_hint)))
     if not len(anchors):
         return None
-    height = max(float(h[anchors].max()), height_hint)  # (the other part's: a digit broken in two is short)
+    height = max(float(h[anchors].max()), height_hint)
     if above:
         y0, y1 = float(y[anchors].min()) - 0.3 * height, float(max(by, (y[anchors] + h[anchors]).max()))
         clear0, clear1 = y0 - FRACTION_CLEAR * height, y1
@@ -203,8 +203,14 @@ def find_fractions(mask: np.ndarray, stroke: float) -> list[StackedFraction]:
             continue
         bar = tuple(int(v) for v in boxes[b])
         tall = (h >= max(PART_MIN_STROKES * s, PART_MIN_BAR * bar[2])) & (np.arange(len(boxes)) != b)
+        # Each part is measured against the other's height where it has one: a digit broken in two (faint chalk) is
+        # short, and its upper piece stands further from the bar than its own height allows.
         top = _part(boxes, tall, b, True, used)
         bottom = _part(boxes, tall, b, False, used, float(h[top][tall[top]].max())) if top is not None else None
+        if top is None:
+            bottom = _part(boxes, tall, b, False, used)
+            top = _part(boxes, tall, b, True, used, float(h[bottom][tall[bottom]].max())) \
+                if bottom is not None else None
         if top is None or bottom is None or len(np.intersect1d(top, bottom)):
             continue
         top_h = float(h[top][tall[top]].max())

@@ -76,6 +76,13 @@ def test_bars_that_are_no_fractions_are_left_alone():
     # The same with one row over the bar is a fraction ...
     m[:56] = 0
     assert len(find_fractions(m > 0, PEN)) == 1
+    # A numerator broken in two (faint chalk) whose upper piece stands further off than its own height allows is
+    # measured against the denominator's height.
+    m2 = page()
+    bar(m2, 190, 264, 106)
+    digit(m2, 200, 116), digit(m2, 230, 116)
+    cv2.line(m2, (220, 66), (220, 84), 1, PEN)  # 18 px tall, 20 px over the bar
+    assert len(find_fractions(m2 > 0, PEN)) == 1
     # ... but not with a row stacked right under the denominator (a digit broken in two, in a column of numbers).
     digit(m, 200, 166), digit(m, 230, 166)
     assert find_fractions(m > 0, PEN) == []
