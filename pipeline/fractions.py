@@ -203,18 +203,20 @@ def find_fractions(mask: np.ndarray, stroke: float) -> list[StackedFraction]:
             continue
         bar = tuple(int(v) for v in boxes[b])
         tall = (h >= max(PART_MIN_STROKES * s, PART_MIN_BAR * bar[2])) & (np.arange(len(boxes)) != b)
+
+        def height_of(part: np.ndarray) -> float:
+            return float(h[part][tall[part]].max())
+
         # Each part is measured against the other's height where it has one: a digit broken in two (faint chalk) is
         # short, and its upper piece stands further from the bar than its own height allows.
         top = _part(boxes, tall, b, True, used)
-        bottom = _part(boxes, tall, b, False, used, float(h[top][tall[top]].max())) if top is not None else None
+        bottom = _part(boxes, tall, b, False, used, height_of(top)) if top is not None else None
         if top is None:
             bottom = _part(boxes, tall, b, False, used)
-            top = _part(boxes, tall, b, True, used, float(h[bottom][tall[bottom]].max())) \
-                if bottom is not None else None
+            top = _part(boxes, tall, b, True, used, height_of(bottom)) if bottom is not None else None
         if top is None or bottom is None or len(np.intersect1d(top, bottom)):
             continue
-        top_h = float(h[top][tall[top]].max())
-        bottom_h = float(h[bottom][tall[bottom]].max())
+        top_h, bottom_h = height_of(top), height_of(bottom)
         if max(top_h, bottom_h) > FRACTION_SIZES * min(top_h, bottom_h):
             continue
         used[top] = used[bottom] = used[b] = True

@@ -1572,10 +1572,11 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
         colour = cv2.bitwise_not(img) if inverted else img
     seeds = (dark >= high) & (diff > abs_high)
     fraction_rules: tuple[tuple[int, int, int, int], ...] = ()
+    speck = max(3, int(SPECK_AREA * stroke * stroke))
     if remove_rules:
         found = find_rules(dark_s, stroke=stroke_s, ink_level=level, off_sheet=None if desk is None else desk_s)
         page_rules = [r.scaled(1.0 / f) for r in found]
-        bars = _fraction_bar_rules(page_rules, seeds, weak, stroke)
+        bars = _fraction_bar_rules(page_rules, seeds, weak, stroke, speck)
         if bars:
             fraction_rules = tuple(_rule_box(r) for k, r in enumerate(page_rules) if k in bars)
             found = [r for k, r in enumerate(found) if k not in bars]
@@ -1584,7 +1585,7 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
             weak = remove_ruled_lines(weak, dark, page_rules, level, rgb=colour, solid=seeds,
                                       off_sheet=desk, stroke=stroke)
             rules = len(found)
-    mask = _hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke)))
+    mask = _hysteresis(seeds, weak, min_area=speck)
     # The rules' remains are no faint writing: the searches for it do not see their bands (nor what of a light
     # digit, or a point, lies along a rule inside one).
     dark_f = np.where(rule_bands(dark.shape, page_rules, stroke), 0, dark) if rules else dark
@@ -1613,18 +1614,19 @@ def preprocess(image: np.ndarray, *, remove_rules: bool = True, analysis_pixels:
 FRACTION_BAR_RULES = 2
 
 
-def _fraction_bar_rules(rules: list[Rule], seeds: np.ndarray, weak: np.ndarray, stroke: float) -> set[int]:
+def _fraction_bar_rules(rules: list[Rule], seeds: np.ndarray, weak: np.ndarray, stroke: float,
+                        speck: int) -> set[int]:
     """Which of the horizontal ``rules`` (where at most FRACTION_BAR_RULES were found) are the bars of stacked
     fractions written in a row: across a tight crop of ``½ + ¼ = ¾`` the bars line up, as long as a rule, and
     the writing ends where they do. A rule on which the bar of a fraction lies is kept (see
-    :func:`hdr_expr.pipeline.fractions.find_fractions`, on the mask as it is with the rules)."""
+    :func:`hdr_expr.pipeline.fractions.find_fractions`, on the mask as it is with the rules; parts smaller than
+    ``speck`` pixels left out, as from the page's mask)."""
     horizontal = [k for k, r in enumerate(rules) if r.axis == 0]
     if not horizontal or len(horizontal) > FRACTION_BAR_RULES:
         return set()
     from hdr_expr.pipeline.fractions import find_fractions
 
-    bars = [f.bar for f in find_fractions(_hysteresis(seeds, weak, min_area=max(3, int(SPECK_AREA * stroke * stroke))),
-                                          stroke)]
+    bars = [f.bar for f in find_fractions(_hysteresis(seeds, weak, min_area=speck), stroke)]
     out = set()
     for k in horizontal:
         rule = rules[k]

@@ -887,8 +887,8 @@ class Recognizer:
             # A line left on the page for a fraction's bar that no fraction read has (a column sum's bar under its
             # operator's row) is a rule after all: erased, and its box kept with the rules'.
             band = np.zeros_like(pre.mask)
+            pad = int(math.ceil(pre.stroke))
             for x, y, bw, bh in unread:
-                pad = int(math.ceil(pre.stroke))
                 band[max(y - pad, 0) : y + bh + pad, max(x, 0) : x + bw] = True
             pre = dataclasses.replace(pre, mask=pre.mask & ~band, rule_boxes=pre.rule_boxes + tuple(unread))
             if not fractions:
@@ -937,19 +937,21 @@ class Recognizer:
         an operator (a column sum's last row over its bar), is left to the page."""
         from hdr_expr.pipeline.segment import segment_page
 
+        def part(ink: np.ndarray) -> LineResult | None:
+            read, _ = self._read_lines(dataclasses.replace(pre, mask=ink), segment_page(ink, edge=pre.edge),
+                                       None, "", 0, orient=False)
+            results = [result for _, _, result in read]
+            ok = len(results) == 1 and results[0].symbols and "=" not in results[0].text
+            return results[0] if ok else None
+
         out = []
         for f in find_fractions(pre.mask, pre.stroke):
-            parts = []
-            for ink in (f.numerator, f.denominator):
-                read, _ = self._read_lines(dataclasses.replace(pre, mask=ink), segment_page(ink, edge=pre.edge),
-                                           None, "", 0, orient=False)
-                results = [result for _, _, result in read]
-                if len(results) == 1 and results[0].symbols and "=" not in results[0].text:
-                    parts.append(results[0])
-            if len(parts) == 2 and _operator_first(parts[0]):
-                continue  # a column sum's operator row over its bar (``+53``), not a numerator
-            if len(parts) == 2:
-                out.append(ReadFraction(f, *parts))
+            numerator = part(f.numerator)
+            if numerator is None or _operator_first(numerator):
+                continue  # (an operator first: a column sum's operator row over its bar, ``+53``)
+            denominator = part(f.denominator)
+            if denominator is not None:
+                out.append(ReadFraction(f, numerator, denominator))
         return out
 
     def _read_lines(self, pre, lines, rgb: np.ndarray | None, file: str, page: int, orient: bool) -> tuple:
