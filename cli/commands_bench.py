@@ -246,19 +246,24 @@ def run_expressions(
     turn: float = 0.0,
     columns: bool = False,
     fractions: bool = False,
+    corrections: bool = False,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The expression benchmark: generate, read with a warm pool, score, time the cold start. With ``enlarge``,
     every image is read enlarged that many times (the same writing as a camera of higher resolution sees it);
     with ``turn``, turned that many degrees, every other one the other way (a phone held askew); with
     ``columns``, the images are sums written in columns (:func:`~hdr_expr.datasets.expressions.make_column_sum`);
-    with ``fractions``, lines with stacked fractions (:func:`~hdr_expr.datasets.fractions.make_fraction_line`)."""
+    with ``fractions``, lines with stacked fractions (:func:`~hdr_expr.datasets.fractions.make_fraction_line`);
+    with ``corrections``, lines with a number crossed out (:func:`~hdr_expr.datasets.corrections.make_correction_line`)."""
+    from hdr_expr.datasets.corrections import correction_set
     from hdr_expr.datasets.expressions import column_set, expression_set, load_material, score_line
     from hdr_expr.datasets.fractions import fraction_set
 
-    layout = "columns" if columns else "fractions" if fractions else "lines"
-    make_set = {"columns": column_set, "fractions": fraction_set, "lines": expression_set}[layout]
-    what = {"columns": "column sums", "fractions": "fraction lines", "lines": "expression images"}[layout]
+    layout = "columns" if columns else "fractions" if fractions else "corrections" if corrections else "lines"
+    make_set = {"columns": column_set, "fractions": fraction_set, "corrections": correction_set,
+                "lines": expression_set}[layout]
+    what = {"columns": "column sums", "fractions": "fraction lines", "corrections": "correction lines",
+            "lines": "expression images"}[layout]
 
     material = load_material(shared)
     tmp, folder = _workdir(save)
@@ -284,8 +289,8 @@ def run_expressions(
         for i, s in enumerate(samples):
             c = s.condition
             for key in ("photo" if c.photo else "clean", "touching" if c.touching else "not touching",
-                        f"style={c.style}"):
-                groups[key].append(i)
+                        f"style={c.style}") + ((f"crossed={c.tags['crossed']}",) if "crossed" in c.tags else ()):
+                groups.setdefault(key, []).append(i)
         result: dict[str, Any] = {
             "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge, "turn": turn,
             "layout": layout,
@@ -450,7 +455,7 @@ def _bar(ok: bool | None) -> str:
 def format_expressions(r: dict) -> str:
     lines = [
         f"expression benchmark: {r['n']} "
-        f"{ {'columns': 'column sums', 'fractions': 'fraction lines'}.get(r.get('layout'), 'images')}, "
+        f"{ {'columns': 'column sums', 'fractions': 'fraction lines', 'corrections': 'correction lines'}.get(r.get('layout'), 'images')}, "
         f"seed {r['seed']}"
         f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}"
         f"{'' if not r.get('turn') else ', turned ±' + format(r['turn'], 'g') + '°'}, model {r['model']['path']} "
@@ -554,14 +559,18 @@ def bench_expressions(
     fractions: bool = typer.Option(False, "--fractions",
                                    help="Lines with stacked fractions instead: numerators over bars over "
                                         "denominators (scored as the line 1/2+1/4=3/4)."),
+    corrections: bool = typer.Option(False, "--corrections",
+                                     help="Lines with a number crossed out (scribbled over, struck through or "
+                                          "slashed) and the right one written after it (scored as the line "
+                                          "without it)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""
-    if columns and fractions:
-        raise typer.BadParameter("--columns and --fractions are two benchmarks: choose one")
+    if columns + fractions + corrections > 1:
+        raise typer.BadParameter("--columns, --fractions and --corrections are three benchmarks: choose one")
     r = run_expressions(n, seed, model=str(model) if model else None, workers=workers, save=save,
                         cold_runs=cold_runs, cold_image=cold_image, shared=shared, enlarge=enlarge,
-                        turn=turn, columns=columns, fractions=fractions, say=_say(quiet or as_json))
+                        turn=turn, columns=columns, fractions=fractions, corrections=corrections, say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_expressions(r))
 
 

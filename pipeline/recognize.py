@@ -38,6 +38,7 @@ from hdr_expr.errors import HdrExprError, InputError
 from hdr_expr.pipeline.assemble import assemble_candidates, latex_of, normalize_label, unparsed
 from hdr_expr.pipeline.classify import Classifier, load_classifier
 from hdr_expr.pipeline.columns import join_columns
+from hdr_expr.pipeline.crossed import crossed_out
 from hdr_expr.pipeline.fractions import ReadFraction, find_fractions, place_fractions, stand_in_mask
 from hdr_expr.pipeline.normalize import normalize_symbol
 from hdr_expr.pipeline.results import LineResult, PageResult, SymbolResult
@@ -897,6 +898,10 @@ class Recognizer:
             ink = np.logical_or.reduce([f.fraction.ink for f in fractions])
             stand_ins = stand_in_mask(pre.mask.shape, [f.fraction for f in fractions], pre.stroke)
             pre = dataclasses.replace(pre, mask=(pre.mask & ~ink) | stand_ins)
+            lines = segment_page(pre.mask, edge=pre.edge)
+        crossed = crossed_out(pre.mask, lines, pre.stroke)
+        if crossed.any():  # what the pupil crossed out is not read
+            pre = dataclasses.replace(pre, mask=pre.mask & ~crossed)
             lines = segment_page(pre.mask, edge=pre.edge)
         blanks = underlines(pre.mask, lines) | long_bars(pre.mask, lines)
         bars: list[tuple[int, int, int, int]] = []  # their boxes (a column sum's bar is one)

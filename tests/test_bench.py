@@ -273,3 +273,15 @@ def test_bench_worksheets_of_column_sums(run_cli, tmp_path):
     (truth,) = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
     assert truth["layout"] == "column" and truth["grid"] == [3, 2]
     assert res["line_accuracy"] == 1.0  # each sum scored where it lies (see tests/test_columns.py)
+
+
+def test_bench_expressions_with_corrections(run_cli, tmp_path):
+    r = run_cli("bench", "expressions", "--corrections", "--n", "2", "--seed", "1", "--workers", "1", "--cold-runs",
+                "0", "--json", "--save", tmp_path)
+    assert r.exit_code == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["layout"] == "corrections" and res["n"] == 2
+    truth = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(t["layout"] == "correction" and len(t["written"]) > len(t["text"]) for t in truth)
+    assert {k for k in res["by_condition"] if k.startswith("crossed=")} == {f"crossed={t['crossed']}" for t in truth}
+    assert run_cli("bench", "expressions", "--corrections", "--fractions", "--n", "1").exit_code != 0
