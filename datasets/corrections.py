@@ -101,16 +101,23 @@ def cross_out(ink: np.ndarray, box: tuple[int, int, int, int], kind: str, pen: f
         _stroke(ink, np.array([[x0, y + h * rng.uniform(0.9, 1.1)], [x1, y - h * rng.uniform(-0.1, 0.1)]]), pen)
 
 
-def make_correction_line(material: Material, seed: int, index: int) -> ExpressionSample:
+def make_correction_line(material: Material, seed: int, index: int, *, written: str | None = None,
+                         struck: tuple[int, int] | None = None, kind: str | None = None,
+                         style: str | None = None) -> ExpressionSample:
     """Correction line number ``index`` of the set ``seed`` (:func:`correction_labels`): odd indices photo-like,
-    even ones clean."""
+    even ones clean. ``written`` (the line as written), ``struck`` (the labels crossed out, start and end), ``kind``
+    and ``style`` give the line instead."""
     rng = _rng(seed, index, 6)
-    photo = bool(index % 2)
-    style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
+    photo = bool(index % 2) if style is None else style in STYLES_PHOTO
+    drawn_style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
         str(rng.choice(STYLES_CLEAN, p=[0.72, 0.16, 0.12]))
+    style = style or drawn_style
     labels, (a, b) = correction_labels(rng)
+    drawn_kind = str(rng.choice(KINDS, p=KIND_SHARES))
+    if written is not None and struck is not None:
+        labels, (a, b) = tuple(written), struck
+    kind = kind or drawn_kind
     truth = truth_of(labels[:a] + labels[b:])
-    kind = str(rng.choice(KINDS, p=KIND_SHARES))
     digit_px = float(np.exp(rng.uniform(np.log(26), np.log(64))))
     pen = max(1.6, digit_px * rng.uniform(0.05, 0.1))
     comp = compose_line(labels, material, rng, digit_px=digit_px, pen=pen)

@@ -2,22 +2,28 @@
 
 A pupil who got a number wrong crosses it out and writes the right one beside it: ``12+7=~~18~~ 19``. Read as
 written, the crossed-out number is a digit run or a blot read as ``4``, ``1`` or ``-`` (``12+7=4419``), and the
-verdict is on nonsense. Two ways of crossing out are found here:
+verdict is on nonsense. Three ways of crossing out are found here:
 
-- a **scribble**: the number hatched over until it is a solid mass of ink. What sets it apart from any symbol is
-  its solid core: closed over gaps of SCRIBBLE_CLOSE strokes and eroded by SCRIBBLE_ERODE strokes, a symbol's
-  strokes vanish, a scribble keeps a core of at least SCRIBBLE_CORE square line heights, and even unclosed it is
-  solid across discs a third of a line high over SCRIBBLE_SOLID square line heights (a bold ``8`` or ``0`` whose
-  holes close is solid over less);
-- a **strike-through**: one or two flat strokes drawn through the middle of the number, at least STRIKE_LENGTH
-  line heights long, crossed by the digits' strokes inside its length (not only at its ends, as a minus run into
-  its neighbours is) and with the digits reaching at most STRIKE_REACH line heights over and under it (a
-  fraction's or a column sum's bar has whole rows of digits over and under it). A shorter one (through one
-  digit) must be crossed twice and reach past the digit at both ends.
+- a **scribble**: the number hatched over until it is a solid mass of ink, wider than a digit. What sets it apart
+  from any symbol is its solid core: closed over gaps of SCRIBBLE_CLOSE strokes and eroded by SCRIBBLE_ERODE
+  strokes, a symbol's strokes vanish, a scribble keeps a core of at least SCRIBBLE_CORE square line heights and
+  SCRIBBLE_WIDTH line heights wide; even unclosed it is solid across discs a third of a line high over
+  SCRIBBLE_SOLID square line heights (a bold ``8`` or ``0`` whose holes close is narrower, or solid over less);
+- **hatching**: the number hatched over with strokes that stay apart (a fine pen, a sharp scan): HATCH_RUNS or more
+  strokes side by side within a line height's width across its middle;
+- a **strike-through**: one stroke, or two a few strokes apart, drawn through the middle of the number and a little
+  past both its ends: a flat bar (flat runs STRIKE_SHORT line heights long, stepped where it is drawn askew)
+  crossed by the digits' strokes inside its length, the digits reaching at most STRIKE_REACH line heights over and
+  under it (a fraction's or a column sum's bar has whole rows of digits over and under it), bare of writing over
+  and under at both ends for at least a stroke and at most STRIKE_BARE line heights (a minus or a ``+`` run into
+  the digit beside it is bare on one side for its whole arm, or ends inside the digit). A bar STRIKE_LENGTH line
+  heights long must be crossed twice, or once if it is far longer than the writing is high; a shorter one (one
+  digit struck) twice.
 
-What is found is erased with the ink crossed out under it (:func:`crossed_out` gives the mask to erase); the
-line is then read without it. A single digit slashed through (``/`` over a ``7``) is not looked for: it is a
-``7/`` or a ``/7`` to the segmenter, as it would be to a person reading only the marks.
+What is found is erased with the ink crossed out under it, and the ink of the line's other crops in those columns
+(:func:`crossed_out` gives the mask to erase); the line is then read without it. Not looked for: a digit slashed
+through (``/`` over a ``7`` is a ``7/`` or a ``/7`` to the segmenter, and a ``/`` run into a digit looks the
+same), a correction written over the number crossed out.
 """
 
 from __future__ import annotations
@@ -32,24 +38,32 @@ from hdr_expr.pipeline.segment import LineCrops
 #: A scribble's solid core: the crop closed over gaps of SCRIBBLE_CLOSE stroke widths, eroded by a disc
 #: SCRIBBLE_ERODE stroke widths across, keeps at least SCRIBBLE_CORE square line heights of ink, SCRIBBLE_WIDTH
 #: line heights wide; and the crop's own ink, opened by a disc SCRIBBLE_SOLID_DISC line heights across, keeps
-#: SCRIBBLE_SOLID square line heights. (Measured on seed 46 of the expression and worksheet benchmarks: a core
-#: of 0.4 and 0.15 took bold 8s and a bold 0 for scribbles.)
+#: SCRIBBLE_SOLID square line heights. (Measured on the saved benchmark sets: a core of 0.4 and 0.15 took bold 8s
+#: and a bold 0 of seed 46 for scribbles, a width of 0.45 a bold 8 of seed 42.)
 SCRIBBLE_CLOSE = 1.5
 SCRIBBLE_ERODE = 3.5
 SCRIBBLE_CORE = 0.6
-SCRIBBLE_WIDTH = 0.45
+SCRIBBLE_WIDTH = 0.9
 SCRIBBLE_SOLID_DISC = 0.3
 SCRIBBLE_SOLID = 0.6
+#: A core of SCRIBBLE_CORE_ALONE square line heights is a scribble however its own ink opens (hatching whose
+#: strokes run into each other here and there: no bold digit closes that much).
+SCRIBBLE_CORE_ALONE = 1.2
+#: Hatching: a crop at least HATCH_HEIGHT line heights high whose middle rows (the median one) cross at least
+#: HATCH_RUNS strokes within a line height's width (on seeds 45 and 46 of the expression benchmark no crop of
+#: writing crosses more than 3.5).
+HATCH_HEIGHT = 0.8
+HATCH_RUNS = 5
 #: Only a crop whose ink fills SCRIBBLE_FILL of its box is looked at (the scribbles of the corrections benchmark's
 #: seed 1 fill 0.57–0.86 of theirs; a digit a median 0.33).
 SCRIBBLE_FILL = 0.45
-#: A strike-through: a flat run at least STRIKE_LENGTH line heights long (STRIKE_SHORT through one digit), at
-#: most STRIKE_THICK strokes thick; the writing it crosses reaches at least STRIKE_MIN_REACH and at most
-#: STRIKE_REACH line heights over and under it, and crosses it inside its length (beyond STRIKE_INSIDE of its
-#: length from either end) in at least STRIKE_CROSSINGS places (a ``+``'s bar is crossed once, as is a ``4``'s),
-#: or once where the run is STRIKE_LONG times as long as the writing it crosses is high (a ``+`` is as wide as
-#: it is high). A short one also reaches STRIKE_PAST line heights past the digit at both ends. (0.9 line
-#: heights for all, measured on seed 46: a ``+`` run into a 3, a wide ``+`` touching a 3 were taken for strikes.)
+#: A strike-through: a bar at least STRIKE_LENGTH line heights long (STRIKE_SHORT through one digit; its runs
+#: are found at that length), at most STRIKE_THICK strokes thick; the writing it crosses reaches at least
+#: STRIKE_MIN_REACH and at most STRIKE_REACH line heights over and under it, and crosses it inside its length
+#: (beyond STRIKE_INSIDE of its length from either end) in at least STRIKE_CROSSINGS places (a ``+``'s bar is
+#: crossed once, as is a ``4``'s), or once where a long bar is STRIKE_LONG times as long as the writing it crosses
+#: is high (a ``+`` is as wide as it is high). (0.9 line heights for all, measured on seed 46: a ``+`` run into a
+#: 3, a wide ``+`` touching a 3 were taken for strikes.)
 STRIKE_LENGTH = 1.5
 STRIKE_SHORT = 0.9
 STRIKE_PAST = 0.05
@@ -59,8 +73,16 @@ STRIKE_REACH = 0.85
 STRIKE_INSIDE = 0.15
 STRIKE_CROSSINGS = 2
 STRIKE_LONG = 1.6
-#: Crossed-out ink is erased this many line heights past the scribble's core or the strike's ends.
+#: Two bars at most STRIKE_PAIR strokes apart are one strike-through drawn twice (the writing need reach only a
+#: third of STRIKE_MIN_REACH over and under the pair).
+STRIKE_PAIR = 3.0
+#: A strike reaches at least STRIKE_PAST line heights (and a stroke) and at most STRIKE_BARE line heights past
+#: what it crosses at both ends (without this, seeds 24, 25, 36 and 42: a minus or a '+' run into a digit).
+STRIKE_BARE = 0.4
+#: Crossed-out ink is erased this many line heights past the scribble's core or the strike's ends, and a piece
+#: of ink that reaches into that stretch whole where it lies within ERASE_WHOLE line heights of it.
 ERASE_MARGIN = 0.15
+ERASE_WHOLE = 0.6
 
 
 def _disc(diameter: float) -> np.ndarray:
@@ -87,52 +109,86 @@ def _solid(mask: np.ndarray, height: float) -> int:
     return int(np.count_nonzero(cv2.morphologyEx(ink, cv2.MORPH_OPEN, _disc(d))))
 
 
-def _strikes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, int]]:
-    """Column spans (x0, x1) of the strike-throughs in a crop's ink."""
+def _hatching(mask: np.ndarray, height: float) -> list[tuple[int, int]]:
+    """Column spans (x0, x1) of a crop where it is hatched over: up and down strokes side by side, HATCH_RUNS or
+    more in every stretch of a line height's width across the middle of the crop (digits side by side, even
+    touching, cross a row at most three or four times per line height)."""
     h, w = mask.shape
-    length = int(STRIKE_LENGTH * height)
+    win = int(round(height))
+    if h < HATCH_HEIGHT * height or w < win:
+        return []
+    band = mask[int(0.3 * h) : max(int(0.7 * h), int(0.3 * h) + 1)]
+    starts = band & ~np.pad(band, ((0, 0), (1, 0)))[:, :-1]  # where each run of ink begins, row by row
+    cum = np.pad(np.cumsum(starts, axis=1), ((0, 0), (1, 0)))
+    per_window = np.median(cum[:, win:] - cum[:, :-win], axis=0)  # runs begun in [c, c + win), median row
+    hatched = np.nonzero(per_window >= HATCH_RUNS)[0]
+    if not len(hatched):
+        return []
+    return [(int(hatched[0]), int(hatched[-1]) + win)]
+
+
+def _row_groups(bar: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+    """The bars of a band (runs of consecutive rows), each as the band's pixels in its rows."""
+    cuts = np.nonzero(np.diff(rows) > 1)[0] + 1
+    return [bar[r[0] : r[-1] + 1] for r in np.split(rows, cuts)]
+
+
+def _strikes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, int]]:
+    """Column spans (x0, x1) of the strike-throughs in a crop's ink. A bar is made of the flat runs at least
+    STRIKE_SHORT line heights long that touch (a stroke drawn a little askew is several, stepped)."""
+    h, w = mask.shape
+    length = int(STRIKE_SHORT * height)
     if w < length or h < 0.6 * height:
         return []
     ink = mask.astype(np.uint8)
     # (Opened with a border of no ink: by default erosion takes what lies beyond the crop's edge for ink.)
     runs = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, length), np.uint8), borderType=cv2.BORDER_CONSTANT,
                             borderValue=0)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    if not runs.any():
+        return []
+    # What the bars cross is the ink that is none of them; two bars a few strokes apart (struck twice) are one.
+    rest = ink & ~cv2.dilate(runs, np.ones((2 * int(stroke) + 1, 1), np.uint8))
+    pairs = cv2.dilate(runs, np.ones((2 * int(STRIKE_PAIR * stroke) + 1, 1), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(pairs, connectivity=8)
     out = []
     for k in range(1, n):
-        x, y, bw, bh, area = (int(v) for v in stats[k])
-        if area / bw > STRIKE_THICK * stroke:
-            continue  # too thick for a pen's stroke
-        bar = labels == k
+        x, y, bw, bh, _ = (int(v) for v in stats[k])
+        bar = (labels == k) & (runs > 0)
         rows = np.nonzero(bar.any(axis=1))[0]
+        thick = [np.count_nonzero(b) / bw for b in _row_groups(bar, rows)]
+        if max(thick) > STRIKE_THICK * stroke:
+            continue  # too thick for a pen's stroke
         # The bar's band, a stroke wider each side: ink beyond it in the bar's columns is what it crosses.
         top, bottom = max(0, rows[0] - int(stroke)), min(h, rows[-1] + int(stroke) + 1)
         cols = slice(x, x + bw)
-        above = ink[:top, cols].any(axis=1)
-        below = ink[bottom:, cols].any(axis=1)
+        above = rest[:top, cols].any(axis=1)
+        below = rest[bottom:, cols].any(axis=1)
         reach_up = top - int(np.argmax(above)) if above.any() else 0
         reach_down = int(len(below) - np.argmax(below[::-1])) if below.any() else 0
-        if not (STRIKE_MIN_REACH * height <= reach_up <= STRIKE_REACH * height
-                and STRIKE_MIN_REACH * height <= reach_down <= STRIKE_REACH * height):
+        least = STRIKE_MIN_REACH * height / (1 if len(thick) == 1 else 3)  # (a pair leaves less over and under)
+        if not (least <= reach_up <= STRIKE_REACH * height and least <= reach_down <= STRIKE_REACH * height):
             continue
         # Crossed: ink right over and right under the band, no further apart sideways than the band is high (a
         # slanted stroke crosses it at a slant), inside the bar's length.
         near = max(1, int(stroke))
-        over = ink[max(0, top - near) : top, cols].any(axis=0).astype(np.uint8)
-        under = ink[bottom : bottom + near, cols].any(axis=0)
-        slant = np.ones((1, 2 * (bottom - top) + 1), np.uint8)
-        crossing = np.nonzero(cv2.dilate(over[None, :], slant)[0].astype(bool) & under)[0]
+        over = rest[max(0, top - near) : top, cols].any(axis=0).astype(np.uint8)
+        under = rest[bottom : bottom + near, cols].any(axis=0)
+        slant = 2 * (bottom - top) + 1
+        crossing = np.nonzero(cv2.dilate(over[None, :], np.ones((1, slant), np.uint8))[0].astype(bool) & under)[0]
         inside = crossing[(crossing >= STRIKE_INSIDE * bw) & (crossing <= (1 - STRIKE_INSIDE) * bw)]
+        reach = int(STRIKE_REACH * height)
+        lo, hi = max(0, top - reach), min(h, bottom + reach)
         strokes = int(np.count_nonzero(np.diff(inside) > stroke)) + 1 if len(inside) else 0
+        # The bar reaches past what it crosses at both ends, but not far (a minus run into a digit is bare on one
+        # side for its whole length).
+        support = np.nonzero(rest[lo:top, cols].any(axis=0) | rest[bottom:hi, cols].any(axis=0))[0]
+        bare = (int(support[0]), int(bw - 1 - support[-1])) if len(support) else (bw, bw)
+        past = all(max(int(stroke), int(STRIKE_PAST * height), 1) <= b <= STRIKE_BARE * height for b in bare)
         if bw >= STRIKE_LENGTH * height:
-            struck = strokes >= STRIKE_CROSSINGS or (strokes > 0
-                                                     and bw >= STRIKE_LONG * (reach_up + bottom - top + reach_down))
-        else:  # shorter: through one digit, past it at both ends
-            end = max(int(stroke), int(STRIKE_PAST * height), 1)
-            reach = int(STRIKE_REACH * height)
-            clear = [not (ink[max(0, top - reach) : top, a:b].any() or ink[bottom : bottom + reach, a:b].any())
-                     for a, b in ((x, x + end), (x + bw - end, x + bw))]
-            struck = bw >= STRIKE_SHORT * height and strokes >= STRIKE_CROSSINGS and all(clear)
+            long_enough = bw >= STRIKE_LONG * (reach_up + bottom - top + reach_down)
+            struck = past and (strokes >= STRIKE_CROSSINGS or (strokes > 0 and long_enough))
+        else:  # shorter: through one digit
+            struck = past and strokes >= STRIKE_CROSSINGS
         if struck:
             out.append((x, x + bw))
     return out
@@ -156,17 +212,27 @@ def crossed_out(mask: np.ndarray, lines: Sequence[LineCrops], stroke: float) -> 
             ink = int(np.count_nonzero(s.mask))
             if ink >= SCRIBBLE_FILL * w * h and ink >= SCRIBBLE_SOLID * height * height:  # (most crops: no)
                 core = scribble_core(s.mask, stroke)
-                if (core.sum() >= SCRIBBLE_CORE * height * height
-                        and _solid(s.mask, height) >= SCRIBBLE_SOLID * height * height):
+                area = core.sum()
+                if area >= SCRIBBLE_CORE * height * height and (
+                        area >= SCRIBBLE_CORE_ALONE * height * height
+                        or _solid(s.mask, height) >= SCRIBBLE_SOLID * height * height):
                     xs = np.nonzero(core.any(axis=0))[0]
                     if xs[-1] + 1 - xs[0] >= SCRIBBLE_WIDTH * height:
                         spans.append((x + int(xs[0]), x + int(xs[-1]) + 1))
+            spans += [(x + x0, x + x1) for x0, x1 in _hatching(s.mask, height)]
             spans += [(x + x0, x + x1) for x0, x1 in _strikes(s.mask, stroke, height)]
-        margin = int(ERASE_MARGIN * height)
+        margin, reach = int(ERASE_MARGIN * height), int(ERASE_WHOLE * height)
         for x0, x1 in spans:
             for s in line.symbols:
                 x, y, w, h = s.box
                 a, b = max(0, x0 - margin - x), min(w, x1 + margin - x)
-                if a < b:
-                    out[y : y + h, x + a : x + b] |= s.mask[:, a:b]
+                if a >= b:
+                    continue
+                out[y : y + h, x + a : x + b] |= s.mask[:, a:b]
+                # A piece of the crop that lies within reach of the span goes whole (a scribble's last strokes).
+                n, labels, stats, _ = cv2.connectedComponentsWithStats(s.mask.view(np.uint8), connectivity=8)
+                for k in range(1, n):
+                    left, width = int(stats[k, 0]), int(stats[k, 2])
+                    if x + left >= x0 - reach and x + left + width <= x1 + reach and (labels[:, a:b] == k).any():
+                        out[y : y + h, x : x + w] |= labels == k
     return out

@@ -51,6 +51,19 @@ def test_a_scribbled_number_is_erased_and_its_neighbours_kept():
     assert not out[:, :180].any() and not out[:, 296:].any()
 
 
+def test_a_number_hatched_over_with_strokes_apart_is_erased():
+    m = page()
+    digit(m, 20), one(m, 50), plus(m, 90), digit(m, 130)
+    digit(m, 200), digit(m, 230)  # hatched over by a fine pen: a zig-zag whose strokes stay apart
+    xs = np.linspace(196, 258, 12)
+    ys = np.where(np.arange(12) % 2 == 0, 36, 84)
+    cv2.polylines(m, [np.stack([xs, ys], 1).astype(np.int32)], False, 1, 2)
+    digit(m, 300), digit(m, 330)
+    out = erased(m)
+    assert (out[:, 194:262] == (m[:, 194:262] > 0)).all()
+    assert not out[:, :180].any() and not out[:, 296:].any()
+
+
 def test_a_number_struck_through_is_erased():
     m = page()
     digit(m, 20), plus(m, 60)
@@ -75,6 +88,12 @@ def test_symbols_with_bars_and_bold_digits_are_no_crossing_out():
     cv2.ellipse(m, (330, 60), (10, 18), 0, 0, 360, 1, 10)  # a bold 0: almost no hole left
     cv2.ellipse(m, (370, 50), (9, 9), 0, 0, 360, 1, 8), cv2.ellipse(m, (370, 70), (10, 10), 0, 0, 360, 1, 8)  # a bold 8
     assert not erased(m).any()
+    # Digits written close, touching: no hatching.
+    m = page()
+    for k in range(4):
+        digit(m, 20 + 20 * k)  # 0000, each ring into the next
+        one(m, 140 + 10 * k)  # 1111
+    assert not erased(m).any()
 
 
 # Lines as `hdr-expr bench expressions --corrections --seed 1` makes them: a scan struck through, a photo struck
@@ -92,15 +111,18 @@ def test_a_generated_correction_line_is_read_without_what_was_crossed_out(shared
     assert [line.text for line in page.lines] == [sample.truth.text]
 
 
-# Lines of `hdr-expr bench expressions --seed 46` that looser rules took for crossed out: a '+' run into a 3
+# Lines of `hdr-expr bench expressions` that looser rules took for crossed out. Seed 46: a '+' run into a 3
 # (`7+87+3+2`), a 4 whose bar crosses its upright (`9-4=5`), a wide '+' touching the 3 before it (`3+9=11`), bold
-# 8s whose loops close (`3928×2=7856`, `3528×5.7=20109.8`).
-@pytest.mark.parametrize("index", [147, 157, 196, 319, 475])
-def test_writing_that_is_not_crossed_out_is_kept(shared_dir, index):
+# 8s whose loops close (`3928×2=7856`, `3528×5.7=20109.8`). Without the digit-tall crossings and the bare ends,
+# seeds 42, 24, 25, 36: a '+' run into a 4 and into a 6 (`48+4=52`, `57+6=63`), minus signs run into the digit
+# after them (`8×-9=-72`, `-4+9`, `449-850=`); a bold 8 a digit wide (seed 42, `20-18=2`).
+@pytest.mark.parametrize("seed,index", [(46, 147), (46, 157), (46, 196), (46, 319), (46, 475), (42, 25), (24, 7),
+                                        (25, 88), (25, 367), (36, 265), (42, 103)])
+def test_writing_that_is_not_crossed_out_is_kept(shared_dir, seed, index):
     from hdr_expr.datasets.expressions import load_material, make_expression
     from hdr_expr.pipeline.preprocess import preprocess
     from hdr_expr.pipeline.recognize import MIN_STROKE, WORK_STROKE
 
-    sample = make_expression(load_material(shared_dir), 46, index)
+    sample = make_expression(load_material(shared_dir), seed, index)
     pre = preprocess(sample.image, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
     assert not crossed_out(pre.mask, segment_page(pre.mask), pre.stroke).any()
