@@ -1687,6 +1687,7 @@ SAMPLES: dict[str, tuple[str, str, int]] = {
 SAMPLE_WORKSHEET = ("worksheet.png", 4)  # (file, seed): a scanned page
 SAMPLE_COLUMN = ("column-sum.png", 26)  # (file, seed): a column addition with its carries, scanned
 SAMPLE_FRACTIONS = ("fractions.png", 4)  # (file, seed): 3/4+1/8=7/8 with stacked fractions, scanned
+SAMPLE_CORRECTION = ("correction.png", 2)  # (file, seed): 12+7=18 with the 18 scribbled over, then 19; scanned
 
 
 def write_samples(folder: str | Path, material: Material | None = None) -> dict:
@@ -1724,4 +1725,15 @@ def write_samples(folder: str | Path, material: Material | None = None) -> dict:
     f = make_fraction_line(material, seed, 1000, items=items)
     (folder / name).write_bytes(f.data)
     expected[name] = {"style": "stacked fractions scan", "lines": [f.truth.to_dict()]}
+    name, seed = SAMPLE_CORRECTION
+    expected[name] = _write_correction_sample(folder / name, material, seed)
     return expected
+
+
+def _write_correction_sample(path: Path, material: Material, seed: int) -> dict:
+    """``samples/correction.png``: a pupil's wrong answer scribbled over and the right one written after it."""
+    from hdr_expr.datasets.corrections import make_correction_line
+
+    c = make_correction_line(material, seed, 1000, written="12+7=1819", struck=(5, 7), kind="scribble", style="scan")
+    path.write_bytes(c.data)
+    return {"style": "correction scan", "lines": [c.truth.to_dict()]}
