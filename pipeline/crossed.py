@@ -43,7 +43,7 @@ from hdr_expr.pipeline.segment import LineCrops
 SCRIBBLE_CLOSE = 1.5
 SCRIBBLE_ERODE = 3.5
 SCRIBBLE_CORE = 0.6
-SCRIBBLE_WIDTH = 0.9
+SCRIBBLE_WIDTH = 1.0
 SCRIBBLE_SOLID_DISC = 0.3
 SCRIBBLE_SOLID = 0.6
 #: A core of SCRIBBLE_CORE_ALONE square line heights is a scribble however its own ink opens (hatching whose
@@ -79,6 +79,17 @@ STRIKE_PAIR = 3.0
 #: A strike reaches at least STRIKE_PAST line heights (and a stroke) and at most STRIKE_BARE line heights past
 #: what it crosses at both ends (without this, seeds 24, 25, 36 and 42: a minus or a '+' run into a digit).
 STRIKE_BARE = 0.4
+#: A stroke crossing a strike is counted where the writing in its columns spans STRIKE_TALL line heights (a digit;
+#: not a '+' run into the digit beside it: seed 39, `2+4×8=34`).
+STRIKE_TALL = 0.75
+#: A slash: a strike-through rising to the right at one of SLASH_ANGLES (degrees; each finds bars within about
+#: 5° of it), at least SLASH_LENGTH line heights long along the stroke and SLASH_WIDTH wide across the page.
+SLASH_ANGLES = (25.0, 35.0, 45.0, 55.0, 65.0)
+SLASH_LENGTH = 1.1
+SLASH_WIDTH = 0.45
+#: Only a crop SLASH_CROP line heights wide is looked at (a digit with a slash through it is wider than one
+#: without; five turns of every digit would cost 1.5 ms a page).
+SLASH_CROP = 0.75
 #: Crossed-out ink is erased this many line heights past the scribble's core or the strike's ends, and a piece
 #: of ink that reaches into that stretch whole where it lies within ERASE_WHOLE line heights of it.
 ERASE_MARGIN = 0.15
@@ -127,18 +138,42 @@ def _hatching(mask: np.ndarray, height: float) -> list[tuple[int, int]]:
     return [(int(hatched[0]), int(hatched[-1]) + win)]
 
 
+def _slashes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, int]]:
+    """Column spans (x0, x1) of the slashes through a crop's ink: strike-throughs (:func:`_strikes`, the same
+    rules) drawn rising to the right at SLASH_ANGLES, found on the crop turned until they lie flat."""
+    h, w = mask.shape
+    if h < 0.7 * height or w < SLASH_CROP * height or np.hypot(w, h) < SLASH_LENGTH * height:
+        return []
+    out = []
+    ink = mask.view(np.uint8)
+    for angle in SLASH_ANGLES:
+        # Turned clockwise by ``angle`` (a stroke rising at that angle lies flat), on a canvas that holds it all.
+        turn = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -angle, 1.0)
+        c, s_ = abs(turn[0, 0]), abs(turn[0, 1])
+        tw, th = int(np.ceil(w * c + h * s_)), int(np.ceil(w * s_ + h * c))
+        turn[:, 2] += (tw - w) / 2.0, (th - h) / 2.0
+        flat = cv2.warpAffine(ink, turn, (tw, th), flags=cv2.INTER_NEAREST) > 0
+        back = cv2.invertAffineTransform(turn)
+        for x0, x1, row in _strikes(flat, stroke, height, min_height=0.0):
+            ends = back @ np.array([[x0, x1 - 1], [row, row], [1.0, 1.0]])
+            a, b = int(max(0, ends[0].min())), int(min(w, ends[0].max() + 1))
+            if b - a >= SLASH_WIDTH * height:
+                out.append((a, b))
+    return out
+
+
 def _row_groups(bar: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
     """The bars of a band (runs of consecutive rows), each as the band's pixels in its rows."""
     cuts = np.nonzero(np.diff(rows) > 1)[0] + 1
     return [bar[r[0] : r[-1] + 1] for r in np.split(rows, cuts)]
 
 
-def _strikes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, int]]:
-    """Column spans (x0, x1) of the strike-throughs in a crop's ink. A bar is made of the flat runs at least
+def _strikes(mask: np.ndarray, stroke: float, height: float, min_height: float = 0.6) -> list[tuple[int, int, float]]:
+    """The strike-throughs in a crop's ink: (x0, x1, row) of each bar. A bar is made of the flat runs at least
     STRIKE_SHORT line heights long that touch (a stroke drawn a little askew is several, stepped)."""
     h, w = mask.shape
     length = int(STRIKE_SHORT * height)
-    if w < length or h < 0.6 * height:
+    if w < length or h < min_height * height:
         return []
     ink = mask.astype(np.uint8)
     # (Opened with a border of no ink: by default erosion takes what lies beyond the crop's edge for ink.)
@@ -178,7 +213,11 @@ def _strikes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, 
         inside = crossing[(crossing >= STRIKE_INSIDE * bw) & (crossing <= (1 - STRIKE_INSIDE) * bw)]
         reach = int(STRIKE_REACH * height)
         lo, hi = max(0, top - reach), min(h, bottom + reach)
-        strokes = int(np.count_nonzero(np.diff(inside) > stroke)) + 1 if len(inside) else 0
+        groups = np.split(inside, np.nonzero(np.diff(inside) > stroke)[0] + 1) if len(inside) else []
+        strokes = 0
+        for g in groups:  # (counted where digit-tall: a '+' run into the digit beside it is not)
+            ys = np.nonzero(rest[lo:hi, max(0, x + g[0] - slant) : x + g[-1] + slant + 1].any(axis=1))[0]
+            strokes += int(ys[-1] - ys[0] + 1 >= STRIKE_TALL * height)
         # The bar reaches past what it crosses at both ends, but not far (a minus run into a digit is bare on one
         # side for its whole length).
         support = np.nonzero(rest[lo:top, cols].any(axis=0) | rest[bottom:hi, cols].any(axis=0))[0]
@@ -190,7 +229,7 @@ def _strikes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, 
         else:  # shorter: through one digit
             struck = past and strokes >= STRIKE_CROSSINGS
         if struck:
-            out.append((x, x + bw))
+            out.append((x, x + bw, float(rows.mean())))
     return out
 
 
@@ -220,7 +259,8 @@ def crossed_out(mask: np.ndarray, lines: Sequence[LineCrops], stroke: float) -> 
                     if xs[-1] + 1 - xs[0] >= SCRIBBLE_WIDTH * height:
                         spans.append((x + int(xs[0]), x + int(xs[-1]) + 1))
             spans += [(x + x0, x + x1) for x0, x1 in _hatching(s.mask, height)]
-            spans += [(x + x0, x + x1) for x0, x1 in _strikes(s.mask, stroke, height)]
+            spans += [(x + x0, x + x1) for x0, x1, _ in _strikes(s.mask, stroke, height)]
+            spans += [(x + x0, x + x1) for x0, x1 in _slashes(s.mask, stroke, height)]
         margin, reach = int(ERASE_MARGIN * height), int(ERASE_WHOLE * height)
         for x0, x1 in spans:
             for s in line.symbols:

@@ -689,6 +689,25 @@ def _page_turned_back(page: PageResult, quarters: int, size: tuple[int, int], se
     return dataclasses.replace(page, lines=lines, size=size, seconds=seconds, turned=90 * (quarters % 4))
 
 
+def _kept_where_it_holds(page: PageResult, kept: PageResult) -> PageResult:
+    """``page`` read with what looked crossed out erased, ``kept`` the same page read with nothing erased: a line
+    of ``kept`` replaces the line of ``page`` it overlaps most where its written answer holds and that one's does
+    not. (A '+' drawn over the 4 after it looks struck through; ``2+4×8=34`` holds, ``2×8=34`` does not.)"""
+    def overlap(a: Sequence[int], b: Sequence[int]) -> int:
+        across = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+        down = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+        return max(0, across) * max(0, down)
+
+    lines = list(page.lines)
+    for k in kept.lines:
+        if k.correct is not True or not lines:
+            continue
+        i = max(range(len(lines)), key=lambda j: overlap(lines[j].box, k.box))
+        if overlap(lines[i].box, k.box) > 0 and lines[i].correct is not True:
+            lines[i] = k
+    return dataclasses.replace(page, lines=tuple(lines))
+
+
 def _display_name(source: str | Path | bytes, name: str | None) -> str:
     if name:
         return name
@@ -865,7 +884,7 @@ class Recognizer:
         pg = page_from_array(image, name=file, page=page)
         return self._read(pg.image, file, page)
 
-    def _read(self, rgb: np.ndarray, file: str, page: int, orient: bool = True) -> PageResult:
+    def _read(self, rgb: np.ndarray, file: str, page: int, orient: bool = True, cross: bool = True) -> PageResult:
         from hdr_expr.pipeline.orientation import ORIENT_MARGIN, reading_score
         from hdr_expr.pipeline.preprocess import levelled, preprocess
         from hdr_expr.pipeline.segment import answer_rings, long_bars, segment_page, underlines
@@ -899,9 +918,10 @@ class Recognizer:
             stand_ins = stand_in_mask(pre.mask.shape, [f.fraction for f in fractions], pre.stroke)
             pre = dataclasses.replace(pre, mask=(pre.mask & ~ink) | stand_ins)
             lines = segment_page(pre.mask, edge=pre.edge)
-        crossed = crossed_out(pre.mask, lines, pre.stroke)
-        if crossed.any():  # what the pupil crossed out is not read
-            pre = dataclasses.replace(pre, mask=pre.mask & ~crossed)
+        erased = crossed_out(pre.mask, lines, pre.stroke) if cross else None
+        crossed = erased is not None and bool(erased.any())
+        if crossed:  # what the pupil crossed out is not read (but see _kept_where_it_holds)
+            pre = dataclasses.replace(pre, mask=pre.mask & ~erased)
             lines = segment_page(pre.mask, edge=pre.edge)
         blanks = underlines(pre.mask, lines) | long_bars(pre.mask, lines)
         bars: list[tuple[int, int, int, int]] = []  # their boxes (a column sum's bar is one)
@@ -932,6 +952,8 @@ class Recognizer:
             results = [line.with_boxes(lambda box: _page_box(box, pre.scale, (w, h))) for line in results]
         given = PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
                            seconds=time.perf_counter() - t0)
+        if crossed:
+            given = _kept_where_it_holds(given, self._read(rgb, file, page, orient=False, cross=False))
         if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:
             return _page_turned_back(turned[1], turned[0], (w, h), given.seconds)
         return given

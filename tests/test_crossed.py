@@ -126,3 +126,36 @@ def test_writing_that_is_not_crossed_out_is_kept(shared_dir, seed, index):
     sample = make_expression(load_material(shared_dir), seed, index)
     pre = preprocess(sample.image, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
     assert not crossed_out(pre.mask, segment_page(pre.mask), pre.stroke).any()
+
+
+def test_a_line_read_with_nothing_erased_is_kept_where_its_answer_holds():
+    from hdr_expr.pipeline.recognize import _kept_where_it_holds
+    from hdr_expr.pipeline.results import LineResult, PageResult
+
+    def line(text: str, correct: bool | None, box=(10, 10, 200, 40)) -> LineResult:
+        return LineResult(text=text, box=box, symbols=(), confidence=0.9, correct=correct)
+
+    other = line("5+5=10", True, (10, 80, 200, 40))
+    erased = PageResult(file="x", page=1, lines=(line("2×8=34", False), other))
+    kept = PageResult(file="x", page=1, lines=(line("2+4×8=34", True, (8, 12, 210, 40)), other))
+    assert [ln.text for ln in _kept_where_it_holds(erased, kept).lines] == ["2+4×8=34", "5+5=10"]
+    # A pupil's correction: the line as erased holds (12+7=19), read whole it does not (12+7=4819).
+    erased = PageResult(file="x", page=1, lines=(line("12+7=19", True),))
+    kept = PageResult(file="x", page=1, lines=(line("12+7=4819", False),))
+    assert _kept_where_it_holds(erased, kept) == erased
+    # Neither holds: what was erased stays erased.
+    erased = PageResult(file="x", page=1, lines=(line("12+7=18", False),))
+    assert _kept_where_it_holds(erased, kept) == erased
+
+
+def test_a_plus_drawn_into_the_digit_after_it_is_read_as_written(shared_dir):
+    from hdr_expr.datasets.expressions import load_material, make_expression
+    from hdr_expr.pipeline.preprocess import preprocess
+    from hdr_expr.pipeline.recognize import MIN_STROKE, WORK_STROKE, Recognizer
+
+    # Seed 39's image 156: `2+4×8=34`, the '+' run into the 4's bar so that both look struck through. Taken for
+    # crossed out, the line reads 2×8=34 (wrong); read as written, its answer holds.
+    sample = make_expression(load_material(shared_dir), 39, 156)
+    pre = preprocess(sample.image, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
+    assert crossed_out(pre.mask, segment_page(pre.mask), pre.stroke).any()
+    assert [line.text for line in Recognizer().read_image(sample.image).lines] == ["2+4×8=34"]
