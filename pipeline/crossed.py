@@ -90,6 +90,9 @@ SLASH_WIDTH = 0.45
 #: Only a crop SLASH_CROP line heights wide is looked at (a digit with a slash through it is wider than one
 #: without; five turns of every digit would cost 1.5 ms a page).
 SLASH_CROP = 0.75
+#: ... and SLASH_HEIGHT line heights high (a slash reaches over and under the digits it crosses; an asterisk for
+#: a '×', whose strokes cross, is smaller: seed 41, `-25*2×62=`).
+SLASH_HEIGHT = 0.9
 #: Crossed-out ink is erased this many line heights past the scribble's core or the strike's ends, and a piece
 #: of ink that reaches into that stretch whole where it lies within ERASE_WHOLE line heights of it.
 ERASE_MARGIN = 0.15
@@ -142,7 +145,7 @@ def _slashes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, 
     """Column spans (x0, x1) of the slashes through a crop's ink: strike-throughs (:func:`_strikes`, the same
     rules) drawn rising to the right at SLASH_ANGLES, found on the crop turned until they lie flat."""
     h, w = mask.shape
-    if h < 0.7 * height or w < SLASH_CROP * height or np.hypot(w, h) < SLASH_LENGTH * height:
+    if h < SLASH_HEIGHT * height or w < SLASH_CROP * height or np.hypot(w, h) < SLASH_LENGTH * height:
         return []
     out = []
     ink = mask.view(np.uint8)
@@ -155,6 +158,8 @@ def _slashes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, 
         flat = cv2.warpAffine(ink, turn, (tw, th), flags=cv2.INTER_NEAREST) > 0
         back = cv2.invertAffineTransform(turn)
         for x0, x1, row in _strikes(flat, stroke, height, min_height=0.0):
+            if x1 - x0 < SLASH_LENGTH * height:
+                continue
             ends = back @ np.array([[x0, x1 - 1], [row, row], [1.0, 1.0]])
             a, b = int(max(0, ends[0].min())), int(min(w, ends[0].max() + 1))
             if b - a >= SLASH_WIDTH * height:
@@ -162,9 +167,9 @@ def _slashes(mask: np.ndarray, stroke: float, height: float) -> list[tuple[int, 
     return out
 
 
-def _row_groups(bar: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
-    """The bars of a band (runs of consecutive rows), each as the band's pixels in its rows."""
-    cuts = np.nonzero(np.diff(rows) > 1)[0] + 1
+def _row_groups(bar: np.ndarray, rows: np.ndarray, gap: float) -> list[np.ndarray]:
+    """The bars of a band (runs of rows more than ``gap`` rows apart), each as the band's pixels in its rows."""
+    cuts = np.nonzero(np.diff(rows) > max(1.0, gap))[0] + 1
     return [bar[r[0] : r[-1] + 1] for r in np.split(rows, cuts)]
 
 
@@ -190,9 +195,14 @@ def _strikes(mask: np.ndarray, stroke: float, height: float, min_height: float =
         x, y, bw, bh, _ = (int(v) for v in stats[k])
         bar = (labels == k) & (runs > 0)
         rows = np.nonzero(bar.any(axis=1))[0]
-        thick = [np.count_nonzero(b) / bw for b in _row_groups(bar, rows)]
-        if max(thick) > STRIKE_THICK * stroke:
+        groups = _row_groups(bar, rows, stroke)
+        if max(np.count_nonzero(b) / bw for b in groups) > STRIKE_THICK * stroke:
             continue  # too thick for a pen's stroke
+        # Two bars side by side along their length are a strike drawn twice (one stroke askew is stepped: its
+        # runs follow one another).
+        spans = [np.nonzero(b.any(axis=0))[0] for b in groups]
+        paired = len(groups) > 1 and min(spans[0][-1], spans[1][-1]) - max(spans[0][0], spans[1][0]) >= 0.5 * min(
+            len(spans[0]), len(spans[1]))
         # The bar's band, a stroke wider each side: ink beyond it in the bar's columns is what it crosses.
         top, bottom = max(0, rows[0] - int(stroke)), min(h, rows[-1] + int(stroke) + 1)
         cols = slice(x, x + bw)
@@ -200,7 +210,7 @@ def _strikes(mask: np.ndarray, stroke: float, height: float, min_height: float =
         below = rest[bottom:, cols].any(axis=1)
         reach_up = top - int(np.argmax(above)) if above.any() else 0
         reach_down = int(len(below) - np.argmax(below[::-1])) if below.any() else 0
-        least = STRIKE_MIN_REACH * height / (1 if len(thick) == 1 else 3)  # (a pair leaves less over and under)
+        least = STRIKE_MIN_REACH * height / (3 if paired else 1)  # (a pair leaves less over and under)
         if not (least <= reach_up <= STRIKE_REACH * height and least <= reach_down <= STRIKE_REACH * height):
             continue
         # Crossed: ink right over and right under the band, no further apart sideways than the band is high (a

@@ -115,9 +115,10 @@ def test_a_generated_correction_line_is_read_without_what_was_crossed_out(shared
 # (`7+87+3+2`), a 4 whose bar crosses its upright (`9-4=5`), a wide '+' touching the 3 before it (`3+9=11`), bold
 # 8s whose loops close (`3928×2=7856`, `3528×5.7=20109.8`). Without the digit-tall crossings and the bare ends,
 # seeds 42, 24, 25, 36: a '+' run into a 4 and into a 6 (`48+4=52`, `57+6=63`), minus signs run into the digit
-# after them (`8×-9=-72`, `-4+9`, `449-850=`); a bold 8 a digit wide (seed 42, `20-18=2`).
+# after them (`8×-9=-72`, `-4+9`, `449-850=`); a bold 8 a digit wide (seed 42, `20-18=2`). Taken for slashes: an
+# asterisk for a '×' (seed 41, `-25*2×62=`), a 1 drawn as a long stroke under the 6 beside it (seed 38, `5+16=`).
 @pytest.mark.parametrize("seed,index", [(46, 147), (46, 157), (46, 196), (46, 319), (46, 475), (42, 25), (24, 7),
-                                        (25, 88), (25, 367), (36, 265), (42, 103)])
+                                        (25, 88), (25, 367), (36, 265), (42, 103), (41, 371), (38, 137)])
 def test_writing_that_is_not_crossed_out_is_kept(shared_dir, seed, index):
     from hdr_expr.datasets.expressions import load_material, make_expression
     from hdr_expr.pipeline.preprocess import preprocess
