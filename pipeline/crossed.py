@@ -2,7 +2,7 @@
 
 A pupil who got a number wrong crosses it out and writes the right one beside it: ``12+7=~~18~~ 19``. Read as
 written, the crossed-out number is a digit run or a blot read as ``4``, ``1`` or ``-`` (``12+7=4419``), and the
-verdict is on nonsense. Three ways of crossing out are found here:
+verdict is on nonsense. Four ways of crossing out are found here:
 
 - a **scribble**: the number hatched over until it is a solid mass of ink, wider than a digit. What sets it apart
   from any symbol is its solid core: closed over gaps of SCRIBBLE_CLOSE strokes and eroded by SCRIBBLE_ERODE
@@ -11,19 +11,21 @@ verdict is on nonsense. Three ways of crossing out are found here:
   SCRIBBLE_SOLID square line heights (a bold ``8`` or ``0`` whose holes close is narrower, or solid over less);
 - **hatching**: the number hatched over with strokes that stay apart (a fine pen, a sharp scan): HATCH_RUNS or more
   strokes side by side within a line height's width across its middle;
-- a **strike-through**: one stroke, or two a few strokes apart, drawn through the middle of the number and a little
-  past both its ends: a flat bar (flat runs STRIKE_SHORT line heights long, stepped where it is drawn askew)
-  crossed by the digits' strokes inside its length, the digits reaching at most STRIKE_REACH line heights over and
-  under it (a fraction's or a column sum's bar has whole rows of digits over and under it), bare of writing over
-  and under at both ends for at least a stroke and at most STRIKE_BARE line heights (a minus or a ``+`` run into
-  the digit beside it is bare on one side for its whole arm, or ends inside the digit). A bar STRIKE_LENGTH line
-  heights long must be crossed twice, or once if it is far longer than the writing is high; a shorter one (one
-  digit struck) twice.
+- a **strike-through**: one stroke, or two side by side a few strokes apart, drawn through the middle of the
+  number and a little past both its ends: a flat bar (flat runs STRIKE_SHORT line heights long, stepped where it
+  is drawn askew) crossed by digit-tall strokes inside its length, the digits reaching at most STRIKE_REACH line
+  heights over and under it (a fraction's or a column sum's bar has whole rows of digits over and under it), bare
+  of writing over and under at both ends for at least a stroke and at most STRIKE_BARE line heights (a minus or a
+  ``+`` run into the digit beside it is bare on one side for its whole arm, or ends inside the digit). A bar
+  STRIKE_LENGTH line heights long must be crossed twice, or once if it is far longer than the writing is high; a
+  shorter one (one digit struck) twice;
+- a **slash**: a strike-through rising to the right at one of SLASH_ANGLES, found on the crop turned until it
+  lies flat, by the same rules.
 
 What is found is erased with the ink crossed out under it, and the ink of the line's other crops in those columns
-(:func:`crossed_out` gives the mask to erase); the line is then read without it. Not looked for: a digit slashed
-through (``/`` over a ``7`` is a ``7/`` or a ``/7`` to the segmenter, and a ``/`` run into a digit looks the
-same), a correction written over the number crossed out.
+(:func:`crossed_out` gives the mask to erase); the line is then read without it. (The recognizer also reads the
+page with nothing erased, and keeps a line of that reading whose written answer holds where the erased one's does
+not.) Not looked for: a correction written over or above the number crossed out.
 """
 
 from __future__ import annotations
