@@ -252,13 +252,18 @@ def test_bench_expressions_in_columns(run_cli, tmp_path):
     assert truth[0]["read"] == truth[0]["text"] == "92+32=124"
 
 
-def test_bench_expressions_with_fractions(run_cli, tmp_path):
-    r = run_cli("bench", "expressions", "--fractions", "--n", "2", "--seed", "2", "--workers", "1", "--cold-runs",
-                "0", "--json", "--save", tmp_path)
+def _two_lines_of(layout: str, seed: int, run_cli, tmp_path) -> tuple[dict, list[dict]]:
+    """``hdr-expr bench expressions --<layout>`` on two images: the figures and the saved truth."""
+    r = run_cli("bench", "expressions", f"--{layout}", "--n", "2", "--seed", str(seed), "--workers", "1",
+                "--cold-runs", "0", "--json", "--save", tmp_path)
     assert r.exit_code == 0, r.stderr
     res = json.loads(r.stdout)
-    assert res["layout"] == "fractions" and res["n"] == 2
-    truth = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert res["layout"] == layout and res["n"] == 2
+    return res, [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_bench_expressions_with_fractions(run_cli, tmp_path):
+    _, truth = _two_lines_of("fractions", 2, run_cli, tmp_path)
     assert all(t["layout"] == "fraction" and "/" in t["text"] for t in truth)
     assert [t["read"] for t in truth] == [t["text"] for t in truth]  # (see tests/test_fractions.py)
     assert run_cli("bench", "expressions", "--fractions", "--columns", "--n", "1").exit_code != 0
@@ -276,12 +281,7 @@ def test_bench_worksheets_of_column_sums(run_cli, tmp_path):
 
 
 def test_bench_expressions_with_corrections(run_cli, tmp_path):
-    r = run_cli("bench", "expressions", "--corrections", "--n", "2", "--seed", "1", "--workers", "1", "--cold-runs",
-                "0", "--json", "--save", tmp_path)
-    assert r.exit_code == 0, r.stderr
-    res = json.loads(r.stdout)
-    assert res["layout"] == "corrections" and res["n"] == 2
-    truth = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    res, truth = _two_lines_of("corrections", 1, run_cli, tmp_path)
     assert all(t["layout"] == "correction" and len(t["written"]) > len(t["text"]) for t in truth)
     assert {k for k in res["by_condition"] if k.startswith("crossed=")} == {f"crossed={t['crossed']}" for t in truth}
     assert run_cli("bench", "expressions", "--corrections", "--fractions", "--n", "1").exit_code != 0
