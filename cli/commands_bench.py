@@ -254,7 +254,8 @@ def run_expressions(
     with ``turn``, turned that many degrees, every other one the other way (a phone held askew); with
     ``columns``, the images are sums written in columns (:func:`~hdr_expr.datasets.expressions.make_column_sum`);
     with ``fractions``, lines with stacked fractions (:func:`~hdr_expr.datasets.fractions.make_fraction_line`);
-    with ``corrections``, lines with a number crossed out (:func:`~hdr_expr.datasets.corrections.make_correction_line`)."""
+    with ``corrections``, lines with a number crossed out
+    (:func:`~hdr_expr.datasets.corrections.make_correction_line`)."""
     from hdr_expr.datasets.corrections import correction_set
     from hdr_expr.datasets.expressions import column_set, expression_set, load_material, score_line
     from hdr_expr.datasets.fractions import fraction_set
@@ -262,8 +263,7 @@ def run_expressions(
     layout = "columns" if columns else "fractions" if fractions else "corrections" if corrections else "lines"
     make_set = {"columns": column_set, "fractions": fraction_set, "corrections": correction_set,
                 "lines": expression_set}[layout]
-    what = {"columns": "column sums", "fractions": "fraction lines", "corrections": "correction lines",
-            "lines": "expression images"}[layout]
+    what = {**_LAYOUT_NAMES, "lines": "expression images"}[layout]
 
     material = load_material(shared)
     tmp, folder = _workdir(save)
@@ -289,7 +289,7 @@ def run_expressions(
         for i, s in enumerate(samples):
             c = s.condition
             for key in ("photo" if c.photo else "clean", "touching" if c.touching else "not touching",
-                        f"style={c.style}") + ((f"crossed={c.tags['crossed']}",) if "crossed" in c.tags else ()):
+                        f"style={c.style}", *([f"crossed={c.tags['crossed']}"] if "crossed" in c.tags else [])):
                 groups.setdefault(key, []).append(i)
         result: dict[str, Any] = {
             "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge, "turn": turn,
@@ -452,10 +452,13 @@ def _bar(ok: bool | None) -> str:
     return "" if ok is None else ("  [bar met]" if ok else "  [below bar]")
 
 
+_LAYOUT_NAMES = {"columns": "column sums", "fractions": "fraction lines", "corrections": "correction lines"}
+
+
 def format_expressions(r: dict) -> str:
     lines = [
         f"expression benchmark: {r['n']} "
-        f"{ {'columns': 'column sums', 'fractions': 'fraction lines', 'corrections': 'correction lines'}.get(r.get('layout'), 'images')}, "
+        f"{_LAYOUT_NAMES.get(r.get('layout'), 'images')}, "
         f"seed {r['seed']}"
         f"{'' if r.get('enlarge', 1.0) == 1.0 else ', enlarged ' + format(r['enlarge'], 'g') + '×'}"
         f"{'' if not r.get('turn') else ', turned ±' + format(r['turn'], 'g') + '°'}, model {r['model']['path']} "
@@ -570,7 +573,8 @@ def bench_expressions(
         raise typer.BadParameter("--columns, --fractions and --corrections are three benchmarks: choose one")
     r = run_expressions(n, seed, model=str(model) if model else None, workers=workers, save=save,
                         cold_runs=cold_runs, cold_image=cold_image, shared=shared, enlarge=enlarge,
-                        turn=turn, columns=columns, fractions=fractions, corrections=corrections, say=_say(quiet or as_json))
+                        turn=turn, columns=columns, fractions=fractions, corrections=corrections,
+                        say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_expressions(r))
 
 
