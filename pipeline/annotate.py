@@ -69,7 +69,8 @@ def annotate(image: np.ndarray, result: PageResult) -> np.ndarray:
         size = (arr.shape[1], arr.shape[0])
         arr = np.rot90(arr, quarters)
         result = dataclasses.replace(result, lines=tuple(
-            line.with_boxes(lambda box: box_turned(box, quarters, size)) for line in result.lines))
+            line.with_boxes(lambda box: box_turned(box, quarters, size)) for line in result.lines),
+            crossed_out=tuple(box_turned(box, quarters, size) for box in result.crossed_out))
     if arr.dtype != np.uint8:
         arr = np.clip(arr * (255.0 if arr.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     canvas = Image.fromarray(np.ascontiguousarray(arr), "RGB")
@@ -77,6 +78,9 @@ def annotate(image: np.ndarray, result: PageResult) -> np.ndarray:
     w, h = canvas.size
     thick = max(1, round(max(w, h) / 600))
 
+    for x, y, bw, bh in result.crossed_out:  # what was taken for crossed out (and not read): boxed and crossed
+        draw.rectangle([x, y, x + bw - 1, y + bh - 1], outline=GREY, width=thick)
+        draw.line([x, y + bh - 1, x + bw - 1, y], fill=GREY, width=thick)
     for line in result.lines:
         colour = line_colour(line)
         lx, ly, lw, lh = line.box

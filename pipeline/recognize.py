@@ -686,7 +686,9 @@ def _page_turned_back(page: PageResult, quarters: int, size: tuple[int, int], se
     from hdr_expr.pipeline.orientation import box_turned_back
 
     lines = tuple(line.with_boxes(lambda box: box_turned_back(box, quarters, size)) for line in page.lines)
-    return dataclasses.replace(page, lines=lines, size=size, seconds=seconds, turned=90 * (quarters % 4))
+    crossed = tuple(box_turned_back(box, quarters, size) for box in page.crossed_out)
+    return dataclasses.replace(page, lines=lines, size=size, seconds=seconds, turned=90 * (quarters % 4),
+                               crossed_out=crossed)
 
 
 def _kept_where_it_holds(page: PageResult, kept: PageResult) -> PageResult:
@@ -699,13 +701,26 @@ def _kept_where_it_holds(page: PageResult, kept: PageResult) -> PageResult:
         return max(0, across) * max(0, down)
 
     lines = list(page.lines)
+    crossed = list(page.crossed_out)
     for k in kept.lines:
         if k.correct is not True or not lines:
             continue
         i = max(range(len(lines)), key=lambda j: overlap(lines[j].box, k.box))
         if overlap(lines[i].box, k.box) > 0 and lines[i].correct is not True:
+            crossed = [box for box in crossed if not overlap(box, lines[i].box) and not overlap(box, k.box)]
             lines[i] = k
-    return dataclasses.replace(page, lines=tuple(lines))
+    return dataclasses.replace(page, lines=tuple(lines), crossed_out=tuple(crossed))
+
+
+def _ink_boxes(mask: np.ndarray, reach: float) -> list[tuple[int, int, int, int]]:
+    """Boxes of a mask's ink, pieces within ``reach`` pixels of each other in one box."""
+    k = 2 * int(math.ceil(reach)) + 1
+    n, labels = cv2.connectedComponents(cv2.dilate(mask.view(np.uint8), np.ones((k, k), np.uint8)), connectivity=8)
+    boxes = []
+    for i in range(1, n):
+        ys, xs = np.nonzero(mask & (labels == i))
+        boxes.append((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)))
+    return boxes
 
 
 def _display_name(source: str | Path | bytes, name: str | None) -> str:
@@ -946,12 +961,15 @@ class Recognizer:
         if fractions:  # (the fractions' ink back, for how dark their lines are)
             pre = dataclasses.replace(pre, mask=(pre.mask & ~stand_ins) | ink)
         results = _without_scraps(_without_faint_strokes(results, pre), pre)
+        crossed_boxes = _ink_boxes(erased, 3 * pre.stroke) if crossed else []
         if turned_back is not None:
             results = [line.with_boxes(lambda box: _turned_box(box, turned_back, cut_size)) for line in results]
+            crossed_boxes = [_turned_box(box, turned_back, cut_size) for box in crossed_boxes]
         if pre.scale != 1.0:
             results = [line.with_boxes(lambda box: _page_box(box, pre.scale, (w, h))) for line in results]
+            crossed_boxes = [_page_box(box, pre.scale, (w, h)) for box in crossed_boxes]
         given = PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
-                           seconds=time.perf_counter() - t0)
+                           seconds=time.perf_counter() - t0, crossed_out=tuple(crossed_boxes))
         if crossed:
             given = _kept_where_it_holds(given, self._read(rgb, file, page, orient=False, cross=False))
         if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:

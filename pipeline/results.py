@@ -103,6 +103,9 @@ class PageResult:
     #: Degrees (0, 90, 180, 270, counter-clockwise) the page was turned to be read: it was scanned or photographed
     #: that far the other way. Boxes are in the page's pixels as given all the same.
     turned: int = 0
+    #: Boxes (in the page's pixels as given) of writing taken for crossed out and not read: a scribble or a strike
+    #: with the number under it. Empty where there is none.
+    crossed_out: tuple[Box, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,5 +114,6 @@ class PageResult:
             "error": self.error,
             "size": list(self.size) if self.size else None,
             "turned": self.turned,
+            "crossed_out": [[int(v) for v in box] for box in self.crossed_out],
             "lines": [line.to_dict() for line in self.lines],
         }

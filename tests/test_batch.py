@@ -119,7 +119,7 @@ def test_read_task_records_errors_instead_of_raising(inputs: Path) -> None:
     assert gone["error"] == "gone.png: no such file" and gone["lines"] == [] and gone["page"] == 1
     bug = read_task(_Exploding(), PageTask("a.png", str(inputs / "a.png"), 1))
     assert bug["error"] == "a.png (page 1): cannot be read (RuntimeError: segmenter fell over)"
-    assert set(bug) == {"file", "page", "error", "size", "turned", "lines"}
+    assert set(bug) == {"file", "page", "error", "size", "turned", "crossed_out", "lines"}
 
 
 # ------------------------------------------------------------------------------------------- the writer

@@ -57,7 +57,7 @@ def test_batch_writes_jsonl_csv_and_report(scans: Path) -> None:
                             ("scans/more/b.tiff", 1), ("scans/more/b.tiff", 2), ("scans/more/b.tiff", 3)]
     assert recs[("scans/broken.png", 1)]["error"]
     for key, rec in recs.items():
-        assert set(rec) == {"file", "page", "error", "size", "turned", "lines"}
+        assert set(rec) == {"file", "page", "error", "size", "turned", "crossed_out", "lines"}
         if key[0] != "scans/broken.png":
             assert rec["error"] is None and rec["size"] == [600, 400]
     # the summary on stderr (not a terminal: no progress bar)

@@ -137,9 +137,10 @@ def test_a_line_read_with_nothing_erased_is_kept_where_its_answer_holds():
         return LineResult(text=text, box=box, symbols=(), confidence=0.9, correct=correct)
 
     other = line("5+5=10", True, (10, 80, 200, 40))
-    erased = PageResult(file="x", page=1, lines=(line("2×8=34", False), other))
+    erased = PageResult(file="x", page=1, lines=(line("2×8=34", False), other), crossed_out=((40, 12, 30, 36),))
     kept = PageResult(file="x", page=1, lines=(line("2+4×8=34", True, (8, 12, 210, 40)), other))
-    assert [ln.text for ln in _kept_where_it_holds(erased, kept).lines] == ["2+4×8=34", "5+5=10"]
+    page = _kept_where_it_holds(erased, kept)
+    assert [ln.text for ln in page.lines] == ["2+4×8=34", "5+5=10"] and page.crossed_out == ()
     # A pupil's correction: the line as erased holds (12+7=19), read whole it does not (12+7=4819).
     erased = PageResult(file="x", page=1, lines=(line("12+7=19", True),))
     kept = PageResult(file="x", page=1, lines=(line("12+7=4819", False),))
@@ -160,3 +161,25 @@ def test_a_plus_drawn_into_the_digit_after_it_is_read_as_written(shared_dir):
     pre = preprocess(sample.image, max_stroke=WORK_STROKE, min_stroke=MIN_STROKE)
     assert crossed_out(pre.mask, segment_page(pre.mask), pre.stroke).any()
     assert [line.text for line in Recognizer().read_image(sample.image).lines] == ["2+4×8=34"]
+
+
+def test_what_was_crossed_out_is_reported_and_drawn():
+    from pathlib import Path
+
+    from hdr_expr.pipeline import recognize
+    from hdr_expr.pipeline.annotate import annotate
+    from hdr_expr.pipeline.io import read_pages
+
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    (page,) = recognize(samples / "correction.png")  # 12+7=18 with the 18 scribbled over, then 19
+    (box,) = page.crossed_out
+    equals, one = page.lines[0].symbols[4], page.lines[0].symbols[5]
+    assert (equals.label, one.label) == ("=", "1")
+    assert equals.box[0] + equals.box[2] <= box[0] and box[0] + box[2] <= one.box[0]  # between '=' and the 19
+    assert page.to_dict()["crossed_out"] == [list(box)]
+    image = read_pages(samples / "correction.png")[0].image
+    x, y, w, h = box
+    drawn = annotate(image, page)
+    assert (drawn[y, x : x + w] != image[y, x : x + w]).any()  # boxed
+    (clean,) = recognize(samples / "clean-scan.png")
+    assert clean.crossed_out == () and clean.to_dict()["crossed_out"] == []

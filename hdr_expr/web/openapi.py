@@ -54,7 +54,7 @@ _LINE = {
 _PAGE = {
     "type": "object",
     "description": "One page: the same object `hdr-expr recognize --json` prints for it.",
-    "required": ["file", "page", "error", "size", "turned", "lines"],
+    "required": ["file", "page", "error", "size", "turned", "crossed_out", "lines"],
     "properties": {
         "file": {"type": "string", "description": "the upload's file name (or ?name=, or 'upload')"},
         "page": {"type": "integer"},
@@ -63,6 +63,9 @@ _PAGE = {
         "turned": {"type": "integer", "enum": [0, 90, 180, 270],
                    "description": "degrees (counter-clockwise) the page was turned to be read: it came on its side or "
                                   "upside down; boxes are in the page's pixels as given"},
+        "crossed_out": {"type": "array", "items": _BOX,
+                        "description": "boxes of writing taken for crossed out (a scribble, a strike-through with "
+                                       "the number under it) and not read"},
         "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
     },
 }
