@@ -112,6 +112,7 @@ def make_correction_line(material: Material, seed: int, index: int, *, written: 
     drawn_style = str(rng.choice(STYLES_PHOTO, p=[0.85, 0.15])) if photo else \
         str(rng.choice(STYLES_CLEAN, p=[0.72, 0.16, 0.12]))
     style = style or drawn_style
+    # (Drawn whether given or not, so that the rest of the seed's stream, and its drawing, stays the same.)
     labels, (a, b) = correction_labels(rng)
     drawn_kind = str(rng.choice(KINDS, p=KIND_SHARES))
     if written is not None and struck is not None:

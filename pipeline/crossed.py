@@ -213,8 +213,9 @@ def _strikes(mask: np.ndarray, stroke: float, height: float, min_height: float =
         below = rest[bottom:, cols].any(axis=1)
         reach_up = top - int(np.argmax(above)) if above.any() else 0
         reach_down = int(len(below) - np.argmax(below[::-1])) if below.any() else 0
+        reach = int(STRIKE_REACH * height)
         least = STRIKE_MIN_REACH * height / (3 if paired else 1)  # (a pair leaves less over and under)
-        if not (least <= reach_up <= STRIKE_REACH * height and least <= reach_down <= STRIKE_REACH * height):
+        if not (least <= reach_up <= reach and least <= reach_down <= reach):
             continue
         # Crossed: ink right over and right under the band, no further apart sideways than the band is high (a
         # slanted stroke crosses it at a slant), inside the bar's length.
@@ -224,11 +225,10 @@ def _strikes(mask: np.ndarray, stroke: float, height: float, min_height: float =
         slant = 2 * (bottom - top) + 1
         crossing = np.nonzero(cv2.dilate(over[None, :], np.ones((1, slant), np.uint8))[0].astype(bool) & under)[0]
         inside = crossing[(crossing >= STRIKE_INSIDE * bw) & (crossing <= (1 - STRIKE_INSIDE) * bw)]
-        reach = int(STRIKE_REACH * height)
         lo, hi = max(0, top - reach), min(h, bottom + reach)
-        groups = np.split(inside, np.nonzero(np.diff(inside) > stroke)[0] + 1) if len(inside) else []
+        crossings = np.split(inside, np.nonzero(np.diff(inside) > stroke)[0] + 1) if len(inside) else []
         strokes = 0
-        for g in groups:  # (counted where digit-tall: a '+' run into the digit beside it is not)
+        for g in crossings:  # (counted where digit-tall: a '+' run into the digit beside it is not)
             ys = np.nonzero(rest[lo:hi, max(0, x + g[0] - slant) : x + g[-1] + slant + 1].any(axis=1))[0]
             strokes += int(ys[-1] - ys[0] + 1 >= STRIKE_TALL * height)
         # The bar reaches past what it crosses at both ends, but not far (a minus run into a digit is bare on one
@@ -247,10 +247,10 @@ def _strikes(mask: np.ndarray, stroke: float, height: float, min_height: float =
 
 
 def crossed_out(mask: np.ndarray, lines: Sequence[LineCrops], stroke: float) -> np.ndarray:
-    """The page's crossed-out writing (bool, the mask's shape): scribbles and strike-throughs with the ink they
-    cross out, found in the lines' crops (see the module's docstring); all False where there is none. In a line
-    with one, the ink of all its crops in the columns crossed out is erased (a scribble's edge may come apart
-    from it)."""
+    """The page's crossed-out writing (bool, the mask's shape): scribbles, hatching, strike-throughs and slashes
+    with the ink they cross out, found in the lines' crops (see the module's docstring); all False where there is
+    none. In a line with one, the ink of all its crops in the columns crossed out is erased (a scribble's edge may
+    come apart from it)."""
     out = np.zeros(mask.shape, bool)
     for line in lines:
         height = line.height or max((s.box[3] for s in line.symbols), default=0)
