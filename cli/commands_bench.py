@@ -247,6 +247,7 @@ def run_expressions(
     columns: bool = False,
     fractions: bool = False,
     corrections: bool = False,
+    marked: bool = False,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict:
     """The expression benchmark: generate, read with a warm pool, score, time the cold start. With ``enlarge``,
@@ -255,14 +256,18 @@ def run_expressions(
     ``columns``, the images are sums written in columns (:func:`~hdr_expr.datasets.expressions.make_column_sum`);
     with ``fractions``, lines with stacked fractions (:func:`~hdr_expr.datasets.fractions.make_fraction_line`);
     with ``corrections``, lines with a number crossed out
-    (:func:`~hdr_expr.datasets.corrections.make_correction_line`)."""
+    (:func:`~hdr_expr.datasets.corrections.make_correction_line`); with ``marked``, lines whose answer is circled,
+    boxed or underlined (:func:`~hdr_expr.datasets.marked.make_marked_line`)."""
     from hdr_expr.datasets.corrections import correction_set
     from hdr_expr.datasets.expressions import column_set, expression_set, load_material, score_line
     from hdr_expr.datasets.fractions import fraction_set
+    from hdr_expr.datasets.marked import marked_set
 
-    layout = "columns" if columns else "fractions" if fractions else "corrections" if corrections else "lines"
+    chosen = [name for name, on in (("columns", columns), ("fractions", fractions), ("corrections", corrections),
+                                    ("marked", marked)) if on]
+    layout = chosen[0] if chosen else "lines"
     make_set = {"columns": column_set, "fractions": fraction_set, "corrections": correction_set,
-                "lines": expression_set}[layout]
+                "marked": marked_set, "lines": expression_set}[layout]
     what = {**_LAYOUT_NAMES, "lines": "expression images"}[layout]
 
     material = load_material(shared)
@@ -288,8 +293,9 @@ def run_expressions(
         groups.update({f"style={st}": [] for st in STYLES})
         for i, s in enumerate(samples):
             c = s.condition
+            tags = [f"{tag}={c.tags[tag]}" for tag in ("crossed", "marked") if tag in c.tags]
             for key in ("photo" if c.photo else "clean", "touching" if c.touching else "not touching",
-                        f"style={c.style}", *([f"crossed={c.tags['crossed']}"] if "crossed" in c.tags else [])):
+                        f"style={c.style}", *tags):
                 groups.setdefault(key, []).append(i)
         result: dict[str, Any] = {
             "benchmark": "expressions", **_provenance(), "n": n, "seed": seed, "enlarge": enlarge, "turn": turn,
@@ -452,7 +458,8 @@ def _bar(ok: bool | None) -> str:
     return "" if ok is None else ("  [bar met]" if ok else "  [below bar]")
 
 
-_LAYOUT_NAMES = {"columns": "column sums", "fractions": "fraction lines", "corrections": "correction lines"}
+_LAYOUT_NAMES = {"columns": "column sums", "fractions": "fraction lines", "corrections": "correction lines",
+                 "marked": "lines with marked answers"}
 
 
 def format_expressions(r: dict) -> str:
@@ -566,15 +573,19 @@ def bench_expressions(
                                      help="Lines with a number crossed out (scribbled over, struck through or "
                                           "slashed) and the right one written after it (scored as the line "
                                           "without it)."),
+    marked: bool = typer.Option(False, "--marked",
+                                help="Lines whose written answer is circled, boxed or underlined once or twice "
+                                     "(scored as the line as written)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
 ) -> None:
     """Exact match, value, verdict, symbol error rate and speed on generated expression images."""
-    if columns + fractions + corrections > 1:
-        raise typer.BadParameter("--columns, --fractions and --corrections are three benchmarks: choose one")
+    if columns + fractions + corrections + marked > 1:
+        raise typer.BadParameter("--columns, --fractions, --corrections and --marked are four benchmarks: "
+                                 "choose one")
     r = run_expressions(n, seed, model=str(model) if model else None, workers=workers, save=save,
                         cold_runs=cold_runs, cold_image=cold_image, shared=shared, enlarge=enlarge,
                         turn=turn, columns=columns, fractions=fractions, corrections=corrections,
-                        say=_say(quiet or as_json))
+                        marked=marked, say=_say(quiet or as_json))
     typer.echo(json.dumps(r, ensure_ascii=False) if as_json else format_expressions(r))
 
 

@@ -285,3 +285,11 @@ def test_bench_expressions_with_corrections(run_cli, tmp_path):
     assert all(t["layout"] == "correction" and len(t["written"]) > len(t["text"]) for t in truth)
     assert {k for k in res["by_condition"] if k.startswith("crossed=")} == {f"crossed={t['crossed']}" for t in truth}
     assert run_cli("bench", "expressions", "--corrections", "--fractions", "--n", "1").exit_code != 0
+
+
+def test_bench_expressions_with_marked_answers(run_cli, tmp_path):
+    res, truth = _two_lines_of("marked", 1, run_cli, tmp_path)
+    assert all(t["layout"] == "marked" and t["answer"] is not None for t in truth)
+    assert {k for k in res["by_condition"] if k.startswith("marked=")} == {f"marked={t['marked']}" for t in truth}
+    assert run_cli("bench", "expressions", "--marked", "--columns", "--n", "1").exit_code != 0
+
