@@ -902,7 +902,7 @@ class Recognizer:
     def _read(self, rgb: np.ndarray, file: str, page: int, orient: bool = True, cross: bool = True) -> PageResult:
         from hdr_expr.pipeline.orientation import ORIENT_MARGIN, reading_score
         from hdr_expr.pipeline.preprocess import levelled, preprocess
-        from hdr_expr.pipeline.segment import answer_rings, long_bars, segment_page, underlines
+        from hdr_expr.pipeline.segment import answer_rings, hand_underlines, long_bars, segment_page, underlines
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
@@ -938,7 +938,7 @@ class Recognizer:
         if crossed:  # what the pupil crossed out is not read (but see _kept_where_it_holds)
             pre = dataclasses.replace(pre, mask=pre.mask & ~erased)
             lines = segment_page(pre.mask, edge=pre.edge)
-        blanks = underlines(pre.mask, lines) | long_bars(pre.mask, lines)
+        blanks = underlines(pre.mask, lines) | long_bars(pre.mask, lines) | hand_underlines(pre.mask, lines)
         bars: list[tuple[int, int, int, int]] = []  # their boxes (a column sum's bar is one)
         if blanks.any():  # answer blanks ruled under the lines are no writing: read the page without them
             pre = dataclasses.replace(pre, mask=pre.mask & ~blanks)
