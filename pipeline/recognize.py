@@ -902,7 +902,8 @@ class Recognizer:
     def _read(self, rgb: np.ndarray, file: str, page: int, orient: bool = True, cross: bool = True) -> PageResult:
         from hdr_expr.pipeline.orientation import ORIENT_MARGIN, reading_score
         from hdr_expr.pipeline.preprocess import levelled, preprocess
-        from hdr_expr.pipeline.segment import answer_rings, hand_underlines, long_bars, segment_page, underlines
+        from hdr_expr.pipeline.marks import answer_rings, hand_underlines
+        from hdr_expr.pipeline.segment import long_bars, segment_page, underlines
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]

@@ -1,4 +1,4 @@
-"""Answers marked by hand (segment.answer_rings, segment.hand_underlines): circled, boxed, underlined once or
+"""Answers marked by hand (pipeline/marks.py: answer_rings, hand_underlines): circled, boxed, underlined once or
 twice, the mark run into the writing; what looks a little like a mark left alone; generated lines read end to
 end (datasets/marked.py, `hdr-expr bench expressions --marked`)."""
 
@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from hdr_expr.pipeline.segment import answer_rings, hand_underlines, segment_page
+from hdr_expr.pipeline.marks import answer_rings, hand_underlines
+from hdr_expr.pipeline.segment import segment_page
 
 
 def _read(ink: np.ndarray) -> list[str]:

@@ -1091,7 +1091,7 @@ def test_a_zero_or_a_sum_is_no_ring() -> None:
     from test_preprocess import draw_tokens, render
 
     from hdr_expr.pipeline.preprocess import preprocess
-    from hdr_expr.pipeline.segment import answer_rings
+    from hdr_expr.pipeline.marks import answer_rings
 
     for text in ("10+0=10", "(8+6)=14", "0.8×9=7.2"):
         mask = preprocess(render(draw_tokens(text, height=48, stroke=4, size=(700, 160)), noise=2)).mask
