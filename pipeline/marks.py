@@ -197,7 +197,8 @@ def _holds_writing(window: np.ndarray, core: np.ndarray, inner: np.ndarray, ring
 
 
 #: A hand-drawn line under the answer (see hand_underlines): at least HAND_UNDERLINE_LENGTH line heights long,
-#: drifting up to HAND_UNDERLINE_DRIFT strokes from row to row, at most UNDERLINE_THICK strokes thick; a stroke of
+#: drifting up to HAND_UNDERLINE_DRIFT strokes from row to row, at most UNDERLINE_THICK strokes thick (a stroke of its
+#: own HAND_UNDERLINE_TWICE: two run together); a stroke of
 #: its own has its middle no higher than HAND_UNDERLINE_BELOW strokes over the baseline, one run into the digits
 #: reaches HAND_UNDERLINE_FEET strokes under it and lies under that digit over at most HAND_UNDERLINE_OWN of its
 #: length; digit-high writing (another digit's, for one run into a digit) stands over HAND_UNDERLINE_UNDER of it,
@@ -209,6 +210,7 @@ HAND_UNDERLINE_FEET = 1.0
 HAND_UNDERLINE_OWN = 0.6
 HAND_UNDERLINE_UNDER = 0.3
 HAND_UNDERLINE_CLEAR = 0.8
+HAND_UNDERLINE_TWICE = 5.0
 
 
 def hand_underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
@@ -251,12 +253,15 @@ def hand_underlines(mask: np.ndarray, lines: list[LineCrops]) -> np.ndarray:
             if bw < length:
                 continue
             bar = labels[by : by + bh, bx : bx + bw] == i
-            if float(np.median(bar.sum(axis=0)[bar.any(axis=0)])) > max(3.0, UNDERLINE_THICK * stroke):
+            k = int(parts[by : by + bh, bx : bx + bw][bar][0])
+            alone = part_stats[k, cv2.CC_STAT_HEIGHT] <= bh + 2 * drift
+            # (A stroke of its own may be two drawn close enough to run together: underlined twice.)
+            thick = (HAND_UNDERLINE_TWICE if alone else UNDERLINE_THICK) * stroke
+            if float(np.median(bar.sum(axis=0)[bar.any(axis=0)])) > max(3.0, thick):
                 continue
             base = line.baseline_at(x0 + bx + bw / 2.0) - y0
-            k = int(parts[by : by + bh, bx : bx + bw][bar][0])
             over = parts[max(by - reach, 0) : by, bx : bx + bw]
-            if part_stats[k, cv2.CC_STAT_HEIGHT] <= bh + 2 * drift:
+            if alone:
                 # A stroke of its own may lie as high as the digits' feet (no digit's stroke is that flat and
                 # long), under digit-high writing.
                 if by + bh / 2.0 < base - HAND_UNDERLINE_BELOW * stroke:
