@@ -7,7 +7,6 @@ written in ASCII (``x``, ``/``, ``ok``, ``wrong``) rather than as empty boxes.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from pathlib import Path
 
@@ -68,9 +67,7 @@ def annotate(image: np.ndarray, result: PageResult) -> np.ndarray:
         quarters = result.turned // 90
         size = (arr.shape[1], arr.shape[0])
         arr = np.rot90(arr, quarters)
-        result = dataclasses.replace(result, lines=tuple(
-            line.with_boxes(lambda box: box_turned(box, quarters, size)) for line in result.lines),
-            crossed_out=tuple(box_turned(box, quarters, size) for box in result.crossed_out))
+        result = result.with_boxes(lambda box: box_turned(box, quarters, size))
     if arr.dtype != np.uint8:
         arr = np.clip(arr * (255.0 if arr.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     canvas = Image.fromarray(np.ascontiguousarray(arr), "RGB")

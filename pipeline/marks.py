@@ -80,16 +80,16 @@ def _answer_ring(c: _Comp, labels: np.ndarray, stroke: float, height: float, dig
     RING_OVER times as high as the digits (drawn around writing; a loop two digits run into make is no higher).
     What touched the ring keeps its ink but a stroke's width where the ring ran through it.
     """
-    if (c.w < RING_NARROW * height or c.h < max(RING_SIZE * height, RING_OVER * digits)
-            or c.h > RING_TALLEST * height or c.area > RING_FILL * c.w * c.h):
+    least = max(RING_SIZE * height, RING_OVER * digits)  # its height (the part's box first: cheap)
+    if (c.w < RING_NARROW * height or c.h < least or c.h > RING_TALLEST * height
+            or c.area > RING_FILL * c.w * c.h):
         return None
     m = int(math.ceil(RING_OPEN * stroke)) + 2
     window = np.pad(labels[c.y : c.y + c.h, c.x : c.x + c.w], m)
     own = np.ascontiguousarray(window == c.label).view(np.uint8)
     core = _loop_inside(own, stroke, allow_hull=min(c.w, c.h) >= RING_HULL * height)
     ys, xs = np.nonzero(core)
-    if (not len(ys) or np.ptp(ys) + 1 < max(RING_SIZE * height, RING_OVER * digits)
-            or np.ptp(xs) + 1 < RING_NARROW * height):
+    if not len(ys) or np.ptp(ys) + 1 < least or np.ptp(xs) + 1 < RING_NARROW * height:
         return None
     # An answer ends its line: no writing follows the loop closely (a loop in a digit, an '8''s, does).
     y0, x1 = c.y - m + int(ys.min()), c.x - m + int(xs.max()) + 1 + int(math.ceil(stroke))

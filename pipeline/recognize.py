@@ -685,10 +685,8 @@ def _page_turned_back(page: PageResult, quarters: int, size: tuple[int, int], se
     """A page read turned ``quarters`` counter-clockwise, its boxes back on the page as given (``size``)."""
     from hdr_expr.pipeline.orientation import box_turned_back
 
-    lines = tuple(line.with_boxes(lambda box: box_turned_back(box, quarters, size)) for line in page.lines)
-    crossed = tuple(box_turned_back(box, quarters, size) for box in page.crossed_out)
-    return dataclasses.replace(page, lines=lines, size=size, seconds=seconds, turned=90 * (quarters % 4),
-                               crossed_out=crossed)
+    return dataclasses.replace(page.with_boxes(lambda box: box_turned_back(box, quarters, size)), size=size,
+                               seconds=seconds, turned=90 * (quarters % 4))
 
 
 def _kept_where_it_holds(page: PageResult, kept: PageResult) -> PageResult:
@@ -962,15 +960,13 @@ class Recognizer:
         if fractions:  # (the fractions' ink back, for how dark their lines are)
             pre = dataclasses.replace(pre, mask=(pre.mask & ~stand_ins) | ink)
         results = _without_scraps(_without_faint_strokes(results, pre), pre)
-        crossed_boxes = _ink_boxes(erased, 3 * pre.stroke) if crossed else []
-        if turned_back is not None:
-            results = [line.with_boxes(lambda box: _turned_box(box, turned_back, cut_size)) for line in results]
-            crossed_boxes = [_turned_box(box, turned_back, cut_size) for box in crossed_boxes]
-        if pre.scale != 1.0:
-            results = [line.with_boxes(lambda box: _page_box(box, pre.scale, (w, h))) for line in results]
-            crossed_boxes = [_page_box(box, pre.scale, (w, h)) for box in crossed_boxes]
         given = PageResult(file=file, page=page, lines=tuple(results), size=(w, h),
-                           seconds=time.perf_counter() - t0, crossed_out=tuple(crossed_boxes))
+                           crossed_out=tuple(_ink_boxes(erased, 3 * pre.stroke)) if crossed else ())
+        if turned_back is not None:
+            given = given.with_boxes(lambda box: _turned_box(box, turned_back, cut_size))
+        if pre.scale != 1.0:
+            given = given.with_boxes(lambda box: _page_box(box, pre.scale, (w, h)))
+        given = dataclasses.replace(given, seconds=time.perf_counter() - t0)
         if crossed:
             given = _kept_where_it_holds(given, self._read(rgb, file, page, orient=False, cross=False))
         if turned is not None and reading_score(turned[1].lines) > reading_score(given.lines) + ORIENT_MARGIN:

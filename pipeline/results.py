@@ -107,6 +107,12 @@ class PageResult:
     #: with the number under it. Empty where there is none.
     crossed_out: tuple[Box, ...] = ()
 
+    def with_boxes(self, box_of: Callable[[Box], Box]) -> PageResult:
+        """The page with every box it holds (its lines', their symbols', what was crossed out) mapped by
+        ``box_of`` (see :meth:`LineResult.with_boxes`)."""
+        return replace(self, lines=tuple(line.with_boxes(box_of) for line in self.lines),
+                       crossed_out=tuple(box_of(box) for box in self.crossed_out))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
